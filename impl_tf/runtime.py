@@ -1,0 +1,59 @@
+"""Thread budget, device and numerics for TensorFlow, set through TensorFlow's own API."""
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+
+from shared.contract import RuntimeInfo
+from shared.errors import UserError
+
+
+def device_of(device: str) -> str:
+    return "/GPU:0" if device == "gpu" else "/CPU:0"
+
+
+def gpu_available() -> bool:
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def configure(threads: int, device: str) -> RuntimeInfo:
+    """Call before building a twin: TensorFlow fixes its thread pools at the first op.
+    Inter-op threads: 1 on both frameworks, so the budget compared is intra-op."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if device == "gpu" and not gpus:
+        raise UserError("a GPU was asked for but TensorFlow sees no GPU: run with --devices cpu, "
+                        "or install fwbench[gpu] (tensorflow[and-cuda]) on a machine with a GPU")
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        if device == "cpu" and gpus:
+            tf.config.set_visible_devices([], "GPU")  # a CPU run must not place ops on a GPU
+    except RuntimeError:
+        pass  # already initialised in this process (tests): the read-back below tells the truth
+    # TF32 would make GPU matmuls lower precision than full float32: off, as on the torch side.
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    name = "/CPU:0"
+    extra = {"onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
+             "built_with_cuda": tf.test.is_built_with_cuda()}
+    if device == "gpu":
+        details = tf.config.experimental.get_device_details(gpus[0])
+        name = f"/GPU:0 ({details.get('device_name', 'GPU')})"
+        extra["compute_capability"] = details.get("compute_capability")
+    return RuntimeInfo(
+        framework="tensorflow", version=tf.__version__, device=device, device_name=name,
+        intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads(),
+        inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads(),
+        tf32=bool(tf.config.experimental.tensor_float_32_execution_enabled()), extra=extra)
+
+
+def reset_peak_device_memory(device: str) -> None:
+    if device == "gpu":
+        tf.config.experimental.reset_memory_stats("GPU:0")
+
+
+def peak_device_memory_mb(device: str) -> float | None:
+    """Peak bytes held by TensorFlow's allocator on the GPU since the last reset."""
+    if device != "gpu":
+        return None
+    return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20

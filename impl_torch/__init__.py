@@ -1,0 +1,1 @@
+"""PyTorch twin: nn.Module + torch.optim.Adam, eager execution, CPU and CUDA."""

@@ -1,0 +1,54 @@
+"""Thread budget, device and numerics for PyTorch, set through PyTorch's own API."""
+from __future__ import annotations
+
+import torch
+
+from shared.contract import RuntimeInfo
+from shared.errors import UserError
+
+
+def device_of(device: str) -> torch.device:
+    return torch.device("cuda:0" if device == "gpu" else "cpu")
+
+
+def gpu_available() -> bool:
+    return torch.cuda.is_available()
+
+
+def configure(threads: int, device: str) -> RuntimeInfo:
+    """Call before building a twin. Inter-op threads: 1 on both frameworks, so the budget
+    compared is intra-op (one MLP's ops run one after another anyway)."""
+    if device == "gpu" and not torch.cuda.is_available():
+        raise UserError("a GPU was asked for but PyTorch sees no CUDA device: run with --devices cpu, "
+                        "or install a CUDA build of torch on a machine with a GPU")
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # only settable before the first parallel work; keep what is there
+        pass
+    # TF32 would make GPU matmuls lower precision than TensorFlow's (also off): off on both.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+    name = "cpu"
+    extra = {"mkldnn": torch.backends.mkldnn.is_available(), "cuda_build": torch.version.cuda}
+    if device == "gpu":
+        props = torch.cuda.get_device_properties(0)
+        name = f"cuda:0 ({props.name})"
+        extra.update(cudnn=torch.backends.cudnn.version(), gpu_memory_gb=round(props.total_memory / 2**30, 1))
+    return RuntimeInfo(
+        framework="torch", version=torch.__version__, device=device, device_name=name,
+        intra_op_threads=torch.get_num_threads(), inter_op_threads=torch.get_num_interop_threads(),
+        tf32=bool(torch.backends.cuda.matmul.allow_tf32), extra=extra)
+
+
+def reset_peak_device_memory(device: str) -> None:
+    if device == "gpu":
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_device_memory_mb(device: str) -> float | None:
+    """Peak bytes held by PyTorch's allocator on the GPU since the last reset."""
+    if device != "gpu":
+        return None
+    return torch.cuda.max_memory_allocated() / 2**20

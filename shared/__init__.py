@@ -1,0 +1,1 @@
+"""Framework-neutral half of fwbench: numpy, scipy and scikit-learn only, never torch or tensorflow."""

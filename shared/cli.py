@@ -1,0 +1,128 @@
+"""`fwbench` command line: data, check, run, report.
+
+Each subcommand lives in the module that does its work and exposes
+`add_arguments(parser)` and `main(args) -> int`; this file only wires them and turns a
+UserError into one line on stderr and exit status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+
+from shared.config import ExperimentConfig, parse_categories, parse_hidden
+from shared.errors import UserError
+from shared.paths import ARCHIVE_ENV
+
+# subcommand -> (module, one-line help)
+COMMANDS = {
+    "data": ("shared.cli", "prepare the dataset and describe it"),
+    "check": ("shared.parity", "train both twins from the same start and report whether they agree"),
+    "run": ("benchmarks.runner", "run the benchmark suite, one process per framework, and write a run folder"),
+    "report": ("benchmarks.report", "turn run folders into report.md and figures; compare runs"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own errors: one line, exit 2
+        self.exit(2, f"fwbench: error: {message} (see `fwbench {self.prog.split()[-1]} --help`)\n")
+
+
+def add_data_arguments(p: argparse.ArgumentParser) -> None:
+    """Options that decide the dataset, shared by every subcommand that prepares it."""
+    p.add_argument("--archive", help=f"path to 20news-bydate.tar.gz (default: ${ARCHIVE_ENV}, else scikit-learn's download)")
+    p.add_argument("--categories", default=None,
+                   help="'tutorial' (comp.graphics, sci.space, rec.sport.baseball; default), 'all', or a comma-separated list")
+    p.add_argument("--vocab", dest="vocab_mode", choices=["tutorial", "train"], default=None,
+                   help="tutorial: split(' ') over train+test (V=119,928, the tutorial's leak); train: train posts only")
+
+
+def add_config_arguments(p: argparse.ArgumentParser) -> None:
+    """Overrides of ExperimentConfig; unset ones keep the dataclass defaults."""
+    add_data_arguments(p)
+    p.add_argument("--hidden", default=None, help="hidden layer sizes, comma-separated (default 100,100)")
+    p.add_argument("--lr", dest="learning_rate", type=float, default=None, help="learning rate (default 0.01)")
+    p.add_argument("--batch-size", type=int, default=None, help="training batch size (default 150)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 10)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the initial weights and shuffles (default 0)")
+    p.add_argument("--threads", type=int, default=None, help="intra-op threads per framework (default: usable cores)")
+    p.add_argument("--shuffle", dest="shuffle_each_epoch", action="store_true", default=None,
+                   help="reshuffle the training posts every epoch (default: the tutorial's fixed order)")
+
+
+def config_from_args(args: argparse.Namespace, **fixed) -> ExperimentConfig:
+    changes = {}
+    if getattr(args, "categories", None) is not None:
+        changes["categories"] = parse_categories(args.categories)
+    if getattr(args, "hidden", None) is not None:
+        changes["hidden"] = parse_hidden(args.hidden)
+    for name in ("vocab_mode", "learning_rate", "batch_size", "epochs", "seed", "threads", "shuffle_each_epoch",
+                 "optimizer", "device"):
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = value
+    changes.update(fixed)
+    return ExperimentConfig(**changes)
+
+
+# --- fwbench data ------------------------------------------------------------------------
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_config_arguments(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--no-cache", action="store_true", help="rebuild the prepared dataset even if it is cached")
+
+
+def main(args: argparse.Namespace) -> int:
+    from shared.dataset import check_fits, prepare
+
+    cfg = config_from_args(args)
+    t0 = time.perf_counter()
+    data = prepare(cfg, archive=args.archive, use_cache=not args.no_cache)
+    seconds = time.perf_counter() - t0
+    check_fits(cfg, data)
+    summary = {**data.summary(), "vocab_mode": cfg.vocab_mode, "prepare_seconds": round(seconds, 3),
+               "train_batches_per_epoch": data.x_train.shape[0] // cfg.batch_size}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"20 Newsgroups ({summary['source']}), vocabulary mode {cfg.vocab_mode!r}")
+    print(f"  categories : {', '.join(summary['categories'])}")
+    print(f"  train      : {summary['n_train']:,} posts {summary['train_class_counts']}, "
+          f"{summary['train_batches_per_epoch']} batches of {cfg.batch_size} per epoch (tail dropped)")
+    print(f"  test       : {summary['n_test']:,} posts {summary['test_class_counts']}")
+    print(f"  vocabulary : V = {summary['vocab_size']:,} ({summary['dense_batch_mb']:.3f} MB per dense post, float32)")
+    print(f"  prepared in {seconds:.3f} s (cache key {summary['key']})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="fwbench", description="PyTorch (eager) vs TensorFlow (graph) on the same MLP and data.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        mod = importlib.import_module(module)
+        mod.add_arguments(p)
+        p.set_defaults(_main=mod.main)
+    return parser
+
+
+def main_entry(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._main(args) or 0)
+    except UserError as e:
+        print(f"fwbench {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"fwbench {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def main() -> None:  # console script
+    sys.exit(main_entry())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""What machine and software produced a result: recorded with every run, shown in every report.
+
+Framework-neutral: the framework's own versions and thread read-backs come from its
+runtime.configure() (impl_*/runtime.py) and are merged in by the caller.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+from importlib import metadata
+
+PACKAGES = ("numpy", "scipy", "scikit-learn", "pandas", "torch", "tensorflow", "tensorflow-cpu", "keras",
+            "pytest", "pytest-benchmark", "matplotlib", "fwbench")
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
+               "OPENBLAS_L2_SIZE", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "TF_ENABLE_ONEDNN_OPTS",
+               "CUDA_VISIBLE_DEVICES")
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def ram_gb() -> float | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return None
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def package_versions() -> dict[str, str | None]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def gpus() -> list[dict]:
+    """GPUs as nvidia-smi sees them (name, driver, memory); [] where there is none or no tool."""
+    if not shutil.which("nvidia-smi"):
+        return []
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    rows = []
+    for line in out.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 3:
+            rows.append({"name": parts[0], "driver": parts[1], "memory": parts[2]})
+    return rows
+
+
+def cuda_version() -> str | None:
+    if not shutil.which("nvidia-smi"):
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for token in out.split("|"):
+        if "CUDA Version" in token:
+            return token.split("CUDA Version:")[1].strip().split()[0]
+    return None
+
+
+def capture() -> dict:
+    return {
+        "host": socket.gethostname(),
+        "cpu": cpu_model(),
+        "cores_logical": os.cpu_count(),
+        "cores_usable": usable_cores(),
+        "ram_gb": ram_gb(),
+        "os": platform.platform(),
+        "python": sys.version.split()[0],
+        "packages": package_versions(),
+        "gpus": gpus(),
+        "cuda_driver_version": cuda_version(),
+        "thread_env": {k: os.environ[k] for k in THREAD_VARS if k in os.environ},
+    }

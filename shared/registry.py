@@ -1,0 +1,43 @@
+"""Framework name -> package holding its runtime.py and twin.py. Imported lazily, so that
+listing frameworks never imports one, and each benchmark process imports only its own.
+
+Adding a framework (JAX, say) = a new folder with runtime.py and twin.py + one line here.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from shared.errors import UserError
+
+FRAMEWORKS: dict[str, str] = {
+    "torch": "impl_torch",
+    "tensorflow": "impl_tf",
+}
+
+# Short names users type.
+ALIASES = {"pytorch": "torch", "pt": "torch", "tf": "tensorflow"}
+
+
+def canonical(name: str) -> str:
+    name = ALIASES.get(name.lower(), name.lower())
+    if name not in FRAMEWORKS:
+        raise UserError(f"unknown framework {name!r}: choose from {', '.join(FRAMEWORKS)}")
+    return name
+
+
+def _module(name: str, part: str) -> ModuleType:
+    package = FRAMEWORKS[canonical(name)]
+    try:
+        return importlib.import_module(f"{package}.{part}")
+    except ImportError as e:
+        raise UserError(f"{name} is not installed in this environment ({e}): run `make venv` or "
+                        f"`pip install -e '.[cpu]'`") from None
+
+
+def runtime(name: str) -> ModuleType:
+    return _module(name, "runtime")
+
+
+def twin_class(name: str):
+    return _module(name, "twin").Twin
