@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
-import time
 
 from shared.config import ExperimentConfig, parse_categories, parse_hidden
 from shared.errors import UserError
@@ -18,7 +16,7 @@ from shared.paths import ARCHIVE_ENV
 
 # subcommand -> (module, one-line help)
 COMMANDS = {
-    "data": ("shared.cli", "prepare the dataset and describe it"),
+    "data": ("shared.describe", "prepare the dataset and describe it"),
     "check": ("shared.parity", "train both twins from the same start and report whether they agree"),
     "run": ("benchmarks.runner", "run the benchmark suite, one process per framework, and write a run folder"),
     "report": ("benchmarks.report", "turn run folders into report.md and figures; compare runs"),
@@ -65,36 +63,6 @@ def config_from_args(args: argparse.Namespace, **fixed) -> ExperimentConfig:
             changes[name] = value
     changes.update(fixed)
     return ExperimentConfig(**changes)
-
-
-# --- fwbench data ------------------------------------------------------------------------
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_config_arguments(p)
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--no-cache", action="store_true", help="rebuild the prepared dataset even if it is cached")
-
-
-def main(args: argparse.Namespace) -> int:
-    from shared.dataset import check_fits, prepare
-
-    cfg = config_from_args(args)
-    t0 = time.perf_counter()
-    data = prepare(cfg, archive=args.archive, use_cache=not args.no_cache)
-    seconds = time.perf_counter() - t0
-    check_fits(cfg, data)
-    summary = {**data.summary(), "vocab_mode": cfg.vocab_mode, "prepare_seconds": round(seconds, 3),
-               "train_batches_per_epoch": data.x_train.shape[0] // cfg.batch_size}
-    if args.json:
-        print(json.dumps(summary, indent=2))
-        return 0
-    print(f"20 Newsgroups ({summary['source']}), vocabulary mode {cfg.vocab_mode!r}")
-    print(f"  categories : {', '.join(summary['categories'])}")
-    print(f"  train      : {summary['n_train']:,} posts {summary['train_class_counts']}, "
-          f"{summary['train_batches_per_epoch']} batches of {cfg.batch_size} per epoch (tail dropped)")
-    print(f"  test       : {summary['n_test']:,} posts {summary['test_class_counts']}")
-    print(f"  vocabulary : V = {summary['vocab_size']:,} ({summary['dense_batch_mb']:.3f} MB per dense post, float32)")
-    print(f"  prepared in {seconds:.3f} s (cache key {summary['key']})")
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
