@@ -7,6 +7,7 @@ category mask. Only the selected posts are read from disk.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +84,10 @@ def load_by_download(cfg: ExperimentConfig) -> Corpus:
     splits = {}
     try:
         for subset in ("train", "test"):
-            b = fetch_20newsgroups(subset=subset, categories=cfg.categories, download_if_missing=True)
+            # scikit-learn warns on every retry; the error below says it once, with the fix.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                b = fetch_20newsgroups(subset=subset, categories=cfg.categories, download_if_missing=True)
             splits[subset] = Split(list(b.data), np.asarray(b.target, dtype=np.int64), list(b.filenames))
     except (OSError, ValueError) as e:  # URLError is an OSError
         raise UserError(f"no archive given and scikit-learn could not download 20 Newsgroups ({e}): "
