@@ -18,10 +18,8 @@ import scipy.sparse as sp
 
 from shared.archive import sha256_of
 from shared.config import ExperimentConfig
-from shared.corpus import load_by_download, load_from_archive
 from shared.errors import UserError
 from shared.paths import archive_from_env, cache_root
-from shared.vocabulary import vectorize
 
 # Bump when the prepared format or the preparation itself changes.
 FORMAT_VERSION = 1
@@ -114,6 +112,10 @@ def prepare(cfg: ExperimentConfig, archive: str | os.PathLike | None = None,
             return _load(cached)
         except Exception:  # a damaged cache entry is rebuilt, never trusted
             cached.unlink(missing_ok=True)
+    # scikit-learn is imported only on a cache miss: a warm start stays well under a second.
+    from shared.corpus import load_by_download, load_from_archive
+    from shared.vocabulary import vectorize
+
     corpus = load_from_archive(path, cache, cfg, digest) if path is not None else load_by_download(cfg)
     if len(corpus.train.texts) == 0 or len(corpus.test.texts) == 0:
         raise UserError(f"the selection {list(cfg.category_names)} has no posts: check the archive and --categories")
