@@ -1,0 +1,140 @@
+"""Pure statistics of a parity comparison: agreement, weight distances, the interval of a
+difference of means, and the parity rules with their verdict.
+
+No framework imports here: `fwbench check`, the tests and the report all reuse these.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Fraction of test posts on which two runs predict the same class."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.size == 0:
+        raise ValueError(f"predictions must be non-empty and of one shape, got {a.shape} and {b.shape}")
+    return float(np.mean(a == b))
+
+
+def max_relative_difference(reference: np.ndarray, other: np.ndarray) -> float:
+    """max |other - reference| / |reference|, elementwise (losses are positive)."""
+    ref = np.asarray(reference, np.float64)
+    return float(np.max(np.abs(np.asarray(other, np.float64) - ref) / np.abs(ref)))
+
+
+def relative_l2(reference: np.ndarray, other: np.ndarray) -> float:
+    """||other - reference|| / ||reference||: one number per tensor, insensitive to its size."""
+    ref = np.asarray(reference, np.float64)
+    return float(np.linalg.norm(np.asarray(other, np.float64) - ref) / np.linalg.norm(ref))
+
+
+def layer_differences(reference: Sequence[tuple[np.ndarray, np.ndarray]],
+                      other: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[dict]:
+    """Per layer (W and b together): relative L2 distance and max absolute difference."""
+    out = []
+    for i, ((w1, b1), (w2, b2)) in enumerate(zip(reference, other)):
+        p1 = np.concatenate([w1.ravel(), b1.ravel()])
+        p2 = np.concatenate([w2.ravel(), b2.ravel()])
+        out.append({"layer": i, "shape": list(w1.shape), "rel_l2": relative_l2(p1, p2),
+                    "max_abs": float(np.max(np.abs(p1.astype(np.float64) - p2)))})
+    return out
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Welch's interval for mean(a) - mean(b)."""
+    difference: float
+    low: float
+    high: float
+    df: float
+    confidence: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def welch_interval(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> Interval | None:
+    """Confidence interval of mean(a) - mean(b) without assuming equal variances (Welch).
+
+    Welch rather than Student: the two frameworks' seed-to-seed spreads need not be equal
+    (native mode runs two different optimisers). Not paired by seed: training is chaotic, so a
+    shared initial draw says little about where two runs end. None when either side has fewer
+    than two values (no spread to estimate). Zero spread on both sides gives a zero-width interval.
+    """
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.size < 2 or b.size < 2:
+        return None
+    diff = float(a.mean() - b.mean())
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    se2 = va + vb
+    if se2 == 0:
+        return Interval(diff, diff, diff, float("inf"), confidence)
+    df = se2 ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * math.sqrt(se2)
+    return Interval(diff, diff - half, diff + half, float(df), confidence)
+
+
+def mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    v = np.asarray(values, np.float64)
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+# --- the parity rules ---------------------------------------------------------------------
+# strict: both frameworks apply the same formula, so only rounding separates them. The first
+# epoch is not yet chaotic: its losses agree to ~2e-6 relative on this machine; 1e-5 leaves room
+# for another BLAS's summation order. End of training is chaotic, hence medians over seeds.
+STRICT_STEP_LOSS_RTOL = 1e-5
+STRICT_MIN_MEDIAN_AGREEMENT = 0.97
+STRICT_MAX_MEDIAN_ACC_DIFF = 0.01
+# native: two different Adams (epsilon placement), so the runs are compared as populations.
+NATIVE_MIN_MEAN_ACCURACY = 0.88
+NATIVE_MAX_MEAN_ACC_DIFF = 0.02
+
+
+@dataclass(frozen=True)
+class Rule:
+    text: str  # what is required, in words
+    measured: float
+    limit: float
+    at_most: bool  # True: measured <= limit; False: measured >= limit
+
+    @property
+    def holds(self) -> bool:
+        return bool(self.measured <= self.limit if self.at_most else self.measured >= self.limit)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "holds": self.holds}
+
+
+def strict_rules(first_epoch_rel: Sequence[float], agreements: Sequence[float],
+                 accuracy_differences: Sequence[float]) -> list[Rule]:
+    """first_epoch_rel: per seed, the max relative difference of the first epoch's step losses;
+    agreements and accuracy_differences (a - b): per seed."""
+    return [
+        Rule("first-epoch step losses agree within a relative tolerance on every seed",
+             float(np.max(first_epoch_rel)), STRICT_STEP_LOSS_RTOL, True),
+        Rule("median prediction agreement over seeds",
+             float(np.median(agreements)), STRICT_MIN_MEDIAN_AGREEMENT, False),
+        Rule("median |accuracy difference| over seeds",
+             float(np.median(np.abs(accuracy_differences))), STRICT_MAX_MEDIAN_ACC_DIFF, True),
+    ]
+
+
+def native_rules(accuracies: dict[str, Sequence[float]]) -> list[Rule]:
+    """accuracies: framework -> per-seed test accuracies (exactly two frameworks)."""
+    (na, a), (nb, b) = accuracies.items()
+    rules = [Rule(f"mean test accuracy of {name}", float(np.mean(acc)), NATIVE_MIN_MEAN_ACCURACY, False)
+             for name, acc in accuracies.items()]
+    rules.append(Rule(f"|mean accuracy difference| ({na} - {nb})", abs(float(np.mean(a) - np.mean(b))),
+                      NATIVE_MAX_MEAN_ACC_DIFF, True))
+    return rules
+
+
+def parity_holds(rules: Sequence[Rule]) -> bool:
+    return all(r.holds for r in rules)
