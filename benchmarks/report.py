@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import report_figures as figs
-from benchmarks.report_data import (FRAMEWORK_LABELS, Entry, Run, device_key, framework_key, load_run, phase_key,
-                                    phase_words)
+from benchmarks.report_data import (FRAMEWORK_LABELS, Entry, Run, device_key, framework_key, load_run, losses,
+                                    phase_key, phase_words)
 from benchmarks.report_figures import fmt_time
 from benchmarks.stats import CONFIDENCE, MIN_ROUNDS, RESAMPLES, Ratio, ratio_of_medians
 from shared.errors import UserError
@@ -133,6 +133,11 @@ def headline(run: Run, cached: dict | None = None) -> list[str]:
         for fw in run.frameworks():
             if (fw, dev) in run.absent:
                 lines.append(f"On {dev.upper()}, no {run.label(fw)} results: {run.absent[(fw, dev)]}.")
+            # phases only this framework measured here: its own figures, since there is nothing to compare
+            alone = [e for ph in run.phases() if (dev, ph) not in cached and (e := run.get(fw, dev, ph))]
+            if alone:
+                lines.append(f"On {dev.upper()}, {run.label(fw)} alone: "
+                             + ", ".join(f"{phase_words(e.phase)[2]} {fmt_time(e.median)}" for e in alone) + ".")
     accs = [e for e in run.entries if e.phase == "train_to_accuracy" and e.extra.get("accuracy") is not None]
     if accs:
         parts = ", ".join(f"{e.label} {e.extra['accuracy']:.1%} ({e.device.upper()})" for e in accs)
@@ -195,10 +200,10 @@ def timing_table(run: Run, dev: str, cached: dict) -> str:
             if e:
                 row += [fmt_time(e.median), fmt_time(e.iqr), e.rounds]
             else:
-                row += [run.absent.get((fw, dev), "not measured"), "", ""]
+                row += [run.missing_text(fw, dev, phase), "", ""]
         if both:
             p = cached.get((dev, phase))
-            row += [f"{p.ratio.value:.3g}", ci_text(p), verdict(p)] if p else ["", "", ""]
+            row += [f"{p.ratio.value:#.3g}", ci_text(p), verdict(p)] if p else ["", "", ""]
         rows.append(row)
     return md_table(headers, rows)
 
@@ -210,11 +215,12 @@ def warmup_table(run: Run, dev: str) -> str | None:
         pipe = run.get(fw, dev, "pipeline_epoch")
         if not (first or steady or pipe):
             continue
-        t = lambda e: fmt_time(e.median) if e else "not measured"  # noqa: E731
+        t = lambda e, ph: fmt_time(e.median) if e else run.missing_text(fw, dev, ph)  # noqa: E731
         warm = fmt_time(first.median - steady.median) if first and steady else "n/a"
         inp = fmt_time(pipe.median - steady.median) if pipe and steady else "n/a"
         traces = first.extra.get("trace_count") if first else None
-        rows.append([run.label(fw), t(first), t(steady), warm, t(pipe), inp, "" if traces is None else traces])
+        rows.append([run.label(fw), t(first, "first_epoch"), t(steady, "train_epoch"), warm,
+                     t(pipe, "pipeline_epoch"), inp, "" if traces is None else traces])
     if not rows:
         return None
     return md_table(["framework", "first epoch", "steady-state epoch", "warm-up cost (first - steady)",
@@ -229,14 +235,14 @@ def parity_section(run: Run) -> list[str]:
     rows = []
     for e in sorted(accs, key=lambda e: (device_key(e.device), framework_key(e.framework))):
         acc = e.extra.get("accuracy")
-        losses = e.extra.get("epoch_losses") or []
+        ls = losses(e)
         rows.append([e.label, e.device.upper(), "missing" if acc is None else f"{acc:.2%}",
-                     len(losses) or "missing", f"{losses[-1]:.4g}" if losses else "missing"])
+                     len(ls) or "missing", f"{ls[-1]:.4g}" if ls else "missing"])
     out.append(md_table(["framework", "device", "final test accuracy", "epochs", "final training loss"], rows))
     prs = []
     for e1, e2 in itertools.combinations(accs, 2):
         ag = agreement(e1, e2)
-        l1, l2 = e1.extra.get("epoch_losses") or [], e2.extra.get("epoch_losses") or []
+        l1, l2 = losses(e1), losses(e2)
         gap = max(abs(x - y) for x, y in zip(l1, l2)) if l1 and l2 else None
         prs.append([f"{e1.label} {e1.device.upper()} vs {e2.label} {e2.device.upper()}",
                     f"{ag[0]} of {ag[1]} ({ag[0] / ag[1]:.1%})" if ag else "predictions missing",
@@ -418,8 +424,7 @@ def env_differences(runs: list[Run]) -> list[str]:
     for pkg in ("torch", "tensorflow", "tensorflow-cpu", "keras", "numpy"):
         checks[f"{pkg} version"] = [(_get(r.manifest, "environment.packages") or {}).get(pkg) for r in runs]
     for k in sorted({k for r in runs for k in (r.manifest.get("config") or {})}):
-        label = "threads" if k in ("threads", "resolved_threads") else f"configuration {k}"
-        checks[f"{label} ({k})"] = [(r.manifest.get("config") or {}).get(k) for r in runs]
+        checks[f"configuration {k}"] = [(r.manifest.get("config") or {}).get(k) for r in runs]
     for rt in sorted({k for r in runs for k in (r.manifest.get("runtimes") or {})}):
         for field, label in (("intra_op_threads", "intra-op threads"), ("inter_op_threads", "inter-op threads"),
                              ("version", "version"), ("device_name", "device"), ("tf32", "TF32")):
@@ -457,7 +462,7 @@ def compare_markdown(runs: list[Run], figure: Path | None) -> str:
             for r in runs:
                 e = r.get(fw, dev, phase)
                 if e is None:
-                    cells.append(r.absent.get((fw, dev), "not measured"))
+                    cells.append(r.missing_text(fw, dev, phase))
                     continue
                 cell = f"{fmt_time(e.median)} (IQR {fmt_time(e.iqr)})"
                 if ref and r is not base:
@@ -483,7 +488,7 @@ def regressions(base: Run, cand: Run, threshold_pct: float) -> tuple[list[str], 
         name = f"{e.label} {e.device.upper()} {e.phase}"
         c = cand.get(e.framework, e.device, e.phase)
         if c is None:
-            why = cand.absent.get((e.framework, e.device), "not measured")
+            why = cand.missing_text(e.framework, e.device, e.phase)
             other.append(f"missing  {name}: in {base.name} but not in {cand.name} ({why})")
             continue
         change = (c.median / e.median - 1) * 100

@@ -20,6 +20,7 @@ DEVICE_ORDER = ("cpu", "gpu")
 # phase -> (verb phrase for "X ... 2x faster", gerund for "no difference in ...", table label)
 PHASES = {
     "data_prepare": ("prepares the data", "preparing the data", "data preparation (shared)"),
+    "data_load": ("loads the prepared data", "loading the prepared data", "data load from cache (shared)"),
     "train_epoch": ("trains an epoch", "training an epoch", "train epoch (warm)"),
     "pipeline_epoch": ("trains an epoch with its input pipeline", "training an epoch with its input pipeline",
                        "epoch incl. input pipeline"),
@@ -76,6 +77,8 @@ class Run:
     notes: list[str]  # what is missing or odd, in words
     # (framework, device) -> "failed: ..." / "not available on this machine: ..." for processes that gave no JSON
     absent: dict[tuple[str, str], str]
+    # (framework, device, phase) -> "skipped: ..." / "failed: ..." for single phases of a process that ran
+    phase_status: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -99,11 +102,21 @@ class Run:
         ph = {e.phase for e in self.entries if include_shared or e.framework != "shared"}
         return sorted(ph, key=phase_key)
 
+    def missing_text(self, framework: str, device: str, phase: str) -> str:
+        """Why a table cell has no timing."""
+        return (self.absent.get((framework, device)) or self.phase_status.get((framework, device, phase))
+                or "not measured")
+
     def label(self, framework: str) -> str:
         for e in self.entries:
             if e.framework == framework:
                 return e.label
         return FRAMEWORK_LABELS.get(framework, framework)
+
+
+def losses(entry: "Entry") -> list[float]:
+    """Per-epoch mean training loss (the runner's key, or the name the report format first used)."""
+    return list(entry.extra.get("epoch_mean_loss") or entry.extra.get("epoch_losses") or [])
 
 
 def _read_json(path: Path) -> dict:
@@ -184,11 +197,19 @@ def load_run(path: str | Path) -> Run:
 
     entries: list[Entry] = []
     absent: dict[tuple[str, str], str] = {}
+    phase_status: dict[tuple[str, str, str], str] = {}
     loaded: set[str] = set()
     for proc in manifest.get("processes", []):
         fw, dev = proc.get("framework", "?"), proc.get("device", "?")
         status, reason = proc.get("status"), proc.get("reason") or "no reason given"
         name = proc.get("json")
+        for phase, out in (proc.get("outcomes") or {}).items():
+            if out.get("outcome") in ("skipped", "failed"):
+                text = f"{out['outcome']}: {out.get('reason') or 'no reason given'}"
+                phase_status[(fw, dev, phase)] = text
+                notes.append(f"{FRAMEWORK_LABELS.get(fw, fw)} on {dev.upper()}, {phase}: {text}")
+        if name in loaded:  # listed twice: read once
+            continue
         if status == "unavailable":
             absent[(fw, dev)] = f"not available on this machine: {reason}"
         elif status != "ok":
@@ -207,4 +228,4 @@ def load_run(path: str | Path) -> Run:
             entries += _load_bench(extra, fw, dev, notes)
     for (fw, dev), why in sorted(absent.items()):
         notes.insert(0, f"{FRAMEWORK_LABELS.get(fw, fw)} on {dev.upper()}: {why}")
-    return Run(path=folder, manifest=manifest, entries=entries, notes=notes, absent=absent)
+    return Run(path=folder, manifest=manifest, entries=entries, notes=notes, absent=absent, phase_status=phase_status)

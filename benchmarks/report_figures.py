@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks.report_data import Run, framework_key, phase_key, phase_words  # noqa: E402
+from benchmarks.report_data import Run, framework_key, losses, phase_key, phase_words  # noqa: E402
 
 COLORS = {"torch": "#ee4c2c", "tensorflow": "#1f77b4", "shared": "#888888"}
 # Beyond this spread of medians a linear axis squashes the short phases into invisible bars.
@@ -60,22 +60,18 @@ def phases_figure(run: Run, device: str, path: Path) -> Path | None:
     fws = sorted({e.framework for e in run.entries if e.device == device and e.phase in phases}, key=framework_key)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(phases) + 2), 4.2))
     width = 0.8 / max(1, len(fws))
-    medians = []
-    for i, fw in enumerate(fws):
-        xs, ys, lo, hi = [], [], [], []
-        for j, p in enumerate(phases):
-            e = run.get(fw, device, p)
-            if e is None:
-                continue
-            xs.append(j + (i - (len(fws) - 1) / 2) * width)
-            ys.append(e.median)
-            lo.append(e.median - e.q1)
-            hi.append(e.q3 - e.median)
-        medians += ys
-        ax.bar(xs, ys, width * 0.95, yerr=[lo, hi], capsize=3, color=color(fw), label=run.label(fw))
-        for x, y in zip(xs, ys):
-            ax.annotate(fmt_time(y), (x, y), xytext=(0, 3), textcoords="offset points",
+    medians, labelled = [], set()
+    for j, p in enumerate(phases):
+        present = [e for fw in fws if (e := run.get(fw, device, p))]
+        for i, e in enumerate(present):  # centred on the tick whatever the number of frameworks here
+            x = j + (i - (len(present) - 1) / 2) * width
+            label = None if e.framework in labelled else run.label(e.framework)
+            labelled.add(e.framework)
+            ax.bar(x, e.median, width * 0.95, yerr=[[e.median - e.q1], [e.q3 - e.median]], capsize=3,
+                   color=color(e.framework), label=label)
+            ax.annotate(fmt_time(e.median), (x, e.median), xytext=(0, 3), textcoords="offset points",
                         ha="center", va="bottom", fontsize=7)
+            medians.append(e.median)
     positive = [m for m in medians if m > 0]
     if positive and max(positive) / min(positive) > LOG_SPREAD:
         ax.set_yscale("log")
@@ -117,15 +113,15 @@ def latency_figure(run: Run, device: str, path: Path, phase: str = "predict_one"
 
 def loss_figure(run: Run, path: Path) -> Path | None:
     """Per-epoch training loss of every framework (and device) overlaid, for the parity check."""
-    curves = [e for e in run.entries if e.phase == "train_to_accuracy" and e.extra.get("epoch_losses")]
+    curves = [e for e in run.entries if e.phase == "train_to_accuracy" and losses(e)]
     if not curves:
         return None
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     styles = {"cpu": ("-", "o"), "gpu": ("--", "s")}
     for e in sorted(curves, key=lambda e: (framework_key(e.framework), e.device)):
-        losses = e.extra["epoch_losses"]
+        ys = losses(e)
         ls, marker = styles.get(e.device, (":", "^"))
-        ax.plot(range(1, len(losses) + 1), losses, ls, marker=marker, markersize=4, color=color(e.framework),
+        ax.plot(range(1, len(ys) + 1), ys, ls, marker=marker, markersize=4, color=color(e.framework),
                 alpha=0.85, label=f"{e.label}, {e.device.upper()}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean training loss")
@@ -143,8 +139,8 @@ def compare_figure(runs: list[Run], path: Path) -> Path | None:
     if not keys:
         return None
     phases = sorted({e.phase for r in runs for e in r.entries if e.framework != "shared"}, key=phase_key)
-    fig, axes = plt.subplots(len(keys), 1, figsize=(max(6.0, 1.4 * len(phases) + 2), 3.2 * len(keys)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(keys), 1, figsize=(max(6.0, 1.4 * len(phases) + 2), 2.8 * len(keys) + 0.8),
+                             squeeze=False, sharex=True, layout="constrained")
     width = 0.8 / len(runs)
     cmap = plt.get_cmap("viridis", max(2, len(runs)))
     for ax, (fw, dev) in zip(axes[:, 0], keys):
@@ -156,8 +152,9 @@ def compare_figure(runs: list[Run], path: Path) -> Path | None:
         ax.set_yscale("log")
         ax.set_ylabel("seconds (log)")
         ax.set_title(f"{runs[0].label(fw)} on {dev.upper()}", fontsize=10)
-        ax.set_xticks(range(len(phases)), [phase_words(p)[2] for p in phases], rotation=15, ha="right", fontsize=8)
         ax.grid(axis="y", alpha=0.3)
+    axes[-1, 0].set_xticks(range(len(phases)), [phase_words(p)[2] for p in phases], rotation=15, ha="right",
+                           fontsize=8)
     axes[0, 0].legend(fontsize=7)
     return save_png(fig, path)
 

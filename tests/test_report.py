@@ -56,7 +56,7 @@ def bench(fw: str, device: str, phase: str, median: float, n: int, spread: float
         if fw == "tensorflow":
             preds[:3] = [(p + 1) % 3 for p in preds[:3]]  # 57 of 60 agree
         info.update(accuracy=0.9 if fw == "torch" else 0.8833,
-                    epoch_losses=[1.1 * 0.5 ** k * (1.02 if fw == "tensorflow" else 1.0) for k in range(10)],
+                    epoch_mean_loss=[1.1 * 0.5 ** k * (1.02 if fw == "tensorflow" else 1.0) for k in range(10)],
                     test_predictions=preds)
     return {"group": phase, "name": f"test_{phase}[{fw}-{device}]", "fullname": f"bench::test_{phase}",
             "params": {}, "param": f"{fw}-{device}", "extra_info": info, "options": {},
@@ -67,13 +67,12 @@ def bench(fw: str, device: str, phase: str, median: float, n: int, spread: float
 
 def make_run(root: Path, name: str = "20260101T000000Z-fixture", *, plan: dict | None = None,
              slow: float = 1.0, threads: int = 2, gpu_torch: bool = True, tf_status: str = "ok",
-             drop_json: str | None = None) -> Path:
+             drop_json: str | None = None, outcomes: dict | None = None) -> Path:
     """A run folder in the runner's format. `slow` scales every median of the torch CPU process."""
     plan = plan or CPU_PLAN
     run = root / name
     run.mkdir(parents=True)
-    processes = [{"framework": "shared", "device": "cpu", "status": "ok", "reason": None,
-                  "json": "bench-shared-cpu.json"}]
+    processes = []
     docs = {("shared", "cpu"): [bench("shared", "cpu", "data_prepare", 1.2, 3, 0.02, 1)]}
     for seed, (fw, phases) in enumerate(plan.items(), start=10):
         scale = slow if fw == "torch" else 1.0
@@ -90,7 +89,7 @@ def make_run(root: Path, name: str = "20260101T000000Z-fixture", *, plan: dict |
             (run / fname).write_text(json.dumps({"machine_info": {"torch": "2.13.0"}, "commit_info": {},
                                                  "benchmarks": benches, "datetime": "2026-01-01", "version": "5.1"}))
         processes.append({"framework": fw, "device": dev, "status": status, "reason": reason,
-                          "json": fname if status == "ok" else None})
+                          "json": fname if status == "ok" else None, "outcomes": (outcomes or {}).get((fw, dev), {})})
     processes.append({"framework": "tensorflow", "device": "gpu", "status": "unavailable",
                       "reason": "no GPU visible to TensorFlow", "json": None})
     if drop_json:
@@ -204,6 +203,16 @@ def test_missing_framework_still_reported(tmp_path, how):
         assert p.read_bytes()[:8] == PNG_MAGIC
 
 
+def test_skipped_phase_says_why(tmp_path):
+    why = "predict_all needs 9 GB for the dense test matrix"
+    run = make_run(tmp_path, outcomes={("torch", "gpu"): {"predict_all": {"outcome": "skipped", "reason": why}}})
+    report.write_report(run)
+    text = (run / "report.md").read_text()
+    assert f"| predict all (test set) | skipped: {why} |" in text
+    assert f"PyTorch (eager) on GPU, predict_all: skipped: {why}" in text
+    assert "On GPU, PyTorch (eager) alone: train epoch (warm) 20 ms, predict one (batch of 1) 200 µs." in text
+
+
 def test_missing_manifest_and_per_round_data_degrade(tmp_path):
     run = make_run(tmp_path)
     (run / "manifest.json").unlink()
@@ -248,7 +257,7 @@ def test_comparison_warns_about_threads(tmp_path, capsys):
     out = tmp_path / "cmp"
     assert main_entry(["report", str(a), str(b), "--compare", "--output", str(out)]) == 0
     text = (out / "report.md").read_text()
-    assert "threads (resolved_threads) differs: a: 2; b: 1" in text
+    assert "configuration resolved_threads differs: a: 2; b: 1" in text
     assert "torch-cpu intra-op threads differs" in text
     assert "## train epoch (warm)" in text and "| a | b |" in text
     assert "300 ms (IQR" in text and "+50%" in text  # b's torch epoch against a's
