@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +18,7 @@ import numpy as np
 
 from benchmarks import report_figures as figs
 from benchmarks.report_data import (FRAMEWORK_LABELS, Entry, Run, device_key, framework_key, load_run, losses,
-                                    phase_key, phase_words)
+                                    phase_key, phase_words, write_atomic)
 from benchmarks.report_figures import fmt_time
 from benchmarks.stats import CONFIDENCE, MIN_ROUNDS, RESAMPLES, Ratio, ratio_of_medians
 from shared.errors import UserError
@@ -161,18 +159,6 @@ def md_table(headers: list[str], rows: list[list]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(cell(x) for x in row) + " |" for row in rows]
     return "\n".join(out)
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def ci_text(p: Pair) -> str:
@@ -393,7 +379,7 @@ def report_run(run: Run) -> tuple[Path, list[str]]:
     run.notes += problems
     cached = pairs(run)
     lines = headline(run, cached)
-    return write_text_atomic(run.path / REPORT_NAME, build_markdown(run, made, lines, cached)), lines
+    return write_atomic(run.path / REPORT_NAME, build_markdown(run, made, lines, cached)), lines
 
 
 def write_report(run_dir: Path) -> Path:
@@ -478,7 +464,7 @@ def compare_markdown(runs: list[Run], figure: Path | None) -> str:
 def write_comparison(runs: list[Run], out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     figure = figs.compare_figure(runs, out_dir / "fig-compare.png")
-    return write_text_atomic(out_dir / REPORT_NAME, compare_markdown(runs, figure))
+    return write_atomic(out_dir / REPORT_NAME, compare_markdown(runs, figure))
 
 
 def regressions(base: Run, cand: Run, threshold_pct: float) -> tuple[list[str], list[str]]:

@@ -1,8 +1,7 @@
 """The report's PNG figures (matplotlib, Agg: no display on the benchmark machines)."""
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 
 import matplotlib
@@ -11,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks.report_data import Run, framework_key, losses, phase_key, phase_words  # noqa: E402
+from benchmarks.report_data import Run, framework_key, losses, phase_key, phase_words, write_atomic  # noqa: E402
 
 COLORS = {"torch": "#ee4c2c", "tensorflow": "#1f77b4", "shared": "#888888"}
 # Beyond this spread of medians a linear axis squashes the short phases into invisible bars.
@@ -37,18 +36,13 @@ def fmt_time(seconds: float) -> str:
 
 
 def save_png(fig, path: Path) -> Path:
-    """Write atomically: a reader never sees half a PNG."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Render in memory, then write atomically: a reader never sees half a PNG."""
+    buf = io.BytesIO()
     try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     finally:
         plt.close(fig)
-    return path
+    return write_atomic(path, buf.getvalue())
 
 
 def phases_figure(run: Run, device: str, path: Path) -> Path | None:

@@ -267,3 +267,36 @@ def test_comparison_warns_about_threads(tmp_path, capsys):
     c = make_run(tmp_path, "c")
     assert report.env_differences([load_run(a), load_run(c)]) == []
     assert main_entry(["report", str(a), "--compare", "--output", str(out)]) == 2
+
+
+def load_refresh_script():
+    import importlib.util
+    path = Path(__file__).resolve().parents[1] / "scripts" / "refresh_readme.py"
+    spec = importlib.util.spec_from_file_location("refresh_readme", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_refresh_readme_rewrites_only_between_markers(tmp_path, capsys):
+    refresh = load_refresh_script()
+    run = make_run(tmp_path / "results" / "runs")
+    (tmp_path / "results" / "latest").symlink_to(Path("runs") / run.name)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nintro\n\n{refresh.START}\nold table\n{refresh.END}\n\n## After\nkept\n")
+    args = ["--run", str(tmp_path / "results" / "latest"), "--readme", str(readme)]
+    assert refresh.main(args + ["--check"]) == 1
+    assert refresh.main(args) == 0
+    text = readme.read_text()
+    assert text.startswith("# Title\n\nintro\n\n") and text.endswith(f"{refresh.END}\n\n## After\nkept\n")
+    assert "old table" not in text
+    rel = f"results/runs/{run.name}"  # the real folder, not the moving `latest` link
+    assert f"[`{rel}`]({rel}/report.md)" in text and f"]({rel}/fig-phases-cpu.png)" in text
+    assert "- On CPU, TensorFlow (graph) trains an epoch 2.0x faster than PyTorch (eager)" in text
+    assert "| train epoch (warm) | CPU | 200 ms (IQR 3.87 ms) | 100 ms (IQR 2.11 ms) | 2.00 |" in text
+    assert (run / "fig-phases-cpu.png").read_bytes()[:8] == PNG_MAGIC
+    assert refresh.main(args + ["--check"]) == 0  # idempotent
+    readme.write_text("# no markers here\n")
+    assert refresh.main(args) == 2
+    assert "needs exactly one <!-- fwbench:reference:start -->" in capsys.readouterr().err
+    assert readme.read_text() == "# no markers here\n"
