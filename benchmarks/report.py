@@ -179,7 +179,7 @@ def timing_table(run: Run, dev: str, cached: dict) -> str:
         a, b = run.label(fws[0]).split(" (")[0], run.label(fws[1]).split(" (")[0]
         headers += [f"time ratio {a}/{b}", f"{CONFIDENCE:.0%} CI", "verdict"]
     rows = []
-    for phase in run.phases():
+    for phase in run.table_phases(dev):
         row = [phase_words(phase)[2]]
         for fw in fws:
             e = run.get(fw, dev, phase)

@@ -103,6 +103,13 @@ class Run:
         ph = {e.phase for e in self.entries if include_shared or e.framework != "shared"}
         return sorted(ph, key=phase_key)
 
+    def table_phases(self, device: str) -> list[str]:
+        """Phases worth a row on `device`: measured or explained there; every phase when the whole
+        device is absent, so each row can say why."""
+        rows = [p for p in self.phases() if any(e.device == device and e.phase == p for e in self.entries)
+                or any(k[1:] == (device, p) for k in self.phase_status)]
+        return rows or self.phases()
+
     def missing_text(self, framework: str, device: str, phase: str) -> str:
         """Why a table cell has no timing."""
         return (self.absent.get((framework, device)) or self.phase_status.get((framework, device, phase))

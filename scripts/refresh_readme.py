@@ -35,7 +35,7 @@ def reference_table(run: Run, cached: dict) -> str:
     fws = run.frameworks()
     rows = []
     for dev in run.devices():
-        for phase in run.phases():
+        for phase in run.table_phases(dev):
             cells = []
             for fw in fws:
                 e = run.get(fw, dev, phase)
