@@ -173,7 +173,8 @@ def pytest_runtest_logreport(report):
         if report.skipped and isinstance(report.longrepr, tuple):
             reason = report.longrepr[2].removeprefix("Skipped: ")
         elif report.failed:
-            reason = report.longreprtext.strip().splitlines()[-1][:500] if report.longreprtext else "failed"
+            crash = getattr(report.longrepr, "reprcrash", None)  # "RuntimeError: ..." rather than a file:line
+            reason = (crash.message if crash else report.longreprtext.strip().splitlines()[-1])[:500]
         outcome = "failed" if report.failed else "skipped" if report.skipped else "passed"
         if state["outcomes"].get(phase, {}).get("outcome") != "failed":
             state["outcomes"][phase] = {"outcome": outcome, "reason": reason}

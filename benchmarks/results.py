@@ -10,6 +10,7 @@ JSON's stats unrounded, so the table and the raw files agree exactly.
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
 import re
@@ -168,6 +169,7 @@ def staging_dir(parent: Path, name: str) -> Path:
 
 def publish(staging: Path, parent: Path, name: str) -> Path:
     """Rename the finished folder into place under a name no earlier run has (suffix -2, -3...)."""
+    parent.mkdir(parents=True, exist_ok=True)
     for i in range(1, 1000):
         target = parent / (name if i == 1 else f"{name}-{i}")
         if target.exists() or target.is_symlink():
@@ -175,8 +177,9 @@ def publish(staging: Path, parent: Path, name: str) -> Path:
         try:
             os.rename(staging, target)  # on POSIX only an empty folder could be replaced: never a run
             return target
-        except OSError:
-            continue
+        except OSError as e:
+            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
     raise RuntimeError(f"no free run folder name under {parent} for {name}")
 
 
