@@ -1,0 +1,233 @@
+"""The twins mirror each other, shared/ stays framework-free, and the contract admits a third
+framework as one folder plus one registry line (proven with a throwaway NumPy twin)."""
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shared import metrics, registry, training
+from shared.contract import FrameworkTwin
+from shared.dataset import prepare
+from tests.conftest import REPO, TINY_CONFIG
+
+FRAMEWORK_MODULES = {"torch", "tensorflow", "keras", "jax", "impl_torch", "impl_tf"}
+
+
+def module_files(package: str) -> list[str]:
+    path = Path(importlib.import_module(package).__file__).parent
+    return sorted(p.name for p in path.glob("*.py"))
+
+
+def shape(fn) -> list[tuple]:
+    """A signature without annotations: each framework annotates with its own tensor types."""
+    return [(p.name, p.kind.name, repr(p.default)) for p in inspect.signature(fn).parameters.values()]
+
+
+def public_api(package: str) -> dict:
+    """runtime.py: its own public functions; twin.py: every public member of Twin."""
+    runtime = importlib.import_module(f"{package}.runtime")
+    api = {f"runtime.{n}": shape(f) for n, f in vars(runtime).items()
+           if inspect.isfunction(f) and not n.startswith("_") and f.__module__ == runtime.__name__}
+    twin = importlib.import_module(f"{package}.twin").Twin
+    for n in [n for n in dir(twin) if not n.startswith("_")] + ["__init__"]:
+        member = inspect.getattr_static(twin, n)
+        api[f"Twin.{n}"] = shape(member) if inspect.isfunction(member) else type(member).__name__
+    return api
+
+
+def api_differences(a: dict, b: dict) -> list[str]:
+    return [f"{k}: {a.get(k, 'missing')} vs {b.get(k, 'missing')}" for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)]
+
+
+def test_twin_packages_have_the_same_files_and_public_signatures():
+    assert module_files("impl_torch") == module_files("impl_tf") == ["__init__.py", "runtime.py", "twin.py"]
+    torch_api, tf_api = public_api("impl_torch"), public_api("impl_tf")
+    assert not api_differences(torch_api, tf_api), "\n".join(api_differences(torch_api, tf_api))
+    # and both implement the contract's signatures, not just each other's
+    for name, member in vars(FrameworkTwin).items():
+        if inspect.isfunction(member) and not name.startswith("_"):
+            assert torch_api[f"Twin.{name}"] == shape(member), f"Twin.{name} departs from FrameworkTwin.{name}"
+
+
+def test_shared_never_imports_a_framework_in_source():
+    found = []
+    for path in sorted((REPO / "shared").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+            found += [f"{path.name}:{node.lineno} imports {n}" for n in names if n.split(".")[0] in FRAMEWORK_MODULES]
+    assert not found, "; ".join(found)
+
+
+def test_importing_every_shared_module_loads_no_framework():
+    code = textwrap.dedent("""
+        import importlib, pkgutil, sys, shared
+        for m in pkgutil.iter_modules(shared.__path__):
+            importlib.import_module('shared.' + m.name)
+        import shared.cli
+        shared.cli.build_parser()  # the subcommands' option wiring, as `fwbench --help` does
+        print(sorted(n for n in sys.modules if n.split('.')[0] in %r))
+    """ % (FRAMEWORK_MODULES,))
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]", f"importing shared/ loaded: {out.stdout.strip()}"
+
+
+# --- a third framework: one folder + one registry line -------------------------------------
+
+NUMPY_RUNTIME = '''
+"""Thread budget and device for NumPy (nothing to set: BLAS threads are fixed at import)."""
+from __future__ import annotations
+
+import numpy as np
+
+from shared.contract import RuntimeInfo
+from shared.errors import UserError
+
+
+def device_of(device: str) -> str:
+    return "cpu"
+
+
+def gpu_available() -> bool:
+    return False
+
+
+def configure(threads: int, device: str) -> RuntimeInfo:
+    if device != "cpu":
+        raise UserError("the NumPy twin runs on the CPU only")
+    return RuntimeInfo(framework="numpy", version=np.__version__, device="cpu", device_name="cpu",
+                       intra_op_threads=threads, inter_op_threads=1, tf32=False)
+
+
+def reset_peak_device_memory(device: str) -> None:
+    pass
+
+
+def peak_device_memory_mb(device: str) -> float | None:
+    return None
+'''
+
+NUMPY_TWIN = '''
+"""The MLP in plain NumPy: forward, backward by hand, plain SGD."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from shared.config import ExperimentConfig
+from shared.contract import DeviceBatch, FrameworkTwin
+from shared.errors import UserError
+from shared.weights import Layer
+
+
+class Twin(FrameworkTwin):
+    framework = "numpy"
+    label = "NumPy"
+    variants = {"eager": "NumPy"}
+    default_variant = "eager"
+
+    def __init__(self, cfg: ExperimentConfig, weights: Sequence[Layer], variant: str | None = None):
+        super().__init__(cfg, weights, variant)
+        if cfg.optimizer != "sgd":
+            raise UserError("the NumPy twin only implements plain SGD")
+        self.params = [(w.copy(), b.copy()) for w, b in weights]
+
+    def to_device(self, x: np.ndarray, y: np.ndarray | None = None) -> DeviceBatch:
+        return DeviceBatch(np.asarray(x, np.float32), None if y is None else np.asarray(y, np.int64), x.shape[0])
+
+    def _activations(self, x):
+        acts = [x]
+        for i, (w, b) in enumerate(self.params):
+            z = acts[-1] @ w + b
+            acts.append(np.maximum(z, 0) if i < len(self.params) - 1 else z)
+        return acts
+
+    @staticmethod
+    def _loss_and_grad(logits, y):
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        rows = np.arange(len(y))
+        d = np.exp(logp)
+        d[rows, y] -= 1
+        return -logp[rows, y].mean(), d / len(y)
+
+    def train_step(self, batch: DeviceBatch):
+        acts = self._activations(batch.x)
+        loss, d = self._loss_and_grad(acts[-1], batch.y)
+        grads = []
+        for i in reversed(range(len(self.params))):
+            w, _ = self.params[i]
+            grads.insert(0, (acts[i].T @ d, d.sum(axis=0)))
+            d = (d @ w.T) * (acts[i] > 0)
+        for (w, b), (gw, gb) in zip(self.params, grads):
+            w -= self.cfg.learning_rate * gw
+            b -= self.cfg.learning_rate * gb
+        return np.float32(loss)
+
+    def losses_to_numpy(self, losses: list) -> np.ndarray:
+        return np.asarray(losses, np.float32)
+
+    def logits(self, batch: DeviceBatch) -> np.ndarray:
+        return self._activations(batch.x)[-1]
+
+    def loss(self, batch: DeviceBatch) -> float:
+        return float(self._loss_and_grad(self.logits(batch), batch.y)[0])
+
+    def get_weights(self) -> list[Layer]:
+        return [(w.copy(), b.copy()) for w, b in self.params]
+
+    def synchronize(self) -> None:
+        pass
+'''
+
+
+@pytest.fixture
+def numpy_framework(tmp_path, monkeypatch):
+    """impl_numpy_probe/ in a temp dir on sys.path, plus the one registry line."""
+    package = tmp_path / "impl_numpy_probe"
+    package.mkdir()
+    (package / "__init__.py").write_text('"""Throwaway NumPy twin: proves the contract is framework-agnostic."""\n')
+    (package / "runtime.py").write_text(NUMPY_RUNTIME)
+    (package / "twin.py").write_text(NUMPY_TWIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(registry.FRAMEWORKS, "numpy", "impl_numpy_probe")
+    yield "numpy"
+    for name in [n for n in sys.modules if n.split(".")[0] == "impl_numpy_probe"]:
+        del sys.modules[name]
+
+
+def test_a_third_framework_is_one_folder_and_one_registry_line(numpy_framework, tiny_archive, tmp_path):
+    from shared import parity
+
+    assert module_files("impl_numpy_probe") == module_files("impl_torch")
+    differences = api_differences(public_api("impl_torch"), public_api("impl_numpy_probe"))
+    assert not differences, "\n".join(differences)
+
+    cfg = TINY_CONFIG.replace(optimizer="sgd", learning_rate=0.5, epochs=5)
+    data = prepare(cfg, archive=tiny_archive, cache=tmp_path / "cache")
+    info = registry.runtime("numpy").configure(1, "cpu")
+    assert info.framework == "numpy"
+    twin = training.build(registry.twin_class("numpy"), cfg, data)
+    result = training.fit(twin, cfg, data)
+    losses = result.mean_epoch_loss
+    assert losses[-1] < 0.5 * losses[0], f"the NumPy twin does not learn: epoch losses {losses}"
+
+    # the same shared loop and check drive it against torch, from the same start
+    registry.runtime("torch").configure(1, "cpu")
+    res = parity.run_check(cfg, data, ("torch", "numpy"), seeds=1)
+    seed = res["per_seed"][0]
+    assert seed["first_epoch_step_loss_max_rel"] <= 1e-5, f"torch vs numpy step losses: {seed['first_epoch_step_loss_max_rel']:.3g}"
+    worst = max(d["rel_l2"] for d in seed["weights"])
+    assert worst <= 1e-5, f"torch vs numpy weights after {cfg.epochs} SGD epochs differ by {worst:.3g} relative L2"
+    assert res["holds"], parity.format_report(res)
+    assert res["per_seed"][0]["frameworks"]["numpy"]["accuracy"] == pytest.approx(result.test_accuracy)
