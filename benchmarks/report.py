@@ -136,7 +136,8 @@ def headline(run: Run, cached: dict | None = None) -> list[str]:
             if alone:
                 lines.append(f"On {dev.upper()}, {run.label(fw)} alone: "
                              + ", ".join(f"{phase_words(e.phase)[2]} {fmt_time(e.median)}" for e in alone) + ".")
-    accs = [e for e in run.entries if e.phase == "train_to_accuracy" and e.extra.get("accuracy") is not None]
+    accs = sorted((e for e in run.entries if e.phase == "train_to_accuracy" and e.extra.get("accuracy") is not None),
+                  key=lambda e: (device_key(e.device), framework_key(e.framework)))
     if accs:
         parts = ", ".join(f"{e.label} {e.extra['accuracy']:.1%} ({e.device.upper()})" for e in accs)
         line = f"Final test accuracy: {parts}."
@@ -214,12 +215,13 @@ def warmup_table(run: Run, dev: str) -> str | None:
 
 
 def parity_section(run: Run) -> list[str]:
-    accs = [e for e in run.entries if e.phase == "train_to_accuracy"]
+    accs = sorted((e for e in run.entries if e.phase == "train_to_accuracy"),
+                  key=lambda e: (device_key(e.device), framework_key(e.framework)))
     if not accs:
         return ["No train_to_accuracy results: accuracy and parity unknown."]
     out = []
     rows = []
-    for e in sorted(accs, key=lambda e: (device_key(e.device), framework_key(e.framework))):
+    for e in accs:
         acc = e.extra.get("accuracy")
         ls = losses(e)
         rows.append([e.label, e.device.upper(), "missing" if acc is None else f"{acc:.2%}",
@@ -344,7 +346,7 @@ def build_markdown(run: Run, figures: dict[str, Path], lines: list[str], cached:
     parts += environment_section(run)
     parts.append("## Command")
     parts.append(f"```\n{m.get('command', 'unknown (manifest missing)')}\n```")
-    if m:
+    if "started_utc" in m:
         parts.append(f"Started {m.get('started_utc', '?')}, finished {m.get('finished_utc', '?')}, "
                      f"{m.get('duration_s', '?')} s; fwbench {m.get('fwbench_version', '?')}.")
     parts += ["## How to read this report", METHOD]

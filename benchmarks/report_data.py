@@ -146,6 +146,25 @@ def _read_json(path: Path) -> dict:
         return json.load(f)
 
 
+def _manifest_from_machine_info(files: list[Path]) -> dict:
+    """What pytest-benchmark's machine_info (with the harness's "fwbench" key) says about the environment."""
+    env, runtimes = {}, {}
+    for path in files:
+        try:
+            mi = _read_json(path).get("machine_info") or {}
+        except (OSError, ValueError):
+            continue
+        fw = mi.get("fwbench") or {}
+        env.setdefault("host", mi.get("node"))
+        env.setdefault("cpu", (mi.get("cpu") or {}).get("brand_raw"))
+        env.setdefault("python", mi.get("python_version"))
+        env.setdefault("gpus", fw.get("gpus"))
+        env.setdefault("thread_env", fw.get("thread_env"))
+        if fw.get("runtime"):
+            runtimes[f"{fw.get('framework')}-{fw.get('device')}"] = fw["runtime"]
+    return {"environment": {k: v for k, v in env.items() if v is not None}, "runtimes": runtimes} if env else {}
+
+
 def _entry(bench: dict, fallback_fw: str, fallback_dev: str, source: str, notes: list[str]) -> Entry | None:
     info = bench.get("extra_info") or {}
     stats = bench.get("stats") or {}
@@ -215,7 +234,9 @@ def load_run(path: str | Path) -> Run:
         except (OSError, ValueError) as e:
             notes.append(f"manifest.json could not be read ({e}): configuration, environment and command unknown")
     else:
-        notes.append("manifest.json is missing: configuration, environment and command unknown")
+        notes.append("manifest.json is missing: configuration and command unknown; environment partly "
+                     "from pytest-benchmark's machine_info")
+        manifest = _manifest_from_machine_info(bench_files)
 
     entries: list[Entry] = []
     absent: dict[tuple[str, str], str] = {}

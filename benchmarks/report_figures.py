@@ -89,7 +89,8 @@ def latency_figure(run: Run, device: str, path: Path, phase: str = "predict_one"
     scale, unit = time_unit(float(np.median(allv)))
     lo, hi = float(allv.min()) / scale, float(allv.max()) / scale
     spread = hi / lo if lo > 0 else 1.0
-    bins = np.geomspace(lo, hi, 50) if spread > 10 else np.linspace(lo, hi, 50) if hi > lo else 10
+    n_bins = int(np.clip(2 * np.sqrt(allv.size), 10, 60))  # sparse samples: fewer, wider bins
+    bins = np.geomspace(lo, hi, n_bins) if spread > 10 else np.linspace(lo, hi, n_bins) if hi > lo else 10
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for fw, d in series:
         v = d / scale
