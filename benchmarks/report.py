@@ -540,6 +540,8 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if args.output is not None:
         raise UserError("--output applies to --compare; single reports go into their run folder")
+    if not runs and not default_run().exists():
+        raise UserError("no results/latest yet: run `fwbench run` first, or name a run folder")
     for r in runs or [default_run()]:
         path, lines = report_run(load_run(r))
         print(f"wrote {path}")
