@@ -61,7 +61,8 @@ def options(config) -> dict:
 
 def pytest_generate_tests(metafunc):
     if "phase" in metafunc.fixturenames:
-        metafunc.parametrize("phase", options(metafunc.config)["phases"])
+        o = options(metafunc.config)  # ids name the framework: `pytest-benchmark compare` shows only the test name
+        metafunc.parametrize("phase", o["phases"], ids=[f"{o['fw']}-{o['device']}-{p}" for p in o["phases"]])
 
 
 def emit(config, **event) -> None:
@@ -166,7 +167,7 @@ def bench(request) -> Bench:
 def pytest_runtest_logreport(report):
     if report.when == "teardown" and report.passed:
         return
-    phase = report.nodeid.split("[", 1)[-1].rstrip("]")
+    phase = report.nodeid.split("[", 1)[-1].rstrip("]").rsplit("-", 1)[-1]
     if report.failed or report.skipped or report.when == "call":
         state = _config.stash[_STATE]
         reason = None

@@ -197,3 +197,40 @@ def test_publish_never_overwrites_and_latest_swaps(tmp_path):
     assert names == ["20260101T000000Z-host", "20260101T000000Z-host-2", "20260101T000000Z-host-3"]
     assert sorted(p.name for p in runs.iterdir()) == sorted(names)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_phases_too_big_for_memory_are_skipped_with_a_reason():
+    from types import SimpleNamespace
+
+    import scipy.sparse as sp
+
+    from benchmarks.conftest import Bench
+    from shared.config import ExperimentConfig
+
+    def fake(v):  # only shapes matter: no dense matrix is ever made here
+        return SimpleNamespace(cfg=ExperimentConfig(), data=SimpleNamespace(
+            x_train=sp.csr_matrix((11314, v), dtype="float32"), x_test=sp.csr_matrix((7532, v), dtype="float32"),
+            vocab_size=v))
+
+    huge, small = fake(10**9), fake(100)
+    for phase in ("first_epoch", "train_epoch", "train_to_accuracy", "predict_all"):
+        assert "more than half the available memory" in Bench.too_big(huge, phase)
+        assert Bench.too_big(small, phase) is None
+    assert Bench.too_big(huge, "pipeline_epoch") is None  # streams one batch at a time
+
+
+def test_table_rows_say_why_a_cell_is_empty(tmp_path):
+    doc = {"benchmarks": [{"extra_info": {"phase": "predict_one", "variant_label": "PyTorch (eager)"},
+                           "stats": {"median": 0.25, "iqr": 0.5, "rounds": 3}}]}
+    (tmp_path / "bench-torch-cpu.json").write_text(json.dumps(doc))
+    procs = [{"framework": "torch", "device": "cpu", "status": "ok", "json": "bench-torch-cpu.json",
+              "outcomes": {"predict_one": {"outcome": "passed"},
+                           "train_epoch": {"outcome": "skipped", "reason": "train_epoch skipped: too big"}}},
+             {"framework": "tensorflow", "device": "cpu", "status": "failed", "reason": "phase x: boom"}]
+    cols, rows = results.merge(tmp_path, procs, ["torch", "tensorflow"], ["cpu"], ["train_epoch", "predict_one"])
+    by = {r["phase"]: r for r in rows}
+    assert by["predict_one"]["torch_median_s"] == 0.25 and by["predict_one"]["torch_status"] == "ok"
+    assert by["train_epoch"]["torch_status"] == "skipped" and "too big" in by["train_epoch"]["torch_note"]
+    assert by["predict_one"]["tensorflow_status"] == "failed" and by["predict_one"]["ratio_torch_over_tensorflow"] is None
+    md = results.markdown(cols, rows, ["torch", "tensorflow"])
+    assert "| predict_one | cpu | 250 ms | 500 ms | FAILED |" in md and "too big" in md
