@@ -26,6 +26,7 @@ PROGRESS_MARK = "@@fwbench "
 # here fails its first phase, as a crashing framework would.
 FAIL_ENV = "FWBENCH_FAIL_FRAMEWORK"
 _STATE = pytest.StashKey[dict]()
+_config = None  # pytest_runtest_logreport gets no config; set at session start
 
 
 def pytest_addoption(parser):
@@ -183,9 +184,6 @@ def pytest_runtest_logreport(report):
             emit(_config, event="end", phase=phase, outcome=outcome, reason=reason)
 
 
-_config = None
-
-
 def pytest_sessionstart(session):
     global _config
     _config = session.config
@@ -201,6 +199,7 @@ def pytest_sessionfinish(session, exitstatus):
 def pytest_benchmark_update_machine_info(config, machine_info):
     from shared.environment import cuda_version, gpus
     state = config.stash[_STATE]
-    machine_info["fwbench"] = {"framework": options(config)["fw"], "device": config.getoption("--device"),
-                               "runtime": state["runtime"], "gpus": gpus(), "cuda_driver_version": cuda_version(),
+    runtime = state["runtime"] or {}
+    machine_info["fwbench"] = {"framework": options(config)["fw"], "framework_version": runtime.get("version"),
+                               "device": config.getoption("--device"), "runtime": state["runtime"], "gpus": gpus(), "cuda_driver_version": cuda_version(),
                                "thread_env": {k: v for k, v in os.environ.items() if k.endswith("_THREADS")}}

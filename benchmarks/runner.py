@@ -218,6 +218,8 @@ def main(args: argparse.Namespace) -> int:
         columns, rows = results.merge(staging, processes, fws, devices, phases)
         results.write_csv(staging / "results.csv", columns, rows)
         table = results.markdown(columns, rows, fws)
+        if args.quick:
+            table = "Quick run (--quick: a few rounds per phase): a smoke test, not a measurement.\n\n" + table
         (staging / "results.md").write_text(table)
         failed = [p for p in processes if p["status"] == "failed"]
         finished = datetime.now(timezone.utc)
