@@ -234,3 +234,21 @@ def test_table_rows_say_why_a_cell_is_empty(tmp_path):
     assert by["predict_one"]["tensorflow_status"] == "failed" and by["predict_one"]["ratio_torch_over_tensorflow"] is None
     md = results.markdown(cols, rows, ["torch", "tensorflow"])
     assert "| predict_one | cpu | 250 ms | 500 ms | FAILED |" in md and "too big" in md
+
+
+def test_a_framework_that_cannot_be_imported_is_reported_unavailable(world, tmp_path):
+    import argparse
+    from benchmarks import runner
+    from shared.config import ExperimentConfig
+    shadow = tmp_path / "shadow" / "tensorflow"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('No module named tensorflow (shadowed by the test)')\n")
+    cfg_path = tmp_path / "config.json"
+    cfg_path.write_text(json.dumps(ExperimentConfig(batch_size=8, hidden=(16, 16), epochs=2).to_dict()))
+    env = runner.child_env(1, world["cache"])
+    env["PYTHONPATH"] = os.pathsep.join([str(shadow.parent), env.get("PYTHONPATH", "")])
+    args = argparse.Namespace(quick=True, archive=str(world["archive"]))
+    record = runner.run_process(runner.Clock(), "tensorflow", None, "cpu", ["predict_one"], args, tmp_path, cfg_path, env)
+    assert record["status"] == "unavailable" and "not installed" in record["reason"], record
+    _, rows = results.merge(tmp_path, [record], ["tensorflow"], ["cpu"], ["predict_one"])
+    assert rows[0]["tensorflow_note"].startswith("not available on this machine: tensorflow is not installed")
