@@ -42,7 +42,7 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    config.stash[_STATE] = {"outcomes": {}, "runtime": None, "unavailable": None}
+    config.stash[_STATE] = {"outcomes": {}, "runtime": None, "unavailable": None, "user_error": None}
 
 
 def options(config) -> dict:
@@ -160,8 +160,10 @@ def bench(request) -> Bench:
         return Bench(config)
     except Exception as e:
         from shared.errors import UserError
-        if isinstance(e, UserError) and config.stash[_STATE]["unavailable"]:
-            pytest.skip(f"not available on this machine: {e}")
+        if isinstance(e, UserError):
+            if config.stash[_STATE]["unavailable"]:
+                pytest.skip(f"not available on this machine: {e}")
+            config.stash[_STATE]["user_error"] = str(e)  # e.g. an unknown variant: the runner exits 2
         raise
 
 

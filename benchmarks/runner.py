@@ -136,6 +136,8 @@ def run_process(clock: Clock, fw: str, variant: str | None, device: str, phases:
     record.update(returncode=rc, seconds=round(time.perf_counter() - t0, 2))
     status = json.loads(status_path.read_text()) if status_path.is_file() else {}
     status_path.unlink(missing_ok=True)
+    if status.get("user_error"):  # bad input only the framework's process could judge (a variant name)
+        raise UserError(f"{tag}: {status['user_error']}")
     record.update(runtime=status.get("runtime"), outcomes=status.get("outcomes", {}))
     if status.get("unavailable") and rc == 0:
         record.update(status="unavailable", reason=status["unavailable"])

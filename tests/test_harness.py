@@ -153,12 +153,15 @@ def test_failed_run_never_replaces_latest_nor_leaves_a_run_folder(world, first_r
     (["--devices", "tpu"], "unknown device 'tpu'"),
     (["--batch-size", "0"], "batch size must be a positive integer"),
     (["--batch-size", "1000"], "larger than the 36 training posts"),
+    (["--frameworks", "tensorflow:warp", "--devices", "cpu", "--phases", "predict_one"], "has no variant 'warp'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(world, extra, message):
     proc = fwbench_run(dict(world, out=world["out"].parent / "untouched"), *extra)
     assert proc.returncode == 2 and message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
-    assert not (world["out"].parent / "untouched").exists()
+    untouched = world["out"].parent / "untouched"
+    assert not (untouched / "runs").exists() or list((untouched / "runs").iterdir()) == []  # no run, no staging
+    assert not (untouched / "latest").exists()
 
 
 def test_demanding_an_absent_gpu_is_exit_2(world):
