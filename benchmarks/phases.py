@@ -12,7 +12,7 @@ from shared.batches import dense_rows, distinct_epochs, epoch_order, eval_chunks
 from shared.config import ExperimentConfig
 from shared.contract import DeviceBatch, FrameworkTwin
 from shared.dataset import PreparedData
-from shared.training import run_epoch
+from shared.training import device_epochs, run_epoch
 
 # In process order: first_epoch comes first so that its first round is the process's first
 # training (kept in the raw data; the median is the fresh-model cost in a warm process).
@@ -71,7 +71,6 @@ def resident_bytes(cfg: ExperimentConfig, data: PreparedData, need: tuple[str, .
 
 
 def convert_train(twin: FrameworkTwin, cfg: ExperimentConfig, data: PreparedData) -> list[list[DeviceBatch]]:
-    from shared.training import device_epochs
     return device_epochs(twin, cfg, data)
 
 
