@@ -193,6 +193,8 @@ def main(args: argparse.Namespace) -> int:
     seeds = DEFAULT_SEEDS[cfg.optimizer] if args.seeds is None else args.seeds
     if seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {seeds}")
+    if cfg.optimizer == "native" and seeds < 2:
+        raise UserError(f"native mode compares two samples of accuracies: --seeds must be at least 2, got {seeds}")
     frameworks = parse_frameworks(args.frameworks)
     variants = parse_variants(args.variant, frameworks)
     json_path = Path(args.json_path) if args.json_path else None

@@ -63,19 +63,27 @@ def test_strict_rules_use_medians_so_one_chaotic_seed_is_tolerated():
     assert metrics.parity_holds(rules), [r.to_dict() for r in rules]
     # two seeds in three below 97% agreement: the median fails
     rules = metrics.strict_rules([2e-6, 3e-6, 1e-6], [0.96, 0.96, 1.0], [0.0, 0.0, 0.0])
-    assert [r.holds for r in rules] == [True, False, True]
-    # the first epoch is not chaotic: a single seed over the loss tolerance fails
+    assert [r.holds for r in rules] == [True, True, False, True]
+    # first epoch: one seed may reach 1e-5 (rounding amplified by Adam), but not 1e-4
     rules = metrics.strict_rules([2e-6, 2e-5, 1e-6], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0])
-    assert [r.holds for r in rules] == [False, True, True]
+    assert [r.holds for r in rules] == [True, True, True, True]
+    rules = metrics.strict_rules([2e-6, 2e-4, 1e-6], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0])
+    assert [r.holds for r in rules] == [True, False, True, True]
+    rules = metrics.strict_rules([2e-5, 2e-5, 1e-6], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0])
+    assert [r.holds for r in rules] == [False, True, True, True]
     rules = metrics.strict_rules([0.0], [1.0], [0.011])
-    assert [r.holds for r in rules] == [True, True, False]
+    assert [r.holds for r in rules] == [True, True, True, False]
 
 
 def test_native_rules():
-    ok = metrics.native_rules({"torch": [0.91, 0.90], "tensorflow": [0.90, 0.89]})
-    assert metrics.parity_holds(ok)
-    low = metrics.native_rules({"torch": [0.87, 0.87], "tensorflow": [0.88, 0.88]})
+    ok = metrics.native_rules({"torch": [0.91, 0.90, 0.95], "tensorflow": [0.90, 0.89, 0.88]})
+    assert metrics.parity_holds(ok), [r.to_dict() for r in ok]
+    low = metrics.native_rules({"torch": [0.87, 0.86], "tensorflow": [0.88, 0.89]})
     assert [r.holds for r in low] == [False, True, True]
-    apart = metrics.native_rules({"torch": [0.95, 0.95], "tensorflow": [0.92, 0.92]})
+    # a consistent 3 pp gap: the interval [~2.1, ~3.9] pp excludes 0 by ~2.1 pp
+    apart = metrics.native_rules({"torch": [0.95, 0.96, 0.94], "tensorflow": [0.92, 0.93, 0.91]})
     assert [r.holds for r in apart] == [True, True, False]
-    assert apart[2].measured == pytest.approx(0.03)
+    ci = metrics.welch_interval([0.95, 0.96, 0.94], [0.92, 0.93, 0.91])
+    assert apart[2].measured == pytest.approx(ci.low) and 0 < ci.low < 0.03 < ci.high
+    with pytest.raises(ValueError):
+        metrics.native_rules({"torch": [0.9], "tensorflow": [0.9]})
