@@ -1,0 +1,98 @@
+"""End-of-training parity, judged statistically (training is chaotic), and `fwbench check`'s
+exit codes. The full runs reuse `fwbench check`'s own code (shared/parity.run_check), so the
+test and the command judge by the same rules; each mode is trained once per session."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from shared import metrics, parity, registry
+from shared.cli import main_entry
+from shared.config import ExperimentConfig
+
+FRAMEWORKS = ("torch", "tensorflow")
+
+
+def _check(mode: str, seeds: int, data) -> dict:
+    cfg = ExperimentConfig(optimizer=mode)
+    for fw in FRAMEWORKS:
+        registry.runtime(fw).configure(cfg.thread_count, cfg.device)
+    return parity.run_check(cfg, data, FRAMEWORKS, seeds)
+
+
+@pytest.fixture(scope="session")
+def strict_runs(tutorial_data):
+    return _check("strict", 3, tutorial_data)
+
+
+@pytest.fixture(scope="session")
+def native_runs(tutorial_data):
+    return _check("native", 5, tutorial_data)
+
+
+@pytest.mark.slow
+@pytest.mark.corpus
+def test_strict_full_runs_agree(strict_runs, capsys):
+    with capsys.disabled():
+        print("\n" + parity.format_report(strict_runs))
+    agree = [s["agreement"] for s in strict_runs["per_seed"]]
+    diffs = [abs(s["accuracy_difference"]) for s in strict_runs["per_seed"]]
+    assert np.median(agree) >= 0.97, f"median prediction agreement {np.median(agree):.4f} < 0.97 (per seed {agree})"
+    assert np.median(diffs) <= 0.01, f"median |accuracy difference| {np.median(diffs):.4f} > 0.01 (per seed {diffs})"
+    assert strict_runs["holds"], parity.format_report(strict_runs)
+
+
+@pytest.mark.slow
+@pytest.mark.corpus
+def test_native_accuracy_over_five_seeds(native_runs, capsys):
+    with capsys.disabled():
+        print("\n" + parity.format_report(native_runs))
+    acc = {fw: native_runs["accuracy"][fw]["values"] for fw in FRAMEWORKS}
+    for fw in FRAMEWORKS:
+        assert len(acc[fw]) == 5
+        assert np.mean(acc[fw]) >= 0.88, f"{fw} mean test accuracy {np.mean(acc[fw]):.4f} < 0.88 over seeds 0-4: {acc[fw]}"
+    ci = native_runs["difference_of_means"]
+    expected = metrics.welch_interval(acc["torch"], acc["tensorflow"])
+    assert ci is not None and ci["low"] <= ci["difference"] <= ci["high"] and np.isfinite(ci["high"] - ci["low"])
+    assert (ci["low"], ci["high"]) == pytest.approx((expected.low, expected.high))
+    assert native_runs["holds"], parity.format_report(native_runs)
+
+
+# --- fwbench check on the tiny archive: wiring, JSON, exit codes ---------------------------
+
+@pytest.fixture
+def tiny_check_args(tiny_archive, tmp_path, monkeypatch):
+    monkeypatch.setenv("FWBENCH_CACHE", str(tmp_path / "cache"))
+    return ["check", "--archive", str(tiny_archive), "--hidden", "16,16", "--batch-size", "8", "--epochs", "2"]
+
+
+def test_check_passes_and_writes_json(tiny_check_args, tmp_path, capsys):
+    out = tmp_path / "out" / "parity.json"
+    assert main_entry(tiny_check_args + ["--seeds", "2", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Parity HOLDS" in text and "95% CI" in text
+    res = json.loads(out.read_text())
+    assert res["holds"] and res["seeds"] == [0, 1] and res["optimizer"] == "strict"
+    assert [p.name for p in out.parent.iterdir()] == ["parity.json"]  # no temp file left behind
+
+
+def test_check_exits_1_when_a_rule_fails(tiny_check_args, monkeypatch, capsys):
+    monkeypatch.setattr(metrics, "STRICT_MIN_MEDIAN_AGREEMENT", 1.01)  # unreachable
+    assert main_entry(tiny_check_args + ["--seeds", "1"]) == 1
+    assert "Parity does NOT hold" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--seeds", "0"], "--seeds must be at least 1"),
+    (["--optimizer", "native", "--seeds", "1"], "at least 2"),
+    (["--frameworks", "torch"], "two different frameworks"),
+    (["--frameworks", "torch,jax"], "unknown framework 'jax'"),
+    (["--variant", "tensorflow"], "FRAMEWORK=NAME"),
+    (["--variant", "tensorflow=warp"], "no variant 'warp'"),
+])
+def test_check_bad_input_exits_2(tiny_check_args, extra, message, capsys):
+    assert main_entry(tiny_check_args + extra) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
