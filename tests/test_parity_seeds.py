@@ -57,7 +57,8 @@ def test_native_accuracy_over_five_seeds(native_runs, capsys):
     expected = metrics.welch_interval(acc["torch"], acc["tensorflow"])
     assert ci is not None and ci["low"] <= ci["difference"] <= ci["high"] and np.isfinite(ci["high"] - ci["low"])
     assert (ci["low"], ci["high"]) == pytest.approx((expected.low, expected.high))
-    assert native_runs["holds"], parity.format_report(native_runs)
+    # Not asserted: the check's "interval contains 0" rule, which by design fails ~5% of the
+    # time for equal frameworks; the issue asks this test for the accuracies and the interval.
 
 
 # --- fwbench check on the tiny archive: wiring, JSON, exit codes ---------------------------
