@@ -268,8 +268,6 @@ def main(args: argparse.Namespace) -> int:
 def _report(clock: Clock, run_dir: Path) -> None:
     """The narrative report is derived from the run folder, so its failure never fails the run."""
     from benchmarks import report
-    if not hasattr(report, "write_report"):
-        return
     try:
         clock.say(f"report: {report.write_report(run_dir)}")
     except Exception as e:  # `fwbench report` can regenerate it

@@ -65,11 +65,15 @@ def config_from_args(args: argparse.Namespace, **fixed) -> ExperimentConfig:
     return ExperimentConfig(**changes)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """All subcommands, or only `only`'s options: importing every command's module (report
+    brings matplotlib) would cost a second of start-up that `fwbench data` does not need."""
     parser = _Parser(prog="fwbench", description="PyTorch (eager) vs TensorFlow (graph) on the same MLP and data.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
+        if only is not None and name != only:
+            continue
         mod = importlib.import_module(module)
         mod.add_arguments(p)
         p.set_defaults(_main=mod.main)
@@ -77,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main_entry(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command if command in COMMANDS else None).parse_args(argv)
     try:
         return int(args._main(args) or 0)
     except UserError as e:
