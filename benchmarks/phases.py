@@ -30,10 +30,10 @@ class Rounds:
 # Sized so the default run (tutorial data, both frameworks, 2 CPU cores) stays well under
 # 10 minutes; train_to_accuracy (10 epochs per round) dominates. Quick: smoke tests only.
 ROUNDS = {
-    "first_epoch": (Rounds(5, 0), Rounds(1, 0)),
+    "first_epoch": (Rounds(10, 0), Rounds(1, 0)),
     "train_epoch": (Rounds(12, 1), Rounds(2, 1)),
     "train_to_accuracy": (Rounds(3, 0), Rounds(1, 0)),
-    "pipeline_epoch": (Rounds(6, 1), Rounds(1, 0)),
+    "pipeline_epoch": (Rounds(12, 1), Rounds(1, 0)),
     "predict_all": (Rounds(10, 2), Rounds(2, 1)),
     "predict_one": (Rounds(200, 10), Rounds(10, 2)),
     "data_prepare": (Rounds(5, 1), Rounds(1, 0)),
