@@ -10,7 +10,7 @@ import tensorflow as tf
 from impl_tf.runtime import device_of
 from shared.config import ExperimentConfig
 from shared.contract import DeviceBatch, FrameworkTwin
-from shared.weights import Layer
+from shared.weights import Layer, sizes_of
 
 
 def build_mlp(sizes: list[int]) -> keras.Sequential:
@@ -67,7 +67,7 @@ class Twin(FrameworkTwin):
     def __init__(self, cfg: ExperimentConfig, weights: Sequence[Layer], variant: str | None = None):
         super().__init__(cfg, weights, variant)
         self.device = device_of(cfg.device)
-        sizes = [weights[0][0].shape[0]] + [w.shape[1] for w, _ in weights]
+        sizes = sizes_of(weights)
         with tf.device(self.device):
             self.model = build_mlp(sizes)
             for layer, (w, b) in zip(self.model.layers, weights):

@@ -10,7 +10,7 @@ from torch import nn
 from impl_torch.runtime import device_of
 from shared.config import ExperimentConfig
 from shared.contract import DeviceBatch, FrameworkTwin
-from shared.weights import Layer
+from shared.weights import Layer, sizes_of
 
 
 class MLP(nn.Module):
@@ -73,7 +73,7 @@ class Twin(FrameworkTwin):
     def __init__(self, cfg: ExperimentConfig, weights: Sequence[Layer], variant: str | None = None):
         super().__init__(cfg, weights, variant)
         self.device = device_of(cfg.device)
-        sizes = [weights[0][0].shape[0]] + [w.shape[1] for w, _ in weights]
+        sizes = sizes_of(weights)
         self.model = MLP(sizes).to(self.device)
         with torch.no_grad():
             for layer, (w, b) in zip(self.model.layers, weights):

@@ -30,7 +30,10 @@ def _module(name: str, part: str) -> ModuleType:
     package = FRAMEWORKS[canonical(name)]
     try:
         return importlib.import_module(f"{package}.{part}")
-    except ImportError as e:
+    except ModuleNotFoundError as e:
+        # Only a missing third-party module means "not installed"; our own import errors are bugs.
+        if (e.name or "").split(".")[0] in {"shared", "benchmarks", *FRAMEWORKS.values()}:
+            raise
         raise UserError(f"{name} is not installed in this environment ({e}): run `make venv` or "
                         f"`pip install -e '.[cpu]'`") from None
 

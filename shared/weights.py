@@ -32,3 +32,8 @@ def initial_weights(sizes: list[int], seed: int) -> list[Layer]:
 
 def parameter_count(layers: list[Layer]) -> int:
     return sum(w.size + b.size for w, b in layers)
+
+
+def sizes_of(layers: list[Layer]) -> list[int]:
+    """[V, hidden..., n_classes] read back from a weight list (what a twin builds its model from)."""
+    return [layers[0][0].shape[0]] + [w.shape[1] for w, _ in layers]

@@ -181,34 +181,30 @@ def _tf_gpu() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))  # physical: does not start TF's runtime
 
 
+GPU_SKIP = {
+    "torch": (_torch_cuda, "torch.cuda.is_available() is False: no CUDA GPU for PyTorch here"),
+    "tensorflow": (_tf_gpu, "TensorFlow sees no GPU (tensorflow-cpu, or no device): nothing to compare"),
+}
+
+
 @pytest.mark.gpu
-@pytest.mark.skipif(not _torch_cuda(), reason="torch.cuda.is_available() is False: no CUDA GPU for PyTorch here")
-def test_torch_gpu_matches_cpu(tutorial_data):
-    registry.runtime("torch").configure(ExperimentConfig().thread_count, "gpu")
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_gpu_matches_cpu(fw, tutorial_data):
+    available, reason = GPU_SKIP[fw]
+    if not available():
+        pytest.skip(reason)
+    registry.runtime(fw).configure(ExperimentConfig().thread_count, "gpu")
+    if fw == "tensorflow":
+        import tensorflow as tf
+        if not tf.config.list_logical_devices("GPU"):  # soft placement would silently compare CPU with CPU
+            pytest.skip("an earlier CPU configuration in this process hid TensorFlow's GPU: run this test on its own")
     cpu, gpu = ExperimentConfig(optimizer="strict"), ExperimentConfig(optimizer="strict", device="gpu")
     x, _ = real_batch(cpu, tutorial_data)
-    logit = {c.device: (lambda t: t.logits(t.to_device(x)))(make("torch", c, tutorial_data)) for c in (cpu, gpu)}
+    logit = {c.device: (lambda t: t.logits(t.to_device(x)))(make(fw, c, tutorial_data)) for c in (cpu, gpu)}
     diff = float(np.max(np.abs(logit["cpu"] - logit["gpu"])))
-    assert diff <= 1e-5, f"torch logits cpu vs cuda differ by up to {diff:.3g} (limit 1e-5)"
-    (l_cpu, w_cpu), (l_gpu, w_gpu) = one_epoch("torch", cpu, tutorial_data), one_epoch("torch", gpu, tutorial_data)
+    assert diff <= 1e-5, f"{fw} logits cpu vs gpu differ by up to {diff:.3g} (limit 1e-5)"
+    (l_cpu, w_cpu), (l_gpu, w_gpu) = one_epoch(fw, cpu, tutorial_data), one_epoch(fw, gpu, tutorial_data)
     rel = metrics.max_relative_difference(l_cpu, l_gpu)
-    assert rel <= 1e-5, f"torch first-epoch losses cpu vs cuda differ by up to {rel:.3g} relative (limit 1e-5)"
+    assert rel <= 1e-5, f"{fw} first-epoch losses cpu vs gpu differ by up to {rel:.3g} relative (limit 1e-5)"
     worst = max(d["rel_l2"] for d in metrics.layer_differences(w_cpu, w_gpu))
-    assert worst <= 1e-4, f"torch weights after one epoch cpu vs cuda differ by {worst:.3g} relative L2 (limit 1e-4)"
-
-
-@pytest.mark.gpu
-@pytest.mark.skipif(not _tf_gpu(), reason="TensorFlow sees no GPU (tensorflow-cpu, or no device): nothing to compare")
-def test_tf_gpu_matches_cpu(tutorial_data):
-    import tensorflow as tf
-    registry.runtime("tensorflow").configure(ExperimentConfig().thread_count, "gpu")
-    if not tf.config.list_logical_devices("GPU"):  # soft placement would silently compare CPU with CPU
-        pytest.skip("an earlier CPU configuration in this process hid TensorFlow's GPU: run this test on its own")
-    cpu, gpu = ExperimentConfig(optimizer="strict"), ExperimentConfig(optimizer="strict", device="gpu")
-    x, _ = real_batch(cpu, tutorial_data)
-    logit = {c.device: (lambda t: t.logits(t.to_device(x)))(make("tensorflow", c, tutorial_data)) for c in (cpu, gpu)}
-    diff = float(np.max(np.abs(logit["cpu"] - logit["gpu"])))
-    assert diff <= 1e-5, f"TF logits cpu vs gpu differ by up to {diff:.3g} (limit 1e-5)"
-    (l_cpu, _), (l_gpu, _) = one_epoch("tensorflow", cpu, tutorial_data), one_epoch("tensorflow", gpu, tutorial_data)
-    rel = metrics.max_relative_difference(l_cpu, l_gpu)
-    assert rel <= 1e-5, f"TF first-epoch losses cpu vs gpu differ by up to {rel:.3g} relative (limit 1e-5)"
+    assert worst <= 1e-4, f"{fw} weights after one epoch cpu vs gpu differ by {worst:.3g} relative L2 (limit 1e-4)"

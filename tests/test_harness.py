@@ -245,7 +245,7 @@ def test_a_framework_that_cannot_be_imported_is_reported_unavailable(world, tmp_
     from shared.config import ExperimentConfig
     shadow = tmp_path / "shadow" / "tensorflow"
     shadow.mkdir(parents=True)
-    (shadow / "__init__.py").write_text("raise ImportError('No module named tensorflow (shadowed by the test)')\n")
+    (shadow / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'tensorflow' (shadowed by the test)\", name='tensorflow')\n")
     cfg_path = tmp_path / "config.json"
     cfg_path.write_text(json.dumps(ExperimentConfig(batch_size=8, hidden=(16, 16), epochs=2).to_dict()))
     env = runner.child_env(1, world["cache"])
