@@ -35,7 +35,7 @@ ROUNDS = {
     "train_to_accuracy": (Rounds(3, 0), Rounds(1, 0)),
     "pipeline_epoch": (Rounds(12, 1), Rounds(1, 0)),
     "predict_all": (Rounds(10, 2), Rounds(2, 1)),
-    "predict_one": (Rounds(200, 10), Rounds(10, 2)),
+    "predict_one": (Rounds(1000, 20), Rounds(10, 2)),
     "data_prepare": (Rounds(5, 1), Rounds(1, 0)),
     "data_load": (Rounds(20, 1), Rounds(2, 1)),
 }
