@@ -22,7 +22,7 @@ def configure(threads: int, device: str) -> RuntimeInfo:
     Inter-op threads: 1 on both frameworks, so the budget compared is intra-op."""
     gpus = tf.config.list_physical_devices("GPU")
     if device == "gpu" and not gpus:
-        raise UserError("a GPU was asked for but TensorFlow sees no GPU: run with --devices cpu, "
+        raise UserError("a GPU was asked for but TensorFlow sees no GPU: use the CPU (run: --devices cpu; check: --device cpu), "
                         "or install fwbench[gpu] (tensorflow[and-cuda]) on a machine with a GPU")
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)

@@ -19,7 +19,7 @@ def configure(threads: int, device: str) -> RuntimeInfo:
     """Call before building a twin. Inter-op threads: 1 on both frameworks, so the budget
     compared is intra-op (one MLP's ops run one after another anyway)."""
     if device == "gpu" and not torch.cuda.is_available():
-        raise UserError("a GPU was asked for but PyTorch sees no CUDA device: run with --devices cpu, "
+        raise UserError("a GPU was asked for but PyTorch sees no CUDA device: use the CPU (run: --devices cpu; check: --device cpu), "
                         "or install a CUDA build of torch on a machine with a GPU")
     torch.set_num_threads(threads)
     try:

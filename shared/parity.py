@@ -38,6 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frameworks", default="torch,tensorflow", help="the two frameworks to compare (default torch,tensorflow)")
     p.add_argument("--variant", action="append", default=[], metavar="FRAMEWORK=NAME",
                    help="execution variant of one framework, e.g. tensorflow=xla (repeatable; default: each twin's default)")
+    p.add_argument("--device", choices=["cpu", "gpu"], default=None,
+                   help="where both twins train (default cpu); gpu fails with one line when a framework sees none")
     p.add_argument("--json", dest="json_path", metavar="PATH", help="also write every figure to PATH as JSON")
 
 

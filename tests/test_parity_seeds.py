@@ -97,3 +97,12 @@ def test_check_bad_input_exits_2(tiny_check_args, extra, message, capsys):
     assert main_entry(tiny_check_args + extra) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err, err
+
+
+def test_check_on_an_absent_gpu_exits_2(tiny_check_args, capsys):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU: asking for it is not bad input here")
+    assert main_entry(tiny_check_args + ["--device", "gpu"]) == 2
+    err = capsys.readouterr().err
+    assert "GPU was asked for" in err and "--device cpu" in err and "Traceback" not in err, err
