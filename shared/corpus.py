@@ -3,7 +3,7 @@
 The tutorial's batches were consecutive slices of that order, so reproducing the tutorial
 means reproducing scikit-learn's two shuffles: `load_files` (random_state=0, over all 20
 groups) when its cache is built, then `fetch_20newsgroups` (random_state=42) after the
-category mask. Only the selected posts are read from disk.
+category mask. Only the selected groups are extracted and read.
 """
 from __future__ import annotations
 
@@ -39,6 +39,23 @@ class Corpus:
     source: str  # "archive:<sha256>" or "sklearn-download"
 
 
+def load_files_order(groups: dict[str, list[str]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(relative paths, labels, group names) in the order `load_files(split_folder)` returns
+    with its defaults: groups sorted, files sorted within each, then shuffled by
+    RandomState(0). Computed from the archive's listing, so only the selected groups need be
+    on disk; tests/test_data.py checks it against fetch_20newsgroups itself."""
+    names = sorted(groups)
+    filenames, target = [], []
+    for label, group in enumerate(names):
+        files = sorted(groups[group])
+        filenames += [f"{group}/{f}" for f in files]
+        target += [label] * len(files)
+    filenames, target = np.array(filenames), np.array(target)
+    indices = np.arange(filenames.shape[0])
+    check_random_state(0).shuffle(indices)
+    return filenames[indices], target[indices], names
+
+
 def _select_and_shuffle(filenames: np.ndarray, target: np.ndarray, target_names: list[str],
                         categories: tuple[str, ...] | None):
     """fetch_20newsgroups' own masking and shuffling, applied to (filenames, target)."""
@@ -54,26 +71,22 @@ def _select_and_shuffle(filenames: np.ndarray, target: np.ndarray, target_names:
     return filenames[indices], target[indices], names
 
 
-def _read_split(folder: Path, categories: tuple[str, ...] | None) -> tuple[Split, list[str]]:
-    # load_content=False lists the files in load_files' shuffled order without reading them.
-    bunch = load_files(str(folder), load_content=False, shuffle=True, random_state=0)
-    if list(bunch.target_names) != list(ALL_CATEGORIES):
-        raise UserError(f"{folder} does not hold the 20 newsgroup folders (found {len(bunch.target_names)}): "
+def _read_split(folder: Path, groups: dict[str, list[str]], categories: tuple[str, ...] | None) -> tuple[Split, list[str]]:
+    if sorted(groups) != sorted(ALL_CATEGORIES):
+        raise UserError(f"{folder.name} in the archive does not hold the 20 newsgroup folders (found {len(groups)}): "
                         f"pass --archive PATH or set {ARCHIVE_ENV} to an unmodified 20news-bydate.tar.gz")
-    filenames, target, names = _select_and_shuffle(np.asarray(bunch.filenames), np.asarray(bunch.target),
-                                                   bunch.target_names, categories)
-    texts = []
-    for f in filenames:
-        with open(f, "rb") as fh:
-            texts.append(fh.read().decode("latin1"))  # load_files(encoding="latin1") does the same
-    rel = [str(Path(f).relative_to(folder)) for f in filenames]
-    return Split(texts, target.astype(np.int64), rel), names
+    filenames, target, names = _select_and_shuffle(*load_files_order(groups), categories)
+    # The posts themselves are read by scikit-learn, as fetch_20newsgroups reads them.
+    bunch = load_files(str(folder), categories=names, shuffle=False, encoding="latin1")
+    text_of = {str(Path(f).relative_to(folder)): t for f, t in zip(bunch.filenames, bunch.data)}
+    texts = [text_of[f] for f in filenames]
+    return Split(texts, target.astype(np.int64), list(filenames)), names
 
 
 def load_from_archive(archive: Path, cache: Path, cfg: ExperimentConfig, digest: str | None = None) -> Corpus:
-    root = extract(archive, cache, digest)
-    train, names = _read_split(root / TRAIN_FOLDER, cfg.categories)
-    test, _ = _read_split(root / TEST_FOLDER, cfg.categories)
+    root, listing = extract(archive, cache, digest, cfg.categories)
+    train, names = _read_split(root / TRAIN_FOLDER, listing[TRAIN_FOLDER], cfg.categories)
+    test, _ = _read_split(root / TEST_FOLDER, listing[TEST_FOLDER], cfg.categories)
     return Corpus(train, test, tuple(names), f"archive:{root.name}")
 
 

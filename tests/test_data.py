@@ -22,7 +22,7 @@ def sklearn_home(archive_path, corpus_cache, tmp_path_factory):
     from sklearn.datasets._base import _pkl_filepath
     from sklearn.datasets._twenty_newsgroups import CACHE_NAME
 
-    root = extract(archive_path, corpus_cache)
+    root, _ = extract(archive_path, corpus_cache)
     cache = {"train": load_files(str(root / TRAIN_FOLDER), encoding="latin1"),
              "test": load_files(str(root / TEST_FOLDER), encoding="latin1")}
     home = tmp_path_factory.mktemp("sklearn-data")
@@ -123,3 +123,15 @@ def test_environment_capture_has_the_essentials():
         assert key in env, key
     assert env["cores_usable"] >= 1
     assert env["packages"]["numpy"]
+
+
+def test_only_the_selected_groups_are_extracted(tiny_archive, tmp_path):
+    from shared.archive import extract
+
+    root, listing = extract(tiny_archive, tmp_path, groups=TUTORIAL_CATEGORIES)
+    assert sorted(p.name for p in (root / TRAIN_FOLDER).iterdir()) == sorted(TUTORIAL_CATEGORIES)
+    assert len(listing[TRAIN_FOLDER]) == 20 and len(listing[TEST_FOLDER]) == 20  # the order needs all names
+    again, _ = extract(tiny_archive, tmp_path, groups=("alt.atheism", "sci.space"))
+    assert again == root
+    assert sorted(p.name for p in (root / TEST_FOLDER).iterdir()) == sorted({*TUTORIAL_CATEGORIES, "alt.atheism"})
+    assert not list(root.glob(".extract-*")), "a staging folder was left behind"
