@@ -45,14 +45,14 @@ def run(args: argparse.Namespace) -> int:
     from benchmarks import phases
     from shared import registry
     from shared.dataset import check_fits, prepare
-    from shared.training import build
+    from shared.training import build, device_epoch
 
     fw = registry.canonical(args.fw)
     info = registry.runtime(fw).configure(cfg.thread_count, cfg.device)  # first, as in the harness
     data = prepare(cfg, args.archive)
     check_fits(cfg, data)
     twin = build(registry.twin_class(fw), cfg, data, args.variant)
-    batches = phases.convert_train(twin, cfg, data)[0]
+    batches = device_epoch(twin, data, phases.epoch0_indices(cfg, data))
     phases.train_epoch(twin, batches)  # the warm-up epoch the harness also excludes
     times = []
     for _ in range(args.rounds):

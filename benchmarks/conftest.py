@@ -125,11 +125,13 @@ class Bench:
         """Keep only what `phase` needs, converting it now (outside any timed region)."""
         from benchmarks import phases
         from shared.batches import dense_rows
+        from shared.training import device_epoch, device_epochs
         need = NEEDS.get(phase, ())
         for name in [n for n in self.resident if n not in need]:
             del self.resident[name]
         gc.collect()
-        makers = {"train": lambda: phases.convert_train(self.twin, self.cfg, self.data),
+        makers = {"train0": lambda: device_epoch(self.twin, self.data, phases.epoch0_indices(self.cfg, self.data)),
+                  "train": lambda: device_epochs(self.twin, self.cfg, self.data),
                   "test": lambda: phases.convert_test(self.twin, self.cfg, self.data),
                   "one": lambda: [self.twin.to_device(dense_rows(self.data.x_test, slice(0, 1)))]}
         for name in need:

@@ -12,7 +12,7 @@ from shared.batches import dense_rows, distinct_epochs, epoch_order, eval_chunks
 from shared.config import ExperimentConfig
 from shared.contract import DeviceBatch, FrameworkTwin
 from shared.dataset import PreparedData
-from shared.training import device_epochs, run_epoch
+from shared.training import run_epoch
 
 # In process order: first_epoch comes first so that its first round is the process's first
 # training (kept in the raw data; the median is the fresh-model cost in a warm process).
@@ -45,11 +45,11 @@ def rounds_for(phase: str, quick: bool) -> Rounds:
     return ROUNDS[phase][1 if quick else 0]
 
 
-# Which pre-converted data a phase holds while it runs ("train": every distinct epoch of
-# dense batches on the device; "test": the test set in eval chunks; "one": one test post).
+# Which pre-converted data a phase holds while it runs ("train0": epoch 0's dense batches on
+# the device, the steady-state epoch; "train": every distinct epoch of a whole training; "test": the test set in eval chunks; "one": one test post).
 NEEDS = {
-    "first_epoch": ("train",),
-    "train_epoch": ("train",),
+    "first_epoch": ("train0",),
+    "train_epoch": ("train0",),
     "train_to_accuracy": ("train", "test"),
     "pipeline_epoch": (),
     "predict_all": ("test",),
@@ -61,6 +61,8 @@ def resident_bytes(cfg: ExperimentConfig, data: PreparedData, need: tuple[str, .
     """Bytes of dense float32 a phase's pre-converted data takes (labels are negligible)."""
     v = data.vocab_size
     total = 0
+    if "train0" in need:
+        total += (data.x_train.shape[0] // cfg.batch_size) * cfg.batch_size * v * 4
     if "train" in need:
         total += distinct_epochs(cfg) * (data.x_train.shape[0] // cfg.batch_size) * cfg.batch_size * v * 4
     if "test" in need:
@@ -68,10 +70,6 @@ def resident_bytes(cfg: ExperimentConfig, data: PreparedData, need: tuple[str, .
     if "one" in need:
         total += v * 4
     return total
-
-
-def convert_train(twin: FrameworkTwin, cfg: ExperimentConfig, data: PreparedData) -> list[list[DeviceBatch]]:
-    return device_epochs(twin, cfg, data)
 
 
 def convert_test(twin: FrameworkTwin, cfg: ExperimentConfig, data: PreparedData) -> list[DeviceBatch]:
@@ -110,10 +108,6 @@ def predict(twin: FrameworkTwin, chunks: list[DeviceBatch]):
     logits = [twin.logits(b) for b in chunks]
     twin.synchronize()
     return logits
-
-
-def steps_per_epoch(cfg: ExperimentConfig, data: PreparedData) -> int:
-    return data.x_train.shape[0] // cfg.batch_size
 
 
 def epoch0_indices(cfg: ExperimentConfig, data: PreparedData) -> list:

@@ -7,7 +7,6 @@ partial run still yields a report that says what is missing.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,20 +124,6 @@ class Run:
 def losses(entry: "Entry") -> list[float]:
     """Per-epoch mean training loss (the runner's key, or the name the report format first used)."""
     return list(entry.extra.get("epoch_mean_loss") or entry.extra.get("epoch_losses") or [])
-
-
-def write_atomic(path: Path, content: str | bytes) -> Path:
-    """Write beside the target, then rename: a reader sees the old file or the new one, never half.
-    A plain open() (not mkstemp) so the file gets the usual umask permissions, not 0600."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(content.encode("utf-8") if isinstance(content, str) else content)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _read_json(path: Path) -> dict:

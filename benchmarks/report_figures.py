@@ -10,7 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks.report_data import Run, framework_key, losses, phase_key, phase_words, write_atomic  # noqa: E402
+from benchmarks.report_data import Run, framework_key, losses, phase_key, phase_words  # noqa: E402
+from shared.atomic import write_atomic  # noqa: E402
 
 COLORS = {"torch": "#ee4c2c", "tensorflow": "#1f77b4", "shared": "#888888"}
 # Beyond this spread of medians a linear axis squashes the short phases into invisible bars.

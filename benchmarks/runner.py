@@ -216,6 +216,11 @@ def main(args: argparse.Namespace) -> int:
                     continue
                 processes.append(run_process(clock, fw, variant, device, fw_phases, args, staging, config_path, env))
 
+        demanded = "gpu" in [d.strip().lower() for d in args.devices.split(",")]
+        refused = [p for p in processes if p["device"] == "gpu" and p["status"] == "unavailable"]
+        if demanded and refused:  # --devices gpu is a demand; auto only reports what is missing
+            raise UserError(f"--devices gpu was asked for but {refused[0]['framework']} cannot use it "
+                            f"({refused[0]['reason']}): use --devices auto or cpu, or install its GPU build")
         fws = [fw for fw, _ in frameworks]
         columns, rows = results.merge(staging, processes, fws, devices, phases)
         results.write_csv(staging / "results.csv", columns, rows)

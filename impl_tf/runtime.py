@@ -29,6 +29,8 @@ def configure(threads: int, device: str) -> RuntimeInfo:
         tf.config.threading.set_inter_op_parallelism_threads(1)
         if device == "cpu" and gpus:
             tf.config.set_visible_devices([], "GPU")  # a CPU run must not place ops on a GPU
+        for gpu in gpus:  # allocate as needed, as PyTorch's caching allocator does, not all memory up front
+            tf.config.experimental.set_memory_growth(gpu, True)
     except RuntimeError:
         pass  # already initialised in this process (tests): the read-back below tells the truth
     # TF32 would make GPU matmuls lower precision than full float32: off, as on the torch side.

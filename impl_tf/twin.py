@@ -43,15 +43,14 @@ class StrictAdam:
 
 
 def make_optimizer(variables: list, cfg: ExperimentConfig):
+    # Keras' own optimizers are not built here: they create their slots at the first step, as
+    # torch.optim.Adam does, so both frameworks pay that first-use cost in the timed first epoch.
     if cfg.optimizer == "native":
-        opt = keras.optimizers.Adam(learning_rate=cfg.learning_rate, beta_1=cfg.beta1, beta_2=cfg.beta2,
-                                    epsilon=cfg.adam_eps)
-    elif cfg.optimizer == "strict":
+        return keras.optimizers.Adam(learning_rate=cfg.learning_rate, beta_1=cfg.beta1, beta_2=cfg.beta2,
+                                     epsilon=cfg.adam_eps)
+    if cfg.optimizer == "strict":
         return StrictAdam(variables, cfg)
-    else:
-        opt = keras.optimizers.SGD(learning_rate=cfg.learning_rate)
-    opt.build(variables)  # create slots now, not inside the first trace
-    return opt
+    return keras.optimizers.SGD(learning_rate=cfg.learning_rate)
 
 
 class Twin(FrameworkTwin):
@@ -113,7 +112,7 @@ class Twin(FrameworkTwin):
             return self._train(batch.x, batch.y)
 
     def losses_to_numpy(self, losses: list) -> np.ndarray:
-        return np.array([l.numpy() for l in losses], dtype=np.float32)
+        return tf.stack(losses).numpy() if losses else np.zeros(0, np.float32)  # one read-back, as torch
 
     def logits(self, batch: DeviceBatch) -> np.ndarray:
         with tf.device(self.device):

@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # runnable as a plain script from any folder
 
 from benchmarks import report  # noqa: E402
-from benchmarks.report_data import Run, load_run, phase_words, write_atomic  # noqa: E402
+from benchmarks.report_data import Run, load_run, phase_words  # noqa: E402
+from shared.atomic import write_atomic  # noqa: E402
 from benchmarks.report_figures import fmt_time  # noqa: E402
 from shared.errors import UserError  # noqa: E402
 

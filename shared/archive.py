@@ -17,6 +17,7 @@ import tempfile
 import zlib
 from pathlib import Path, PurePosixPath
 
+from shared.atomic import write_atomic
 from shared.errors import UserError
 from shared.paths import ARCHIVE_ENV
 
@@ -36,6 +37,23 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def archive_digest(archive: Path, cache: Path) -> str:
+    """sha256 of the archive, remembered per (path, size, mtime) so a warm start does not
+    re-hash 14 MB (that would be most of the cost of loading the prepared data)."""
+    st = archive.stat()
+    memo_path = cache / "archives" / "digests.json"
+    key = f"{archive.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    try:
+        memo = json.loads(memo_path.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    if key not in memo:
+        memo[key] = sha256_of(archive)
+        memo_path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(memo_path, json.dumps(memo))
+    return memo[key]
 
 
 def _check_member(member: tarfile.TarInfo) -> None:
@@ -78,13 +96,6 @@ def _stream(archive: Path, staging: Path, wanted: set[str] | None) -> Listing:
     return {split: {g: sorted(names) for g, names in groups.items()} for split, groups in listing.items()}
 
 
-def _write_json_atomic(path: Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f)
-    os.replace(tmp, path)
-
-
 def extract(archive: Path, cache: Path, digest: str | None = None,
             groups: tuple[str, ...] | None = None) -> tuple[Path, Listing]:
     """Return (folder holding <split>/<group>/<post>, full listing of the archive).
@@ -108,14 +119,15 @@ def extract(archive: Path, cache: Path, digest: str | None = None,
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=root))
     try:
         listing = _stream(archive, staging, set(groups) if groups is not None else None)
-        _write_json_atomic(listing_path, listing)
+        write_atomic(listing_path, json.dumps(listing))
         for split in SPLITS:
             (root / split).mkdir(exist_ok=True)
             for group_dir in (staging / split).iterdir() if (staging / split).is_dir() else ():
                 try:
                     os.rename(group_dir, root / split / group_dir.name)
                 except OSError:
-                    pass  # already there (an earlier or concurrent extraction): identical content
+                    if not (root / split / group_dir.name).is_dir():
+                        raise  # anything but "a concurrent extraction got there first"
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return root, listing

@@ -25,7 +25,7 @@ COMMANDS = {
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse's own errors: one line, exit 2
-        self.exit(2, f"fwbench: error: {message} (see `fwbench {self.prog.split()[-1]} --help`)\n")
+        self.exit(2, f"fwbench: error: {message} (see `{self.prog} --help`)\n")
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
@@ -89,6 +89,11 @@ def main_entry(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"fwbench {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # a path the user gave (cache, output, --json) that cannot be read or written
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"fwbench {args.command}: error: {where}{e.strerror or e}: check that the path exists and is writable",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"fwbench {args.command}: interrupted", file=sys.stderr)
         return 130

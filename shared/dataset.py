@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from shared.archive import sha256_of
+from shared.archive import archive_digest
 from shared.config import ExperimentConfig
 from shared.errors import UserError
 from shared.paths import archive_from_env, cache_root
@@ -99,9 +99,10 @@ def prepare(cfg: ExperimentConfig, archive: str | os.PathLike | None = None,
     path = archive_from_env(archive)
     if path is not None:
         if not path.is_file():
-            raise UserError(f"archive {path} does not exist: pass --archive PATH or set FWBENCH_ARCHIVE "
+            problem = "is not a file" if path.exists() else "does not exist"
+            raise UserError(f"archive {path} {problem}: pass --archive PATH or set FWBENCH_ARCHIVE "
                             f"to a copy of 20news-bydate.tar.gz")
-        digest = sha256_of(path)
+        digest = archive_digest(path, cache)
         source_id = f"archive:{digest}"
     else:
         digest, source_id = None, "sklearn-download"

@@ -51,7 +51,7 @@ class Interval:
     difference: float
     low: float
     high: float
-    df: float
+    df: float | None
     confidence: float
 
     def to_dict(self) -> dict:
@@ -73,7 +73,7 @@ def welch_interval(a: Sequence[float], b: Sequence[float], confidence: float = 0
     va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
     se2 = va + vb
     if se2 == 0:
-        return Interval(diff, diff, diff, float("inf"), confidence)
+        return Interval(diff, diff, diff, None, confidence)  # no spread: df undefined (and JSON has no inf)
     df = se2 ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1))
     half = float(stats.t.ppf(0.5 + confidence / 2, df)) * math.sqrt(se2)
     return Interval(diff, diff - half, diff + half, float(df), confidence)

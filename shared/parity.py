@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import numpy as np
 from shared import metrics
 from shared.cli import add_config_arguments, config_from_args
 from shared.config import ExperimentConfig
+from shared.atomic import write_atomic
 from shared.errors import UserError
 
 # strict: the median over 3 seeds tolerates the one chaotic seed in three that the issue
@@ -156,8 +155,9 @@ def format_report(res: dict) -> str:
         f"{fw} mean {acc[fw]['mean']:.4f} (sd {acc[fw]['sd']:.4f})" for fw in (a, b))]
     ci = res["difference_of_means"]
     if ci:
+        df = "n/a" if ci["df"] is None else f"{ci['df']:.1f}"
         lines.append(f"Difference of means ({a} - {b}): {100 * ci['difference']:+.2f} pp, "
-                     f"95% CI [{100 * ci['low']:+.2f}, {100 * ci['high']:+.2f}] pp (Welch, df {ci['df']:.1f})")
+                     f"95% CI [{100 * ci['low']:+.2f}, {100 * ci['high']:+.2f}] pp (Welch, df {df})")
     else:
         lines.append(f"Difference of means ({a} - {b}): {100 * (acc[a]['mean'] - acc[b]['mean']):+.2f} pp "
                      f"(no interval: it needs at least 2 seeds)")
@@ -178,14 +178,7 @@ def format_report(res: dict) -> str:
 
 def write_json_atomic(path: Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(payload, indent=2))
 
 
 def main(args: argparse.Namespace) -> int:

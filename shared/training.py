@@ -2,9 +2,7 @@
 the loop is shared, the step is the framework's)."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -49,7 +47,6 @@ def predict_classes(twin: FrameworkTwin, x, eval_batch_size: int) -> np.ndarray:
 @dataclass
 class FitResult:
     epoch_losses: list[np.ndarray] = field(default_factory=list)  # per epoch, per step
-    epoch_seconds: list[float] = field(default_factory=list)
     test_predictions: np.ndarray | None = None
     test_accuracy: float | None = None
 
@@ -58,19 +55,36 @@ class FitResult:
         return [float(np.mean(l)) for l in self.epoch_losses]
 
 
-def fit(twin: FrameworkTwin, cfg: ExperimentConfig, data: PreparedData,
-        on_epoch: Callable[[int, np.ndarray, float], None] | None = None, evaluate: bool = True) -> FitResult:
-    """Train for cfg.epochs over pre-converted batches, then score the test set."""
-    epochs = device_epochs(twin, cfg, data)
+def epoch_fits_in_memory(cfg: ExperimentConfig, data: PreparedData, share: float = 0.25) -> bool:
+    """Whether one pre-converted epoch (dense float32) takes at most `share` of available RAM."""
+    import psutil
+
+    need = (data.x_train.shape[0] // cfg.batch_size) * cfg.batch_size * data.vocab_size * 4
+    return need <= share * psutil.virtual_memory().available
+
+
+def fit(twin: FrameworkTwin, cfg: ExperimentConfig, data: PreparedData) -> FitResult:
+    """Train for cfg.epochs, then score the test set.
+
+    One epoch's batches are converted ahead of it and reused while the order repeats (the
+    tutorial's); where an epoch would not fit in memory (all 20 groups: V = 591,932) each
+    batch is built and converted just before its step instead."""
+    n = data.x_train.shape[0]
+    resident = epoch_fits_in_memory(cfg, data)
     result = FitResult()
+    batches = None
     for e in range(cfg.epochs):
-        t0 = time.perf_counter()
-        losses = run_epoch(twin, epochs[e % len(epochs)])
-        result.epoch_seconds.append(time.perf_counter() - t0)
+        order = epoch_order(cfg, n, e)
+        if not resident:
+            losses = twin.losses_to_numpy([twin.train_step(b) for b in
+                                           (twin.to_device(dense_rows(data.x_train, i), data.y_train[i]) for i in order)])
+        else:
+            if batches is None or cfg.shuffle_each_epoch:
+                batches = None  # release the previous epoch before building the next
+                batches = device_epoch(twin, data, order)
+            losses = run_epoch(twin, batches)
         result.epoch_losses.append(losses)
-        if on_epoch:
-            on_epoch(e, losses, result.epoch_seconds[-1])
-    if evaluate:
-        result.test_predictions = predict_classes(twin, data.x_test, cfg.eval_batch_size)
-        result.test_accuracy = float(np.mean(result.test_predictions == data.y_test))
+    batches = None
+    result.test_predictions = predict_classes(twin, data.x_test, cfg.eval_batch_size)
+    result.test_accuracy = float(np.mean(result.test_predictions == data.y_test))
     return result

@@ -1,7 +1,6 @@
 """Bad input: one line naming the problem and the fix, exit status 2, no traceback, nothing lost."""
 from __future__ import annotations
 
-import gzip
 import io
 import subprocess
 import sys

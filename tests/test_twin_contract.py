@@ -10,10 +10,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from shared import metrics, registry, training
+from shared import registry, training
 from shared.contract import FrameworkTwin
 from shared.dataset import prepare
 from tests.conftest import REPO, TINY_CONFIG
@@ -87,7 +86,6 @@ NUMPY_RUNTIME = '''
 """Thread budget and device for NumPy (nothing to set: BLAS threads are fixed at import)."""
 from __future__ import annotations
 
-import numpy as np
 
 from shared.contract import RuntimeInfo
 from shared.errors import UserError
@@ -122,7 +120,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 
 from shared.config import ExperimentConfig
 from shared.contract import DeviceBatch, FrameworkTwin
