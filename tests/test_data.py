@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import codecs
+import json
+import os
 import pickle
 
 import numpy as np
@@ -135,3 +137,19 @@ def test_only_the_selected_groups_are_extracted(tiny_archive, tmp_path):
     assert again == root
     assert sorted(p.name for p in (root / TEST_FOLDER).iterdir()) == sorted({*TUTORIAL_CATEGORIES, "alt.atheism"})
     assert not list(root.glob(".extract-*")), "a staging folder was left behind"
+
+
+def test_archive_hash_is_remembered(tiny_archive, tmp_path, monkeypatch):
+    from tests.conftest import TINY_CONFIG
+    import shared.archive
+
+    first = prepare(TINY_CONFIG, archive=tiny_archive, cache=tmp_path)
+    def no_rehash(path):
+        raise AssertionError("a warm start hashed the archive again")
+    monkeypatch.setattr(shared.archive, "sha256_of", no_rehash)
+    assert prepare(TINY_CONFIG, archive=tiny_archive, cache=tmp_path).key == first.key
+    # A changed archive (new size/mtime) is hashed anew, never mistaken for the old one.
+    monkeypatch.undo()
+    os.utime(tiny_archive, ns=(1, 1))
+    assert prepare(TINY_CONFIG, archive=tiny_archive, cache=tmp_path).key == first.key
+    assert len(json.loads((tmp_path / "archives" / "digests.json").read_text())) == 2

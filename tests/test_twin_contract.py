@@ -86,6 +86,7 @@ NUMPY_RUNTIME = '''
 """Thread budget and device for NumPy (nothing to set: BLAS threads are fixed at import)."""
 from __future__ import annotations
 
+import numpy as np
 
 from shared.contract import RuntimeInfo
 from shared.errors import UserError
@@ -120,6 +121,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 
 from shared.config import ExperimentConfig
 from shared.contract import DeviceBatch, FrameworkTwin
@@ -228,3 +230,18 @@ def test_a_third_framework_is_one_folder_and_one_registry_line(numpy_framework, 
     assert worst <= 1e-5, f"torch vs numpy weights after {cfg.epochs} SGD epochs differ by {worst:.3g} relative L2"
     assert res["holds"], parity.format_report(res)
     assert res["per_seed"][0]["frameworks"]["numpy"]["accuracy"] == pytest.approx(result.test_accuracy)
+
+
+def test_fit_streams_batches_when_an_epoch_does_not_fit(tiny_archive, tmp_path, monkeypatch):
+    """The streaming path (huge vocabularies) trains exactly as the pre-converted one."""
+    from tests.conftest import TINY_CONFIG
+
+    cfg = TINY_CONFIG.replace(optimizer="sgd", shuffle_each_epoch=True)
+    data = prepare(cfg, archive=tiny_archive, cache=tmp_path)
+    registry.runtime("torch").configure(1, "cpu")
+    resident = training.fit(training.build(registry.twin_class("torch"), cfg, data), cfg, data)
+    monkeypatch.setattr(training, "epoch_fits_in_memory", lambda cfg, data: False)
+    streamed = training.fit(training.build(registry.twin_class("torch"), cfg, data), cfg, data)
+    for a, b in zip(resident.epoch_losses, streamed.epoch_losses):
+        assert (a == b).all(), f"streamed losses {b} differ from pre-converted {a}"
+    assert (resident.test_predictions == streamed.test_predictions).all()
