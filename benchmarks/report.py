@@ -20,7 +20,7 @@ from benchmarks import report_figures as figs
 from benchmarks.report_data import (FRAMEWORK_LABELS, Entry, Run, device_key, framework_key, load_run, losses,
                                     phase_key, phase_words)
 from shared.atomic import write_atomic
-from benchmarks.report_figures import fmt_time
+from benchmarks.results import fmt_time
 from benchmarks.stats import CONFIDENCE, MIN_ROUNDS, RESAMPLES, Ratio, ratio_of_medians
 from shared.errors import UserError
 

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.report_data import Run, framework_key, losses, phase_key, phase_words  # noqa: E402
+from benchmarks.results import fmt_time, time_unit  # noqa: E402
 from shared.atomic import write_atomic  # noqa: E402
 
 COLORS = {"torch": "#ee4c2c", "tensorflow": "#1f77b4", "shared": "#888888"}
@@ -20,20 +21,6 @@ LOG_SPREAD = 30.0
 
 def color(fw: str) -> str:
     return COLORS.get(fw, "#2ca02c")
-
-
-def time_unit(seconds: float) -> tuple[float, str]:
-    """A scale and unit that puts `seconds` in a readable range."""
-    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
-        if seconds >= scale:
-            return scale, unit
-    return 1e-9, "ns"
-
-
-def fmt_time(seconds: float) -> str:
-    scale, unit = time_unit(abs(seconds) if seconds else 1.0)
-    v = seconds / scale
-    return f"{v:.3g} {unit}" if abs(v) < 100 else f"{v:.0f} {unit}"
 
 
 def save_png(fig, path: Path) -> Path:

@@ -91,14 +91,21 @@ def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
             w.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v) for k, v in row.items()})
 
 
+def time_unit(seconds: float) -> tuple[float, str]:
+    """A scale and unit that puts `seconds` in a readable range."""
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+        if seconds >= scale:
+            return scale, unit
+    return 1e-9, "ns"
+
+
 def fmt_time(seconds: float | None) -> str:
+    """3 significant digits in a readable unit ('' for no value); negative differences too."""
     if seconds is None:
         return ""
-    if seconds >= 1:
-        return f"{seconds:.3g} s" if seconds < 100 else f"{seconds:.0f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds * 1e6:.3g} µs"
+    scale, unit = time_unit(abs(seconds) if seconds else 1.0)
+    v = seconds / scale
+    return f"{v:.3g} {unit}" if abs(v) < 100 else f"{v:.0f} {unit}"
 
 
 def _status_text(status: str) -> str:

@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))  # runnable as a plain script from any folder
 from benchmarks import report  # noqa: E402
 from benchmarks.report_data import Run, load_run, phase_words  # noqa: E402
 from shared.atomic import write_atomic  # noqa: E402
-from benchmarks.report_figures import fmt_time  # noqa: E402
+from benchmarks.results import fmt_time  # noqa: E402
 from shared.errors import UserError  # noqa: E402
 
 START = "<!-- fwbench:reference:start -->"

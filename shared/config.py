@@ -6,9 +6,9 @@ says exactly what produced it and two processes built from the same manifest do 
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 
+from shared.environment import usable_cores
 from shared.errors import UserError
 
 # The tutorial pair's three newsgroups. Labels follow scikit-learn's rule: the selected
@@ -113,12 +113,7 @@ class ExperimentConfig:
 
     @property
     def thread_count(self) -> int:
-        if self.threads is not None:
-            return int(self.threads)
-        try:
-            return len(os.sched_getaffinity(0))
-        except AttributeError:  # not Linux
-            return os.cpu_count() or 1
+        return int(self.threads) if self.threads is not None else usable_cores()
 
     def data_key(self) -> dict:
         """The part of the configuration that decides the prepared dataset."""
