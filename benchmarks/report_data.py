@@ -123,7 +123,7 @@ class Run:
 
 def losses(entry: "Entry") -> list[float]:
     """Per-epoch mean training loss (the runner's key, or the name the report format first used)."""
-    return list(entry.extra.get("epoch_mean_loss") or entry.extra.get("epoch_losses") or [])
+    return list(entry.extra.get("epoch_mean_loss") or [])
 
 
 def _read_json(path: Path) -> dict:

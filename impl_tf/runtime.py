@@ -13,9 +13,6 @@ def device_of(device: str) -> str:
     return "/GPU:0" if device == "gpu" else "/CPU:0"
 
 
-def gpu_available() -> bool:
-    return bool(tf.config.list_physical_devices("GPU"))
-
 
 def configure(threads: int, device: str) -> RuntimeInfo:
     """Call before building a twin: TensorFlow fixes its thread pools at the first op.

@@ -11,9 +11,6 @@ def device_of(device: str) -> torch.device:
     return torch.device("cuda:0" if device == "gpu" else "cpu")
 
 
-def gpu_available() -> bool:
-    return torch.cuda.is_available()
-
 
 def configure(threads: int, device: str) -> RuntimeInfo:
     """Call before building a twin. Inter-op threads: 1 on both frameworks, so the budget

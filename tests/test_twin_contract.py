@@ -96,9 +96,6 @@ def device_of(device: str) -> str:
     return "cpu"
 
 
-def gpu_available() -> bool:
-    return False
-
 
 def configure(threads: int, device: str) -> RuntimeInfo:
     if device != "cpu":
