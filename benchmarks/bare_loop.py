@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from shared.cli import add_config_arguments, config_from_args
+from benchmarks.cli import add_config_arguments, config_from_args
 from shared.errors import UserError
 
 

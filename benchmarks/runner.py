@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks import results
 from benchmarks.phases import ALL_PHASES, FRAMEWORK_PHASES, SHARED_PHASES, rounds_for
-from shared.cli import add_config_arguments, config_from_args
+from benchmarks.cli import add_config_arguments, config_from_args
 from shared.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]

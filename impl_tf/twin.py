@@ -55,13 +55,6 @@ def make_optimizer(variables: list, cfg: ExperimentConfig):
 
 class Twin(FrameworkTwin):
     framework = "tensorflow"
-    label = "TensorFlow (graph)"
-    variants = {
-        "graph": "TensorFlow (graph)",
-        "eager": "TensorFlow (eager)",
-        "xla": "TensorFlow (graph, XLA)",
-    }
-    default_variant = "graph"
 
     def __init__(self, cfg: ExperimentConfig, weights: Sequence[Layer], variant: str | None = None):
         super().__init__(cfg, weights, variant)

@@ -66,9 +66,6 @@ def make_optimizer(params: list[torch.Tensor], cfg: ExperimentConfig):
 
 class Twin(FrameworkTwin):
     framework = "torch"
-    label = "PyTorch (eager)"
-    variants = {"eager": "PyTorch (eager)"}
-    default_variant = "eager"
 
     def __init__(self, cfg: ExperimentConfig, weights: Sequence[Layer], variant: str | None = None):
         super().__init__(cfg, weights, variant)

@@ -37,6 +37,16 @@ class RuntimeInfo:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One execution mode of a framework's twin, declared in its package's variants.py
+    (importable without the framework, so a run can validate and label cases up front)."""
+    name: str  # what users type after "framework:", e.g. "eager", "xla"
+    label: str  # how reports name the case, e.g. "TensorFlow (graph, XLA)"
+    about: str  # one honest line: what this mode changes against the framework's default
+    input: str = "dense"  # "dense" or "sparse": the batch representation its input pipeline builds
+
+
+@dataclass(frozen=True)
 class DeviceBatch:
     """A batch already on the target device in the framework's own tensors."""
     x: Any
@@ -47,25 +57,21 @@ class DeviceBatch:
 class FrameworkTwin(abc.ABC):
     """One framework's implementation of the MLP and its training step.
 
-    Variants are execution modes of the same computation (e.g. "eager", "graph", "xla");
-    `variants` maps each name to a one-line honest description used in reports.
+    Variants are execution modes of the same computation (e.g. "eager", "graph", "xla"),
+    declared once in the package's variants.py (VARIANTS, DEFAULT_VARIANT).
     """
 
     framework: str  # registry name
-    label: str  # how reports name the default variant, e.g. "PyTorch (eager)"
-    variants: dict[str, str]
-    default_variant: str
 
     def __init__(self, cfg: ExperimentConfig, weights: Sequence[Layer], variant: str | None = None):
+        from shared import registry
         self.cfg = cfg
-        self.variant = variant or self.default_variant
-        if self.variant not in self.variants:
-            from shared.errors import UserError
-            raise UserError(f"{self.framework} has no variant {self.variant!r}: choose from {', '.join(self.variants)}")
+        self.spec = registry.variant(self.framework, variant)  # a UserError lists the valid names
+        self.variant = self.spec.name
 
     @property
     def variant_label(self) -> str:
-        return self.variants[self.variant]
+        return self.spec.label
 
     # --- moving data in --------------------------------------------------------------------
     @abc.abstractmethod

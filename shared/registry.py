@@ -44,3 +44,22 @@ def runtime(name: str) -> ModuleType:
 
 def twin_class(name: str):
     return _module(name, "twin").Twin
+
+
+def variants(name: str) -> dict:
+    """name -> shared.contract.Variant, without importing the framework itself."""
+    return importlib.import_module(f"{FRAMEWORKS[canonical(name)]}.variants").VARIANTS
+
+
+def default_variant(name: str) -> str:
+    return importlib.import_module(f"{FRAMEWORKS[canonical(name)]}.variants").DEFAULT_VARIANT
+
+
+def variant(name: str, variant_name: str | None = None):
+    """The Variant `variant_name` of framework `name` (its default when None)."""
+    fw = canonical(name)
+    table = variants(fw)
+    chosen = variant_name or default_variant(fw)
+    if chosen not in table:
+        raise UserError(f"{fw} has no variant {chosen!r}: choose from {', '.join(table)}")
+    return table[chosen]

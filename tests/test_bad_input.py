@@ -18,7 +18,7 @@ def fwbench(*args: str, env_extra: dict | None = None, cache: Path) -> subproces
     env = {**os.environ, "FWBENCH_CACHE": str(cache), **(env_extra or {})}
     env.pop("FWBENCH_ARCHIVE", None)
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "shared.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "benchmarks.cli", *args], capture_output=True, text=True, env=env,
                           timeout=120)
 
 

@@ -27,7 +27,7 @@ def world(tmp_path_factory):
 def fwbench_run(world, *extra, env_extra=None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "FWBENCH_ARCHIVE"}
     env.update(FWBENCH_CACHE=str(world["cache"]), **(env_extra or {}))
-    cmd = [sys.executable, "-m", "shared.cli", "run", "--quick", "--archive", str(world["archive"]), *TINY,
+    cmd = [sys.executable, "-m", "benchmarks.cli", "run", "--quick", "--archive", str(world["archive"]), *TINY,
            "--output", str(world["out"]), *extra]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from shared import metrics, parity, registry
-from shared.cli import main_entry
+from benchmarks.cli import main_entry
+from benchmarks.commands import check
 from shared.config import ExperimentConfig
 
 FRAMEWORKS = ("torch", "tensorflow")
@@ -36,19 +37,19 @@ def native_runs(tutorial_data):
 @pytest.mark.corpus
 def test_strict_full_runs_agree(strict_runs, capsys):
     with capsys.disabled():
-        print("\n" + parity.format_report(strict_runs))
+        print("\n" + check.format_report(strict_runs))
     agree = [s["agreement"] for s in strict_runs["per_seed"]]
     diffs = [abs(s["accuracy_difference"]) for s in strict_runs["per_seed"]]
     assert np.median(agree) >= 0.97, f"median prediction agreement {np.median(agree):.4f} < 0.97 (per seed {agree})"
     assert np.median(diffs) <= 0.01, f"median |accuracy difference| {np.median(diffs):.4f} > 0.01 (per seed {diffs})"
-    assert strict_runs["holds"], parity.format_report(strict_runs)
+    assert strict_runs["holds"], check.format_report(strict_runs)
 
 
 @pytest.mark.slow
 @pytest.mark.corpus
 def test_native_accuracy_over_five_seeds(native_runs, capsys):
     with capsys.disabled():
-        print("\n" + parity.format_report(native_runs))
+        print("\n" + check.format_report(native_runs))
     acc = {fw: native_runs["accuracy"][fw]["values"] for fw in FRAMEWORKS}
     for fw in FRAMEWORKS:
         assert len(acc[fw]) == 5

@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 from benchmarks import report  # noqa: E402
 from benchmarks.report_data import load_run  # noqa: E402
 from benchmarks.stats import ratio_of_medians  # noqa: E402
-from shared.cli import main_entry  # noqa: E402
+from benchmarks.cli import main_entry  # noqa: E402
 
 LABELS = {"torch": "PyTorch (eager)", "tensorflow": "TensorFlow (graph)", "shared": "shared"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -47,7 +47,7 @@ def api_differences(a: dict, b: dict) -> list[str]:
 
 
 def test_twin_packages_have_the_same_files_and_public_signatures():
-    assert module_files("impl_torch") == module_files("impl_tf") == ["__init__.py", "runtime.py", "twin.py"]
+    assert module_files("impl_torch") == module_files("impl_tf") == ["__init__.py", "runtime.py", "twin.py", "variants.py"]
     torch_api, tf_api = public_api("impl_torch"), public_api("impl_tf")
     assert not api_differences(torch_api, tf_api), "\n".join(api_differences(torch_api, tf_api))
     # and both implement the contract's signatures, not just each other's
@@ -71,8 +71,8 @@ def test_importing_every_shared_module_loads_no_framework():
         import importlib, pkgutil, sys, shared
         for m in pkgutil.iter_modules(shared.__path__):
             importlib.import_module('shared.' + m.name)
-        import shared.cli
-        shared.cli.build_parser()  # the subcommands' option wiring, as `fwbench --help` does
+        import benchmarks.cli
+        benchmarks.cli.build_parser()  # the subcommands' option wiring, as `fwbench --help` does
         print(sorted(n for n in sys.modules if n.split('.')[0] in %r))
     """ % (FRAMEWORK_MODULES,))
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -112,6 +112,14 @@ def peak_device_memory_mb(device: str) -> float | None:
     return None
 '''
 
+NUMPY_VARIANTS = '''
+"""The NumPy twin's one execution mode."""
+from shared.contract import Variant
+
+DEFAULT_VARIANT = "eager"
+VARIANTS = {"eager": Variant("eager", "NumPy", "forward and backward by hand, plain SGD")}
+'''
+
 NUMPY_TWIN = '''
 """The MLP in plain NumPy: forward, backward by hand, plain SGD."""
 from __future__ import annotations
@@ -128,9 +136,6 @@ from shared.weights import Layer
 
 class Twin(FrameworkTwin):
     framework = "numpy"
-    label = "NumPy"
-    variants = {"eager": "NumPy"}
-    default_variant = "eager"
 
     def __init__(self, cfg: ExperimentConfig, weights: Sequence[Layer], variant: str | None = None):
         super().__init__(cfg, weights, variant)
@@ -195,6 +200,7 @@ def numpy_framework(tmp_path, monkeypatch):
     (package / "__init__.py").write_text('"""Throwaway NumPy twin: proves the contract is framework-agnostic."""\n')
     (package / "runtime.py").write_text(NUMPY_RUNTIME)
     (package / "twin.py").write_text(NUMPY_TWIN)
+    (package / "variants.py").write_text(NUMPY_VARIANTS)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setitem(registry.FRAMEWORKS, "numpy", "impl_numpy_probe")
     yield "numpy"
@@ -203,6 +209,7 @@ def numpy_framework(tmp_path, monkeypatch):
 
 
 def test_a_third_framework_is_one_folder_and_one_registry_line(numpy_framework, tiny_archive, tmp_path):
+    from benchmarks.commands import check
     from shared import parity
 
     assert module_files("impl_numpy_probe") == module_files("impl_torch")
@@ -225,7 +232,7 @@ def test_a_third_framework_is_one_folder_and_one_registry_line(numpy_framework, 
     assert seed["first_epoch_step_loss_max_rel"] <= 1e-5, f"torch vs numpy step losses: {seed['first_epoch_step_loss_max_rel']:.3g}"
     worst = max(d["rel_l2"] for d in seed["weights"])
     assert worst <= 1e-5, f"torch vs numpy weights after {cfg.epochs} SGD epochs differ by {worst:.3g} relative L2"
-    assert res["holds"], parity.format_report(res)
+    assert res["holds"], check.format_report(res)
     assert res["per_seed"][0]["frameworks"]["numpy"]["accuracy"] == pytest.approx(result.test_accuracy)
 
 

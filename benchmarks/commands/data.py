@@ -5,7 +5,7 @@ import argparse
 import json
 import time
 
-from shared.cli import add_config_arguments, config_from_args
+from benchmarks.cli import add_config_arguments, config_from_args
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

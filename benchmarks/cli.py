@@ -16,8 +16,8 @@ from shared.paths import ARCHIVE_ENV
 
 # subcommand -> (module, one-line help)
 COMMANDS = {
-    "data": ("shared.describe", "prepare the dataset and describe it"),
-    "check": ("shared.parity", "train both twins from the same start and report whether they agree"),
+    "data": ("benchmarks.commands.data", "prepare the dataset and describe it"),
+    "check": ("benchmarks.commands.check", "train both twins from the same start and report whether they agree"),
     "run": ("benchmarks.runner", "run the benchmark suite, one process per framework, and write a run folder"),
     "report": ("benchmarks.report", "turn run folders into report.md and figures; compare runs"),
 }

@@ -1,0 +1,1 @@
+"""The `fwbench` subcommands: each module has add_arguments(parser) and main(args) -> int."""
