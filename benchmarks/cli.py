@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from shared.config import ExperimentConfig, parse_categories, parse_hidden
@@ -18,8 +19,9 @@ from shared.paths import ARCHIVE_ENV
 COMMANDS = {
     "data": ("benchmarks.commands.data", "prepare the dataset and describe it"),
     "check": ("benchmarks.commands.check", "train both twins from the same start and report whether they agree"),
-    "run": ("benchmarks.runner", "run the benchmark suite, one process per framework, and write a run folder"),
-    "report": ("benchmarks.report", "turn run folders into report.md and figures; compare runs"),
+    "run": ("benchmarks.commands.run", "run the benchmark cases in interleaved worker processes and write a run folder"),
+    "report": ("benchmarks.commands.report", "turn run folders into report.md and figures; compare runs; gate regressions"),
+    "sweep": ("benchmarks.commands.sweep", "run the cases at each value of one parameter: cost exponents and crossovers"),
 }
 
 
@@ -84,19 +86,47 @@ def main_entry(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(command if command in COMMANDS else None).parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so every `finally` and `except BaseException` that removes a
+    # staging folder runs; the default action would kill the process with its leftovers.
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args._main(args) or 0)
+    except Terminated:
+        print(f"fwbench {args.command}: stopped by SIGTERM; nothing half-written was left behind "
+              f"(earlier results are intact)", file=sys.stderr)
+        return 143
     except UserError as e:
         print(f"fwbench {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
-    except OSError as e:  # a path the user gave (cache, output, --json) that cannot be read or written
-        where = f"{e.filename}: " if e.filename else ""
-        print(f"fwbench {args.command}: error: {where}{e.strerror or e}: check that the path exists and is writable",
-              file=sys.stderr)
+    except OSError as e:  # a path the user gave (cache, output, --json) that cannot be written
+        print(f"fwbench {args.command}: error: {os_error_text(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"fwbench {args.command}: interrupted", file=sys.stderr)
+        print(f"fwbench {args.command}: interrupted; nothing half-written was left behind (earlier results are "
+              f"intact)", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def os_error_text(e: OSError) -> str:
+    """The path, the problem and the fix for an OSError no module turned into a UserError."""
+    import errno
+    where = f"{e.filename}: " if e.filename else ""
+    fix = {errno.ENOSPC: "the disk is full: free space there or point the output elsewhere",
+           errno.EROFS: "the file system is read-only: choose a writable folder",
+           errno.EACCES: "permission denied: choose a folder you can write to",
+           errno.EPERM: "permission denied: choose a folder you can write to",
+           errno.ENOENT: "no such file or folder: check the path"}.get(e.errno, "check the path")
+    return f"{where}{e.strerror or e}: {fix}"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so cleanup code runs as for Ctrl-C."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 def main() -> None:  # console script

@@ -1,123 +1,174 @@
-"""`fwbench run`: the benchmark suite, one pytest process per (framework, device), merged into a
-new run folder results/runs/<UTC stamp>-<host>/ and pointed to by results/latest.
+"""The run harness: cases x K worker processes, interleaved, into a new run folder.
 
-Exit status: 0 when every requested row that this machine can run ran; 1 when a benchmark
-process failed (its record goes to <output>/failed/, never to runs/ or latest); 2 on bad input.
+    plan = Plan(...)            what to run (cases, baseline, processes, phases, rounds)
+    run_plan(plan, dest)        runs it, writes the folder atomically, returns its path
+
+A worker is one pytest process (benchmarks/test_bench.py) timing one case once. The schedule
+(benchmarks/cases.schedule) alternates the cases in every round, so drift over the run is spread
+over all of them. Each worker's raw pytest-benchmark JSON is kept under workers/ (readable by
+`pytest-benchmark compare`); manifest.json records the plan and every worker's outcome. The
+folder is assembled in a hidden staging folder and renamed into place only when complete.
+
+Fail closed: a worker that fails, or whose framework reads back another thread budget than the
+one the run set, makes the run "failed": its record goes to <output>/failed/, never to runs/.
 """
 from __future__ import annotations
 
-import argparse
+import fcntl
 import json
 import os
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from collections import deque
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
 
-from benchmarks import results
-from benchmarks.phases import ALL_PHASES, FRAMEWORK_PHASES, SHARED_PHASES, rounds_for
-from benchmarks.cli import add_config_arguments, config_from_args
+from benchmarks import rundata
+from benchmarks.cases import SHARED, Case, baselines, schedule
+from benchmarks.phases import ALL_PHASES, PHASES, rounds_for
+from shared.atomic import write_atomic
+from shared.config import ExperimentConfig
 from shared.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_FILE = REPO / "benchmarks" / "test_bench.py"
 PROGRESS_MARK = "@@fwbench "  # benchmarks/conftest.py prints it; not imported here to keep pytest out
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
+INTEROP_THREADS = 1  # both frameworks: one MLP's ops run one after another anyway
+DEFAULT_PROCESSES = 3
+MACHINE_LOCK = Path(tempfile.gettempdir()) / "fwbench-timing.lock"
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_config_arguments(p)
-    p.add_argument("--frameworks", default="torch,tensorflow",
-                   help="comma-separated, each optionally FRAMEWORK:VARIANT, e.g. tensorflow:xla (default torch,tensorflow)")
-    p.add_argument("--devices", default="auto",
-                   help="cpu, gpu or auto (cpu, plus gpu rows: run where a GPU is present, else marked "
-                        "'not available on this machine'); comma-separated (default auto)")
-    p.add_argument("--phases", default=None, help=f"comma-separated subset of {', '.join(ALL_PHASES)} (default all)")
-    p.add_argument("--quick", action="store_true", help="a few rounds per phase: a smoke test, not a measurement")
-    p.add_argument("--output", default="results", help="results folder (default results/)")
+@dataclass
+class Plan:
+    cfg: ExperimentConfig  # the base configuration, threads resolved
+    cases: list[Case]  # framework cases; the shared case is added when shared phases are asked
+    phases: list[str]
+    processes: int = DEFAULT_PROCESSES
+    baseline: str | None = None  # --baseline as typed; None: PyTorch's default per device
+    min_effect: float = 0.05
+    quick: bool = False
+    anatomy: bool = False
+    archive: str | None = None
+    unavailable: dict[str, str] = field(default_factory=dict)  # case id -> why it cannot run here
+    kind: str = "full"  # full / partial / quick: only full runs move results/latest
+    label: str | None = None  # e.g. "matrix", "sweep point batch_size=300"
+    command: str | None = None
 
-
-def parse_frameworks(text: str) -> list[tuple[str, str | None]]:
-    from shared.registry import canonical
-    out = []
-    for item in [t.strip() for t in text.split(",") if t.strip()]:
-        name, _, variant = item.partition(":")
-        fw = canonical(name)
-        if fw in [f for f, _ in out]:
-            raise UserError(f"framework {fw!r} is named twice in --frameworks: one variant per framework and run")
-        out.append((fw, variant or None))
-    if not out:
-        raise UserError("--frameworks is empty: name at least one of torch, tensorflow")
-    return out
-
-
-def machine_has_gpu() -> bool:
-    from shared.environment import gpus
-    nv = Path("/proc/driver/nvidia/gpus")
-    return bool(gpus()) or (nv.is_dir() and any(nv.iterdir()))
-
-
-def parse_devices(text: str, has_gpu: bool) -> list[str]:
-    items = [t.strip().lower() for t in text.split(",") if t.strip()]
-    bad = [d for d in items if d not in ("cpu", "gpu", "auto")]
-    if bad or not items:
-        raise UserError(f"unknown device {bad[0] if bad else text!r} in --devices: use cpu, gpu or auto")
-    if "gpu" in items and not has_gpu:
-        raise UserError("--devices gpu was asked for but this machine has no NVIDIA GPU: "
-                        "use --devices cpu, or auto to mark the GPU rows as not available")
-    devices = []
-    for d in items:
-        for dev in (("cpu", "gpu") if d == "auto" else (d,)):
-            if dev not in devices:
-                devices.append(dev)
-    return devices
-
-
-def parse_phases(text: str | None) -> list[str]:
-    if not text:
-        return list(ALL_PHASES)
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    bad = [p for p in items if p not in ALL_PHASES]
-    if bad or not items:
-        raise UserError(f"unknown phase {bad[0] if bad else text!r} in --phases: choose from {', '.join(ALL_PHASES)}")
-    return [p for p in ALL_PHASES if p in items]
+    def all_cases(self) -> list[Case]:
+        shared = [Case(SHARED, "data", "cpu")] if any(PHASES[p].scope == "shared" for p in self.phases) else []
+        return shared + self.cases
 
 
 class Clock:
-    def __init__(self):
-        self.t0 = time.perf_counter()
+    def __init__(self, quiet: bool = False):
+        self.t0, self.quiet = time.perf_counter(), quiet
 
     def say(self, text: str) -> None:
-        print(f"[{time.perf_counter() - self.t0:7.1f}s] {text}", flush=True)
+        if not self.quiet:
+            print(f"[{time.perf_counter() - self.t0:7.1f}s] {text}", flush=True)
 
 
 def child_env(threads: int, cache: Path) -> dict:
     env = dict(os.environ)
     env.update({k: str(threads) for k in THREAD_ENV})
-    env.update(TF_NUM_INTEROP_THREADS="1", PYTHONUNBUFFERED="1", FWBENCH_CACHE=str(cache))
+    env.update(TF_NUM_INTEROP_THREADS=str(INTEROP_THREADS), PYTHONUNBUFFERED="1", FWBENCH_CACHE=str(cache))
     return env
 
 
-def run_process(clock: Clock, fw: str, variant: str | None, device: str, phases: list[str], args, staging: Path,
-                config_path: Path, env: dict) -> dict:
-    """One pytest process; returns its manifest record."""
-    tag = f"{fw}/{device}"
-    json_name, log_name = results.bench_name(fw, device), f"pytest-{fw}-{device}.log"
-    status_path = staging / f".status-{fw}-{device}.json"
+# --------------------------------------------------------------------------- locks and leftovers
+
+class FolderLock:
+    """An exclusive lock on a results folder for the whole run (flock: released by the kernel
+    when the process dies, so a crash never leaves the folder locked)."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / ".fwbench.lock"
+        self.fd = None
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 64, 0).decode(errors="replace").strip() or "?"
+            os.close(self.fd)
+            raise UserError(f"another fwbench run (pid {holder}) is writing to {self.path.parent}: wait for it "
+                            f"to finish, or give this one another --output") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
+
+def other_timing_run() -> str | None:
+    """Whether another fwbench run is timing on this machine (it would inflate both runs'
+    figures). Takes a shared marker lock; returns a warning, or None."""
+    try:
+        fd = os.open(MACHINE_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return ("another fwbench run is timing on this machine at the same time: both runs' figures are "
+                "inflated; rerun when it has finished")
+    other_timing_run.fd = fd  # held until the process exits
+    return None
+
+
+def sweep_stale_staging(parent: Path) -> list[Path]:
+    """Remove hidden staging folders of earlier runs whose process is gone (a SIGKILL, a power
+    cut). The owner's pid is part of the name, so a live concurrent run's staging is kept."""
+    import shutil
+    removed = []
+    for p in parent.glob(".*.tmp") if parent.is_dir() else ():
+        pid = rundata.staging_pid(p.name)
+        if pid is None or pid == os.getpid() or _alive(pid):
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --------------------------------------------------------------------------- one worker
+
+def run_worker(clock: Clock, case: Case, index: int, plan: Plan, staging: Path, config_path: Path,
+               env: dict) -> dict:
+    """One pytest process timing `case` once; returns its manifest record."""
+    tag = f"{case.id} #{index + 1}"
+    stem = f"workers/{case.slug}.p{index}"
+    json_name, log_name, status_path = f"{stem}.json", f"{stem}.log", staging / f"{stem}.status.json"
+    (staging / "workers").mkdir(exist_ok=True)
+    phases = [p for p in plan.phases if PHASES[p].scope == ("shared" if case.is_shared else "framework")]
     cmd = [sys.executable, "-m", "pytest", str(TEST_FILE), "-p", "no:cacheprovider", "-q",
            f"--benchmark-json={staging / json_name}", "--benchmark-save-data",
-           "--fw", fw, "--device", device, "--config-json", str(config_path), "--status-json", str(status_path),
-           "--phases", ",".join(phases)]
-    cmd += ["--quick"] if args.quick else []
-    cmd += ["--archive", str(Path(args.archive).resolve())] if args.archive else []
-    cmd += ["--variant", variant] if variant else []
-    record = {"framework": fw, "variant": variant, "device": device, "json": json_name, "log": log_name,
-              "command": shlex.join(cmd)}
-    clock.say(f"{tag}: starting pytest ({len(phases)} phases)")
+           "--case", case.id, "--process-index", str(index), "--config-json", str(config_path),
+           "--status-json", str(status_path), "--phases", ",".join(phases)]
+    cmd += ["--quick"] if plan.quick else []
+    cmd += ["--anatomy"] if plan.anatomy and not case.is_shared else []
+    cmd += ["--archive", str(Path(plan.archive).resolve())] if plan.archive else []
+    record = {"case": case.id, "index": index, "json": json_name, "log": log_name}
+    clock.say(f"{tag}: starting ({len(phases)} phases)")
     t0, tail, starts = time.perf_counter(), deque(maxlen=40), {}
     with open(staging / log_name, "w") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -134,146 +185,164 @@ def run_process(clock: Clock, fw: str, variant: str | None, device: str, phases:
             proc.wait()
             raise
     record.update(returncode=rc, seconds=round(time.perf_counter() - t0, 2))
-    status = json.loads(status_path.read_text()) if status_path.is_file() else {}
+    try:
+        status = json.loads(status_path.read_text()) if status_path.is_file() else {}
+    except ValueError:
+        status = {}
     status_path.unlink(missing_ok=True)
-    if status.get("user_error"):  # bad input only the framework's process could judge (a variant name)
-        raise UserError(f"{tag}: {status['user_error']}")
-    record.update(runtime=status.get("runtime"), outcomes=status.get("outcomes", {}))
+    if status.get("user_error"):  # bad input only the worker could judge
+        raise UserError(f"{case.id}: {status['user_error']}")
+    record.update(runtime=status.get("runtime"), outcomes=status.get("outcomes", {}),
+                  anatomy=status.get("anatomy"), fresh_models=status.get("fresh_models"))
     if status.get("unavailable") and rc == 0:
-        record.update(status="unavailable", reason=status["unavailable"])
+        record.update(status="unavailable", reason=status["unavailable"], json=None)
         (staging / json_name).unlink(missing_ok=True)
-    elif rc == 0:  # every phase ran or was skipped with a reason (then there may be no JSON)
+    elif rc == 0:
         record.update(status="ok", reason=None, json=json_name if (staging / json_name).is_file() else None)
+        mismatch = thread_mismatch(record.get("runtime"), plan.cfg.thread_count)
+        if mismatch:
+            record.update(status="failed", reason=mismatch)
     else:
         failed = [p for p, o in record["outcomes"].items() if o.get("outcome") == "failed"]
         why = f"phase {failed[0]}: {record['outcomes'][failed[0]]['reason']}" if failed else f"pytest exit status {rc}"
         record.update(status="failed", reason=why, stderr_tail="\n".join(tail))
-    if record["status"] == "ok" and record["json"]:
-        labels = [b["extra_info"].get("variant_label") for b in json.loads((staging / json_name).read_text())["benchmarks"]]
-        record["label"] = next((l for l in labels if l), None)
     clock.say(f"{tag}: {record['status']}" + (f" ({record['reason']})" if record["reason"] else "")
               + f" in {record['seconds']:.1f} s")
     return record
 
 
+def thread_mismatch(runtime: dict | None, budget: int) -> str | None:
+    """The fairness rule: every framework reads back the run's intra-op budget and one inter-op thread."""
+    if not runtime:
+        return None
+    got = (runtime.get("intra_op_threads"), runtime.get("inter_op_threads"))
+    if got != (budget, INTEROP_THREADS):
+        return (f"thread read-back {got[0]} intra-op / {got[1]} inter-op differs from the run's budget "
+                f"{budget} / {INTEROP_THREADS}: the comparison would not be fair")
+    return None
+
+
 def _progress(clock: Clock, tag: str, ev: dict, starts: dict) -> None:
+    from benchmarks.rundata import fmt_time
     phase = ev.get("phase")
     if ev["event"] == "start":
         starts[phase] = time.perf_counter()
         clock.say(f"{tag}: {phase} ({ev['rounds']} rounds + {ev['warmup']} warm-up) ...")
     elif ev.get("outcome") == "passed":
         took = time.perf_counter() - starts.get(phase, time.perf_counter())
-        clock.say(f"{tag}: {phase} done in {took:.1f} s: median {results.fmt_time(ev['median'])}, "
-                  f"IQR {results.fmt_time(ev['iqr'])}")
+        clock.say(f"{tag}: {phase} done in {took:.1f} s: median {fmt_time(ev.get('median'))}")
     else:
         clock.say(f"{tag}: {phase} {ev.get('outcome')}: {ev.get('reason')}")
 
 
-def main(args: argparse.Namespace) -> int:
+# --------------------------------------------------------------------------- the run
+
+def prepare_all(plan: Plan, cache: Path) -> dict:
+    """Prepare every distinct dataset the cases need (fail fast on bad data or settings, and fill
+    the cache every worker then reads); returns the base configuration's data summary."""
     from shared.dataset import check_fits, prepare
+    summary = None
+    for case in [Case(SHARED, "data", "cpu")] + plan.cases:
+        cfg = case.config(plan.cfg)
+        data = prepare(cfg, plan.archive, cache)
+        check_fits(cfg, data)
+        if summary is None:
+            summary = data.summary()
+    return summary
+
+
+def run_plan(plan: Plan, dest: Path, clock: Clock | None = None, env: dict | None = None) -> Path:
+    """Run `plan` into a new folder under `dest` (dest/runs or a sweep's points folder);
+    returns the published folder. Raises UserError on bad input before any worker starts."""
     from shared.environment import capture
     from shared.paths import cache_root
 
-    clock = Clock()
+    clock = clock or Clock()
     started = datetime.now(timezone.utc)
-    cfg = config_from_args(args)
-    frameworks = parse_frameworks(args.frameworks)
-    has_gpu = machine_has_gpu()
-    devices = parse_devices(args.devices, has_gpu)
-    phases = parse_phases(args.phases)
-    fw_phases = [p for p in phases if p in FRAMEWORK_PHASES]
-    sh_phases = [p for p in phases if p in SHARED_PHASES]
-    output = Path(args.output)
-    if output.exists() and not output.is_dir():
-        raise UserError(f"--output {output} is not a folder: name a folder for the run folders")
-
-    # Fail fast on bad data or hyper-parameters, and fill the cache every process then reads.
-    clock.say("preparing the data (once, for every process) ...")
+    base = baselines(plan.cases, plan.baseline) if plan.cases else {}
     cache = cache_root().resolve()
-    data = prepare(cfg, args.archive, cache)
-    check_fits(cfg, data)
-    s = data.summary()
-    clock.say(f"data: {s['n_train']:,} train / {s['n_test']:,} test posts, V = {s['vocab_size']:,}, "
-              f"{s['n_train'] // cfg.batch_size} batches of {cfg.batch_size}; threads per framework: {cfg.thread_count}")
-
-    name = results.run_name(started)
-    staging = results.staging_dir(output / "runs", name)
+    clock.say("preparing the data (once, for every worker) ...")
+    data = prepare_all(plan, cache)
+    n_batches = data["n_train"] // plan.cfg.batch_size
+    clock.say(f"data: {data['n_train']:,} train / {data['n_test']:,} test posts, V = {data['vocab_size']:,}, "
+              f"{n_batches} batches of {plan.cfg.batch_size}; threads per case: {plan.cfg.thread_count}")
+    concurrent = other_timing_run()
+    if concurrent:
+        clock.say(f"warning: {concurrent}")
+    dest.mkdir(parents=True, exist_ok=True)
+    for stale in sweep_stale_staging(dest):
+        clock.say(f"removed {stale}, left behind by an earlier run that was killed")
+    name = rundata.run_name(started)
+    staging = rundata.staging_dir(dest, name)
     try:
         config_path = staging / "config.json"
-        config_path.write_text(json.dumps(cfg.to_dict(), indent=2))
-        env = child_env(cfg.thread_count, cache)
-        processes = []
-        if sh_phases:
-            processes.append(run_process(clock, "shared", None, "cpu", sh_phases, args, staging, config_path, env))
-        for device in devices:
-            for fw, variant in frameworks:
-                if not fw_phases:
-                    continue
-                if device == "gpu" and not has_gpu:
-                    clock.say(f"{fw}/gpu: not available on this machine (no NVIDIA GPU found)")
-                    processes.append({"framework": fw, "variant": variant, "device": device, "status": "unavailable",
-                                      "reason": "no NVIDIA GPU found", "json": None, "outcomes": {}})
-                    continue
-                processes.append(run_process(clock, fw, variant, device, fw_phases, args, staging, config_path, env))
-
-        demanded = "gpu" in [d.strip().lower() for d in args.devices.split(",")]
-        refused = [p for p in processes if p["device"] == "gpu" and p["status"] == "unavailable"]
-        if demanded and refused:  # --devices gpu is a demand; auto only reports what is missing
-            raise UserError(f"--devices gpu was asked for but {refused[0]['framework']} cannot use it "
-                            f"({refused[0]['reason']}): use --devices auto or cpu, or install its GPU build")
-        fws = [fw for fw, _ in frameworks]
-        columns, rows = results.merge(staging, processes, fws, devices, phases)
-        results.write_csv(staging / "results.csv", columns, rows)
-        table = results.markdown(columns, rows, fws)
-        if args.quick:
-            table = "Quick run (--quick: a few rounds per phase): a smoke test, not a measurement.\n\n" + table
-        (staging / "results.md").write_text(table)
-        failed = [p for p in processes if p["status"] == "failed"]
+        write_atomic(config_path, json.dumps(plan.cfg.to_dict(), indent=2))
+        env = env or child_env(plan.cfg.thread_count, cache)
+        workers, gone = [], dict(plan.unavailable)
+        order = schedule(plan.all_cases(), plan.processes)
+        clock.say(f"{len(plan.all_cases())} cases x {plan.processes} processes, interleaved: "
+                  + " ".join(c.id for _, c in order[:len(plan.all_cases())]) + " ...")
+        for slot, (k, case) in enumerate(order):
+            if case.id in gone:
+                if k == 0:
+                    clock.say(f"{case.id}: not available on this machine ({gone[case.id]})")
+                workers.append({"case": case.id, "index": k, "status": "unavailable", "reason": gone[case.id],
+                                "json": None, "outcomes": {}, "slot": slot})
+                continue
+            rec = run_worker(clock, case, k, plan, staging, config_path, env)
+            rec["slot"] = slot
+            workers.append(rec)
+            if rec["status"] == "unavailable":
+                gone[case.id] = rec["reason"]
         finished = datetime.now(timezone.utc)
+        failed = [w for w in workers if w["status"] == "failed"]
         manifest = {
+            "schema": rundata.SCHEMA,
             "fwbench_version": version("fwbench"),
-            "command": shlex.join(["fwbench", *sys.argv[1:]]) if Path(sys.argv[0]).name == "fwbench" else shlex.join(sys.argv),
-            "argv": sys.argv,
+            "command": plan.command or shlex.join(sys.argv),
             "status": "failed" if failed else "complete",
+            "kind": plan.kind,
+            "label": plan.label,
             "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "finished_utc": finished.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "duration_s": round((finished - started).total_seconds(), 1),
-            "quick": bool(args.quick),
-            "frameworks": [{"framework": fw, "variant": v} for fw, v in frameworks],
-            "devices": devices,
-            "phases": phases,
-            "rounds": {p: vars(rounds_for(p, args.quick)) for p in phases},
-            "config": cfg.to_dict(),
-            "data": s,
+            "quick": plan.quick,
+            "processes": plan.processes,
+            "min_effect": plan.min_effect,
+            "phases": plan.phases,
+            "rounds": {p: vars(rounds_for(p, plan.quick)) for p in plan.phases},
+            "cases": [c.to_dict() for c in plan.all_cases()],
+            "baselines": {dev: c.id for dev, c in base.items()},
+            "threads": {"intra_op": plan.cfg.thread_count, "inter_op": INTEROP_THREADS,
+                        "env": {k: env[k] for k in (*THREAD_ENV, "TF_NUM_INTEROP_THREADS")}},
+            "config": plan.cfg.to_dict(),
+            "data": data,
             "environment": capture(),
-            "child_env": {k: env[k] for k in (*THREAD_ENV, "TF_NUM_INTEROP_THREADS", "FWBENCH_CACHE")},
-            "runtimes": {f"{p['framework']}-{p['device']}": p["runtime"] for p in processes if p.get("runtime")},
-            "processes": processes,
+            "warnings": [concurrent] if concurrent else [],
+            "workers": workers,
         }
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+        write_atomic(staging / "manifest.json", json.dumps(manifest, indent=2, default=str))
+        run = rundata.load_run(staging)
+        rundata.write_tables(run, staging)
         if failed:
-            dest = results.publish(staging, output / "failed", name)
-            clock.say(f"{len(failed)} benchmark process(es) failed; record kept in {dest} (results/latest unchanged)")
-            for p in failed:
-                print(f"--- {p['framework']}/{p['device']}: {p['reason']}\n{p.get('stderr_tail', '')}", file=sys.stderr)
-            return 1
-        run_dir = results.publish(staging, output / "runs", name)
+            dest_failed = dest.parent / "failed" if dest.name == "runs" else dest / "failed"
+            out = rundata.publish(staging, dest_failed, name)
+            clock.say(f"{len(failed)} worker(s) failed; record kept in {out} (nothing published)")
+            for w in failed:
+                print(f"--- {w['case']} #{w['index'] + 1}: {w['reason']}\n{w.get('stderr_tail', '')}", file=sys.stderr)
+            raise RunFailed(out)
+        return rundata.publish(staging, dest, name)
+    except RunFailed:
+        raise
     except BaseException:
         import shutil
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    results.point_latest(output, run_dir)
-    _report(clock, run_dir)
-    print()
-    print(table)
-    clock.say(f"run folder: {run_dir} (also {output / 'latest'})")
-    return 0
 
 
-def _report(clock: Clock, run_dir: Path) -> None:
-    """The narrative report is derived from the run folder, so its failure never fails the run."""
-    from benchmarks import report
-    try:
-        clock.say(f"report: {report.write_report(run_dir)}")
-    except Exception as e:  # `fwbench report` can regenerate it
-        clock.say(f"report not written ({type(e).__name__}: {e}); run `fwbench report {run_dir}` to retry")
+class RunFailed(Exception):
+    """A worker failed; the record is at `path` (never under runs/, never latest)."""
+
+    def __init__(self, path: Path):
+        super().__init__(str(path))
+        self.path = path

@@ -63,3 +63,8 @@ def variant(name: str, variant_name: str | None = None):
     if chosen not in table:
         raise UserError(f"{fw} has no variant {chosen!r}: choose from {', '.join(table)}")
     return table[chosen]
+
+
+def probe(name: str) -> ModuleType:
+    """The framework's machine probe (its own matmul and copy rates), impl_*/probe.py."""
+    return _module(name, "probe")

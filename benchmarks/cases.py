@@ -1,0 +1,201 @@
+"""The case: the unit a run is made of. A case is (framework, variant, device, configuration
+overrides); every timing belongs to one, and every comparison is a case against a baseline case.
+
+Case ids are stable strings, the one spelling used on the command line, in file names (through
+`slug`), in the manifest and in reports:
+
+    torch:eager@cpu      tensorflow:xla@gpu      torch:sparse@cpu[batch_size=300]
+
+Variants are validated here from the framework-free declarations in impl_*/variants.py, so a
+bad name is rejected before any worker process starts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+from shared.config import DEVICES, ExperimentConfig
+from shared.errors import UserError
+
+# The framework-neutral data preparation is timed as a case of its own.
+SHARED = "shared"
+SHARED_VARIANT = "data"
+SHARED_LABEL = "shared data preparation"
+
+# Overrides a case may carry: the recipe and the data, never the device (that is the case's own).
+_FIELDS = {f.name: f for f in dataclasses.fields(ExperimentConfig)}
+OVERRIDABLE = tuple(n for n in _FIELDS if n not in ("device",))
+
+
+@dataclass(frozen=True, order=True)
+class Case:
+    framework: str
+    variant: str
+    device: str
+    overrides: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.framework}:{self.variant}@{self.device}{format_overrides(self.overrides)}"
+
+    @property
+    def slug(self) -> str:
+        """The id as a file name."""
+        return re.sub(r"[^A-Za-z0-9._=-]+", "_", self.id.replace(":", "-").replace("@", "-")).strip("_")
+
+    @property
+    def is_shared(self) -> bool:
+        return self.framework == SHARED
+
+    def spec(self):
+        """The Variant declaration (label, about, input representation)."""
+        if self.is_shared:
+            from shared.contract import Variant
+            return Variant(SHARED_VARIANT, SHARED_LABEL, "archive parsing and counting, framework-neutral")
+        from shared import registry
+        return registry.variant(self.framework, self.variant)
+
+    @property
+    def label(self) -> str:
+        extra = format_overrides(self.overrides)
+        return f"{self.spec().label}{' ' + extra if extra else ''}"
+
+    def config(self, base: ExperimentConfig) -> ExperimentConfig:
+        return base.replace(device=self.device, **dict(self.overrides))
+
+    def to_dict(self) -> dict:
+        spec = self.spec()
+        return {"id": self.id, "framework": self.framework, "variant": self.variant, "device": self.device,
+                "overrides": {k: _jsonable(v) for k, v in self.overrides}, "label": self.label,
+                "about": spec.about, "input": spec.input}
+
+
+def _jsonable(v):
+    return list(v) if isinstance(v, tuple) else v
+
+
+def format_overrides(overrides) -> str:
+    if not overrides:
+        return ""
+    def fmt(v):
+        return "x".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)
+    return "[" + ",".join(f"{k}={fmt(v)}" for k, v in overrides) + "]"
+
+
+def parse_value(name: str, text: str):
+    """An override's value, typed like the ExperimentConfig field it sets."""
+    if name not in OVERRIDABLE:
+        raise UserError(f"unknown setting {name!r} in a case: choose from {', '.join(OVERRIDABLE)}")
+    default = _FIELDS[name].default
+    try:
+        if name == "hidden":
+            return tuple(int(h) for h in text.split("x"))
+        if name == "categories":
+            return None if text == "all" else tuple(text.split("+"))
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false"):
+                raise ValueError(text)
+            return text.lower() == "true"
+        if isinstance(default, float):
+            return float(text)
+        if isinstance(default, int) or name in ("threads", "vocab_size"):
+            return int(text)
+        return text
+    except ValueError:
+        raise UserError(f"setting {name}={text!r} in a case is not a valid value") from None
+
+
+def parse_overrides(text: str) -> tuple[tuple[str, object], ...]:
+    out = []
+    for item in [t for t in text.split(",") if t]:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"case setting {item!r} is not NAME=VALUE: e.g. torch:eager@cpu[batch_size=300]")
+        out.append((name.strip(), parse_value(name.strip(), value.strip())))
+    return tuple(sorted(out))
+
+
+_ID = re.compile(r"^(?P<fw>[A-Za-z_]+)(?::(?P<variant>[A-Za-z0-9_]+))?(?:@(?P<device>[a-z]+))?(?:\[(?P<over>[^\]]*)\])?$")
+
+
+def parse_case(text: str, device: str | None = None) -> Case:
+    """FRAMEWORK[:VARIANT][@DEVICE][[NAME=VALUE,...]]; the variant defaults to the framework's
+    default, the device to `device` (a UserError when neither gives one)."""
+    from shared import registry
+    m = _ID.match(text.strip())
+    if not m:
+        raise UserError(f"cannot read case {text!r}: write FRAMEWORK[:VARIANT][@DEVICE], e.g. torch:eager@cpu")
+    fw = registry.canonical(m["fw"])
+    spec = registry.variant(fw, m["variant"])  # an unknown variant lists the valid ones
+    dev = m["device"] or device
+    if dev is None:
+        raise UserError(f"case {text!r} names no device: write {text}@cpu or {text}@gpu")
+    if dev not in DEVICES:
+        raise UserError(f"unknown device {dev!r} in case {text!r}: use one of {', '.join(DEVICES)}")
+    return Case(fw, spec.name, dev, parse_overrides(m["over"] or ""))
+
+
+def expand(frameworks: str, devices: list[str], overrides=()) -> list[Case]:
+    """--frameworks torch:eager,torch:fused,tensorflow × --devices cpu,gpu -> cases, device-major."""
+    items = [t.strip() for t in frameworks.split(",") if t.strip()]
+    if not items:
+        raise UserError("--frameworks is empty: name at least one of torch, tensorflow (optionally :VARIANT)")
+    cases = []
+    for dev in devices:
+        for item in items:
+            if "@" in item:
+                raise UserError(f"--frameworks item {item!r} names a device: use --devices for that")
+            case = dataclasses.replace(parse_case(item, dev), overrides=tuple(sorted(overrides)))
+            if case in cases:
+                raise UserError(f"case {case.id} is named twice in --frameworks: name each variant once")
+            cases.append(case)
+    return cases
+
+
+def all_variants(devices: list[str]) -> list[Case]:
+    """Every variant of every framework (the execution-mode matrix), default variants first."""
+    from shared import registry
+    out = []
+    for dev in devices:
+        for fw in registry.FRAMEWORKS:
+            default = registry.default_variant(fw)
+            names = [default] + [v for v in registry.variants(fw) if v != default]
+            out += [Case(fw, v, dev) for v in names]
+    return out
+
+
+def baselines(cases: list[Case], requested: str | None) -> dict[str, Case]:
+    """device -> the case every other case on that device is compared with.
+
+    Default: PyTorch's default variant on the same device (the first case there if the run has
+    no PyTorch). `requested` names one case; without a device it applies on every device."""
+    from shared import registry
+    out = {}
+    for dev in dict.fromkeys(c.device for c in cases):
+        here = [c for c in cases if c.device == dev]
+        if requested:
+            want = parse_case(requested, dev)
+            match = [c for c in here if (c.framework, c.variant) == (want.framework, want.variant)
+                     and (not want.overrides or c.overrides == want.overrides)]
+            if not match:
+                raise UserError(f"baseline case {want.id} is not in this run: choose one of "
+                                f"{', '.join(c.id for c in here)}")
+            out[dev] = match[0]
+        else:
+            torch_default = [c for c in here if c.framework == "torch" and c.variant == registry.default_variant("torch")]
+            out[dev] = (torch_default or here)[0]
+    return out
+
+
+def schedule(cases: list[Case], processes: int) -> list[tuple[int, Case]]:
+    """Interleaved rounds: every case once per round, the order rotated by one each round
+    (A B C, B C A, C A B, ...), so slow drift over the run is spread over all cases instead of
+    always favouring the one that runs first. Returns (process index, case) in execution order."""
+    if processes < 1:
+        raise UserError(f"--processes must be at least 1, got {processes}")
+    order = []
+    for k in range(processes):
+        shift = k % len(cases) if cases else 0
+        order += [(k, c) for c in cases[shift:] + cases[:shift]]
+    return order

@@ -1,0 +1,155 @@
+"""`fwbench run`: expand the request into cases, run them in interleaved worker processes
+(benchmarks/runner.py), publish the run folder and write its report.
+
+Exit status: 0 when every case this machine can run ran; 1 when a worker failed (its record goes
+to <output>/failed/, never to runs/ or latest); 2 on bad input (nothing written).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+import sys
+from pathlib import Path
+
+from benchmarks.cli import add_config_arguments, config_from_args
+from benchmarks.phases import ALL_PHASES
+from shared.errors import UserError
+
+DEFAULT_FRAMEWORKS = "torch,tensorflow"
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """Options shared by `run` and `sweep`."""
+    add_config_arguments(p)
+    p.add_argument("--frameworks", default=DEFAULT_FRAMEWORKS,
+                   help="comma-separated cases, each FRAMEWORK[:VARIANT], e.g. torch:eager,torch:fused,tensorflow:xla "
+                        f"(default {DEFAULT_FRAMEWORKS}: each framework's default variant)")
+    p.add_argument("--matrix", action="store_true", help="every variant of every framework (the execution-mode matrix)")
+    p.add_argument("--devices", default="auto",
+                   help="cpu, gpu or auto (cpu, plus the gpu cases: run where a GPU is present, else marked "
+                        "'not available on this machine'); comma-separated (default auto)")
+    p.add_argument("--baseline", default=None, metavar="CASE",
+                   help="the case every other case is compared with, e.g. tensorflow:graph (default: PyTorch's "
+                        "default variant on each device)")
+    p.add_argument("--processes", type=int, default=None,
+                   help="worker processes per case, interleaved with the other cases' (default 3)")
+    p.add_argument("--min-effect", type=float, default=5.0,
+                   help="smallest speedup in percent that a verdict names a winner for (default 5)")
+    p.add_argument("--phases", default=None, help=f"comma-separated subset of {', '.join(ALL_PHASES)} (default all)")
+    p.add_argument("--quick", action="store_true", help="a few rounds per phase: a smoke test, not a measurement")
+    p.add_argument("--force", action="store_true", help="allow --threads above the usable cores (recorded in the report)")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_run_arguments(p)
+    p.add_argument("--anatomy", action=argparse.BooleanOptionalAction, default=None,
+                   help="after the timed phases, take the training step apart and probe the machine "
+                        "(default: on with --matrix, off otherwise)")
+    p.add_argument("--output", default="results", help="results folder (default results/)")
+
+
+def machine_has_gpu() -> bool:
+    from shared.environment import gpus
+    nv = Path("/proc/driver/nvidia/gpus")
+    return bool(gpus()) or (nv.is_dir() and any(nv.iterdir()))
+
+
+def parse_devices(text: str, has_gpu: bool) -> list[str]:
+    items = [t.strip().lower() for t in text.split(",") if t.strip()]
+    bad = [d for d in items if d not in ("cpu", "gpu", "auto")]
+    if bad or not items:
+        raise UserError(f"unknown device {bad[0] if bad else text!r} in --devices: use cpu, gpu or auto")
+    if "gpu" in items and not has_gpu:
+        raise UserError("--devices gpu was asked for but this machine has no NVIDIA GPU: "
+                        "use --devices cpu, or auto to mark the GPU cases as not available")
+    devices = []
+    for d in items:
+        for dev in (("cpu", "gpu") if d == "auto" else (d,)):
+            if dev not in devices:
+                devices.append(dev)
+    return devices
+
+
+def parse_phases(text: str | None) -> list[str]:
+    if not text:
+        return list(ALL_PHASES)
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [p for p in items if p not in ALL_PHASES]
+    if bad or not items:
+        raise UserError(f"unknown phase {bad[0] if bad else text!r} in --phases: choose from {', '.join(ALL_PHASES)}")
+    return [p for p in ALL_PHASES if p in items]
+
+
+def plan_from_args(args: argparse.Namespace, **fixed):
+    """Validate everything and build the Plan; nothing is written and no worker starts."""
+    from benchmarks import cases as cs
+    from benchmarks.runner import DEFAULT_PROCESSES, Plan
+    from shared.environment import usable_cores
+
+    cfg = config_from_args(args, **fixed)
+    cores = usable_cores()
+    if cfg.threads is not None and cfg.threads > cores and not args.force:
+        raise UserError(f"--threads {cfg.threads} is more than the {cores} usable cores: oversubscribed threads "
+                        f"measure the scheduler, not the framework; use --threads <= {cores}, or --force to run anyway")
+    cfg = cfg.replace(threads=cfg.thread_count)  # resolved once, here; every worker gets the number
+    processes = DEFAULT_PROCESSES if args.processes is None else args.processes
+    if processes < 1:
+        raise UserError(f"--processes must be at least 1, got {processes}")
+    if not (math.isfinite(args.min_effect) and args.min_effect >= 0):
+        raise UserError(f"--min-effect must be a finite percentage >= 0, got {args.min_effect}")
+    has_gpu = machine_has_gpu()
+    devices = parse_devices(args.devices, has_gpu)
+    phases = parse_phases(args.phases)
+    if args.matrix and args.frameworks != DEFAULT_FRAMEWORKS:
+        raise UserError("--matrix runs every variant: leave out --frameworks, or drop --matrix")
+    cases = cs.all_variants(devices) if args.matrix else cs.expand(args.frameworks, devices)
+    if not any(ph for ph in phases if ph in ALL_PHASES):
+        raise UserError("no phase to run")
+    unavailable = {c.id: "no NVIDIA GPU found" for c in cases if c.device == "gpu" and not has_gpu}
+    cs.baselines(cases, args.baseline)  # an unknown baseline is bad input now, not after the run
+    full = (not args.quick and phases == list(ALL_PHASES) and processes >= DEFAULT_PROCESSES
+            and {c.framework for c in cases} >= {"torch", "tensorflow"} and cfg.threads <= cores)
+    anatomy = args.matrix if getattr(args, "anatomy", None) is None else args.anatomy
+    return Plan(cfg=cfg, cases=cases, phases=phases, processes=processes, baseline=args.baseline,
+                min_effect=args.min_effect / 100, quick=args.quick, anatomy=bool(anatomy), archive=args.archive,
+                unavailable=unavailable, kind="quick" if args.quick else "full" if full else "partial",
+                label="matrix" if args.matrix else None, command=command_line())
+
+
+def command_line() -> str:
+    return shlex.join(["fwbench", *sys.argv[1:]]) if Path(sys.argv[0]).name == "fwbench" else shlex.join(sys.argv)
+
+
+def main(args: argparse.Namespace) -> int:
+    from benchmarks import rundata
+    from benchmarks.runner import Clock, FolderLock, RunFailed, run_plan
+
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        raise UserError(f"--output {output} is not a folder: name a folder for the run folders")
+    plan = plan_from_args(args)
+    clock = Clock()
+    with FolderLock(output):
+        try:
+            run_dir = run_plan(plan, output / "runs", clock)
+        except RunFailed:
+            return 1
+        if plan.kind == "full":
+            rundata.point_latest(output, run_dir)
+        else:
+            clock.say(f"{plan.kind} run: kept in {run_dir}; results/latest still names the newest full run")
+    _report(clock, run_dir)
+    print()
+    print((run_dir / "results.md").read_text())
+    clock.say(f"run folder: {run_dir}" + (f" (also {output / 'latest'})" if plan.kind == "full" else ""))
+    return 0
+
+
+def _report(clock, run_dir: Path) -> None:
+    """The narrative report is derived from the run folder, so its failure never fails the run."""
+    from benchmarks import report
+    try:
+        clock.say(f"report: {report.write_report(run_dir)}")
+    except Exception as e:  # noqa: BLE001 - `fwbench report` can regenerate it
+        clock.say(f"report not written ({type(e).__name__}: {e}); run `fwbench report {run_dir}` to retry")

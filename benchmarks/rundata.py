@@ -1,0 +1,466 @@
+"""The one data model of a run, and its one reader.
+
+    Run -> cases -> phases -> processes -> rounds
+
+`load_run(folder)` reads manifest.json and the workers' raw pytest-benchmark JSON into a Run;
+`summary(run)` turns it into one tidy pandas table (one row per case and phase, with the
+interval against the baseline case and the verdict). Every output derives from these two:
+results.csv, results.md, report.md, the README block, `--compare` and the regression gate.
+
+Each recorded field lives in one place: threads in manifest["threads"] (resolved once, by the
+runner), a case's label in manifest["cases"], a phase's words in benchmarks/phases.py.
+
+A file of the wrong shape is bad input (UserError: one line naming the file, exit 2, nothing
+written); a file that is missing or unreadable is a hole, recorded in Run.notes, so a partial
+run still gets a report that says what is missing, and the gate fails closed on it.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import re
+import socket
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import stats
+from benchmarks.phases import DERIVED, PHASES
+from shared.atomic import write_atomic
+from shared.errors import UserError
+
+SCHEMA = 2
+MANIFEST = "manifest.json"
+
+
+# --------------------------------------------------------------------------- the model
+
+@dataclass
+class Process:
+    """One worker process's rounds of one phase."""
+    index: int
+    rounds: np.ndarray  # seconds per round
+    extra: dict
+
+
+@dataclass
+class PhaseData:
+    phase: str
+    processes: list[Process] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # skipped / failed / missing, per process
+
+    def samples(self) -> list[np.ndarray]:
+        return [p.rounds for p in self.processes if p.rounds.size]
+
+
+@dataclass
+class CaseData:
+    id: str
+    framework: str
+    variant: str
+    device: str
+    label: str
+    about: str
+    input: str
+    overrides: dict
+    workers: list[dict]
+    phases: dict[str, PhaseData] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        st = {w.get("status") for w in self.workers}
+        return "unavailable" if st == {"unavailable"} else "failed" if "failed" in st else "ok"
+
+    @property
+    def reason(self) -> str | None:
+        return next((w.get("reason") for w in self.workers if w.get("reason")), None)
+
+    @property
+    def is_shared(self) -> bool:
+        return self.framework == "shared"
+
+    def anatomy(self) -> list[dict]:
+        return [w["anatomy"] for w in self.workers if isinstance(w.get("anatomy"), dict)]
+
+
+@dataclass
+class Run:
+    path: Path
+    manifest: dict
+    cases: dict[str, CaseData]
+    notes: list[str]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def kind(self) -> str:
+        return self.manifest.get("kind", "full")
+
+    @property
+    def min_effect(self) -> float:
+        return float(self.manifest.get("min_effect", stats.MIN_EFFECT))
+
+    def devices(self) -> list[str]:
+        return list(dict.fromkeys(c.device for c in self.cases.values() if not c.is_shared))
+
+    def baseline(self, device: str) -> CaseData | None:
+        cid = (self.manifest.get("baselines") or {}).get(device)
+        return self.cases.get(cid)
+
+    def framework_cases(self, device: str | None = None) -> list[CaseData]:
+        return [c for c in self.cases.values() if not c.is_shared and (device is None or c.device == device)]
+
+    def phases(self) -> list[str]:
+        return [p for p in PHASES if p in (self.manifest.get("phases") or [])]
+
+
+# --------------------------------------------------------------------------- reading
+
+def _fail(path: Path, what: str):
+    raise UserError(f"{path}: {what}: it is not a file fwbench wrote; rerun `fwbench run` or remove the folder")
+
+
+def _read_json(path: Path, notes: list[str] | None):
+    """Parsed JSON; None (with a note) when missing or unreadable and notes are collected."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        if notes is None:
+            raise UserError(f"{path}: cannot be read ({e.__class__.__name__}: {e}); rerun `fwbench run`") from None
+        notes.append(f"{path.name} could not be read ({e.__class__.__name__}); its results are missing")
+        return None
+
+
+def _expect(path: Path, value, kind, what: str):
+    if not isinstance(value, kind):
+        _fail(path, f"{what} is {type(value).__name__}, expected {kind.__name__ if isinstance(kind, type) else 'a number'}")
+    return value
+
+
+def _rounds(path: Path, bench: dict) -> np.ndarray:
+    st = _expect(path, bench.get("stats"), dict, f"benchmark {bench.get('name', '?')!r} stats")
+    data = st.get("data")
+    if data is None:
+        _fail(path, f"benchmark {bench.get('name', '?')!r} has no per-round data (saved without --benchmark-save-data)")
+    _expect(path, data, list, f"benchmark {bench.get('name', '?')!r} stats.data")
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0 for x in data):
+        _fail(path, f"benchmark {bench.get('name', '?')!r} has a round time that is not a finite number >= 0")
+    for key in ("median", "min", "max"):
+        if key in st and not isinstance(st[key], (int, float)):
+            _fail(path, f"benchmark {bench.get('name', '?')!r} stats.{key} is not a number")
+    return np.asarray(data, dtype=float)
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a run folder (UserError, exit 2, when it is not one or a file has the wrong shape)."""
+    given = Path(path)
+    if not given.exists():
+        raise UserError(f"{given}: no such run folder (give a results/runs/<stamp>-<host> folder)")
+    folder = given.resolve()
+    if not folder.is_dir():
+        raise UserError(f"{given}: not a folder; give a run folder such as results/latest")
+    mpath = folder / MANIFEST
+    if not mpath.is_file():
+        raise UserError(f"{given}: not a run folder (no {MANIFEST}); give one that `fwbench run` wrote")
+    manifest = _expect(mpath, _read_json(mpath, None), dict, "the manifest")
+    if manifest.get("schema") != SCHEMA:
+        raise UserError(f"{mpath}: written by another fwbench version (schema {manifest.get('schema', 1)}, this one "
+                        f"reads {SCHEMA}): rerun `fwbench run` to get a run folder this version reads")
+    for key, kind in (("cases", list), ("workers", list), ("phases", list), ("baselines", dict), ("threads", dict)):
+        _expect(mpath, manifest.get(key), kind, f"the manifest's {key!r}")
+    notes: list[str] = []
+    cases: dict[str, CaseData] = {}
+    for c in manifest["cases"]:
+        _expect(mpath, c, dict, "a case entry")
+        try:
+            cases[c["id"]] = CaseData(c["id"], c["framework"], c["variant"], c["device"], c["label"],
+                                      c.get("about", ""), c.get("input", "dense"), c.get("overrides") or {}, [])
+        except (KeyError, TypeError) as e:
+            _fail(mpath, f"a case entry lacks {e}")
+    for w in manifest["workers"]:
+        _expect(mpath, w, dict, "a worker entry")
+        case = cases.get(w.get("case"))
+        if case is None:
+            _fail(mpath, f"worker of unknown case {w.get('case')!r}")
+        case.workers.append(w)
+        _load_worker(folder, case, w, notes)
+    for c in cases.values():
+        if c.status == "unavailable":
+            notes.append(f"{c.label} ({c.device.upper()}): not available on this machine: {c.reason}")
+        elif c.status == "failed":
+            notes.append(f"{c.label} ({c.device.upper()}): failed: {c.reason}")
+    return Run(folder, manifest, cases, notes)
+
+
+def _load_worker(folder: Path, case: CaseData, w: dict, notes: list[str]) -> None:
+    index = int(w.get("index", 0))
+    for phase, out in (w.get("outcomes") or {}).items():
+        if isinstance(out, dict) and out.get("outcome") in ("skipped", "failed"):
+            text = f"{out['outcome']}: {out.get('reason') or 'no reason given'}"
+            pd = case.phases.setdefault(phase, PhaseData(phase))
+            if text not in pd.notes:
+                pd.notes.append(text)
+    if w.get("status") != "ok" or not w.get("json"):
+        return
+    path = folder / w["json"]
+    doc = _read_json(path, notes)
+    if doc is None:
+        return
+    _expect(path, doc, dict, "the benchmark file")
+    for b in _expect(path, doc.get("benchmarks"), list, "'benchmarks'"):
+        _expect(path, b, dict, "a benchmark entry")
+        info = _expect(path, b.get("extra_info"), dict, f"benchmark {b.get('name', '?')!r} extra_info")
+        phase = info.get("phase")
+        if phase not in PHASES:
+            _fail(path, f"benchmark {b.get('name', '?')!r} names no known phase ({phase!r})")
+        case.phases.setdefault(phase, PhaseData(phase)).processes.append(Process(index, _rounds(path, b), info))
+
+
+# --------------------------------------------------------------------------- formatting
+
+def time_unit(seconds: float) -> tuple[float, str]:
+    """A scale and unit that puts `seconds` in a readable range."""
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+        if seconds >= scale:
+            return scale, unit
+    return 1e-9, "ns"
+
+
+def fmt_time(seconds: float | None) -> str:
+    """3 significant digits in a readable unit ('' for no value)."""
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return ""
+    scale, unit = time_unit(abs(seconds) if seconds else 1.0)
+    v = seconds / scale
+    return f"{v:.3g} {unit}" if abs(v) < 100 else f"{v:.0f} {unit}"
+
+
+def fmt_ratio(x: float) -> str:
+    return f"{x:.2f}" if x < 10 else f"{x:.1f}"
+
+
+def fmt_interval(low, high, fmt=fmt_ratio) -> str:
+    if low is None or high is None or (isinstance(low, float) and math.isnan(low)):
+        return "no interval"
+    return f"{fmt(low)}-{fmt(high)}"
+
+
+# --------------------------------------------------------------------------- the tidy tables
+
+COLUMNS = ("case", "label", "framework", "variant", "device", "input", "phase", "status", "note", "processes",
+           "rounds", "time_s", "time_low_s", "time_high_s", "p90_s", "p90_low_s", "p90_high_s", "p99_s",
+           "p99_low_s", "p99_high_s", "baseline", "speedup", "speedup_low", "speedup_high", "verdict",
+           "accuracy", "accuracy_min", "accuracy_max", "peak_rss_mb", "peak_device_mem_mb", "trace_count",
+           "warnings")
+
+
+def _verdict_word(v: stats.Verdict, is_baseline: bool) -> str:
+    if is_baseline:
+        return "baseline"
+    if v.winner is None:
+        return "no measurable difference" if "no interval" not in v.reason else "no interval"
+    return "faster" if v.winner == "a" else "slower"
+
+
+def summary(run: Run):
+    """One row per (case, phase): the case's time with its interval, its speedup over the
+    baseline case (baseline time / case time: above 1 the case is faster) with its interval,
+    and the verdict under the run's minimum effect."""
+    import pandas as pd
+    rows = []
+    for case in run.cases.values():
+        base = None if case.is_shared else run.baseline(case.device)
+        for phase in run.phases():
+            if (PHASES[phase].scope == "shared") != case.is_shared:
+                continue
+            rows.append(_row(run, case, base, phase))
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def _row(run: Run, case: CaseData, base: CaseData | None, phase: str) -> dict:
+    row = {c: None for c in COLUMNS}
+    row.update(case=case.id, label=case.label, framework=case.framework, variant=case.variant, device=case.device,
+               input=case.input, phase=phase, baseline=base.id if base else None)
+    pdata = case.phases.get(phase)
+    samples = pdata.samples() if pdata else []
+    if case.status in ("unavailable", "failed") and not samples:
+        return dict(row, status=case.status, note=f"{'not available on this machine' if case.status == 'unavailable' else 'failed'}: {case.reason}")
+    if not samples:
+        note = "; ".join(pdata.notes) if pdata and pdata.notes else "no results (missing or unreadable file)"
+        return dict(row, status="skipped" if pdata and any(n.startswith("skipped") for n in pdata.notes) else "missing",
+                    note=note)
+    loc = stats.location(samples)
+    row.update(status="ok", note="; ".join(pdata.notes) or None, processes=len(samples),
+               rounds=int(sum(s.size for s in samples)), time_s=loc.value, time_low_s=loc.low, time_high_s=loc.high,
+               warnings="; ".join(stats.warnings(samples)) or None)
+    if PHASES[phase].latency:
+        for q, name in ((0.9, "p90"), (0.99, "p99")):
+            iv = stats.location(samples, q)
+            row.update({f"{name}_s": iv.value, f"{name}_low_s": iv.low, f"{name}_high_s": iv.high})
+    extras = [p.extra for p in pdata.processes]
+    acc = [e["accuracy"] for e in extras if isinstance(e.get("accuracy"), (int, float))]
+    if acc:
+        row.update(accuracy=float(np.mean(acc)), accuracy_min=min(acc), accuracy_max=max(acc))
+    rss = [e["peak_rss_mb"] for e in extras if isinstance(e.get("peak_rss_mb"), (int, float))]
+    dev = [e["peak_device_mem_mb"] for e in extras if isinstance(e.get("peak_device_mem_mb"), (int, float))]
+    row.update(peak_rss_mb=max(rss) if rss else None, peak_device_mem_mb=max(dev) if dev else None,
+               trace_count=max((e.get("trace_count") or 0 for e in extras), default=None)
+               if any(e.get("trace_count") is not None for e in extras) else None)
+    bdata = base.phases.get(phase) if base else None
+    bsamples = bdata.samples() if bdata else []
+    if base is not None and bsamples:
+        # speedup = baseline / case = 1 / (case / baseline)
+        r = stats.ratio(bsamples, samples)
+        row.update(speedup=r.value, speedup_low=r.low, speedup_high=r.high,
+                   verdict=_verdict_word(stats.verdict(stats.ratio(samples, bsamples), run.min_effect),
+                                         base.id == case.id))
+    return row
+
+
+def derived(run: Run):
+    """Warm-up and input-pipeline costs per case, each with a paired interval (per process)."""
+    import pandas as pd
+    rows = []
+    for case in run.framework_cases():
+        for name, words, a, b in DERIVED:
+            pa, pb = case.phases.get(a), case.phases.get(b)
+            if not pa or not pb:
+                continue
+            by_a = {p.index: p.rounds for p in pa.processes}
+            by_b = {p.index: p.rounds for p in pb.processes}
+            common = sorted(set(by_a) & set(by_b))
+            if not common:
+                continue
+            iv = stats.paired_difference([by_a[i] for i in common], [by_b[i] for i in common])
+            rows.append({"case": case.id, "label": case.label, "device": case.device, "figure": name, "words": words,
+                         "value_s": iv.value, "low_s": iv.low, "high_s": iv.high, "processes": iv.n,
+                         "measurable": iv.excludes(0.0)})
+    return pd.DataFrame(rows, columns=["case", "label", "device", "figure", "words", "value_s", "low_s", "high_s",
+                                       "processes", "measurable"])
+
+
+def derived_text(row) -> str:
+    """A derived figure in words: a number only when its interval excludes 0."""
+    if row["low_s"] is None or (isinstance(row["low_s"], float) and math.isnan(row["low_s"])):
+        return f"not measurable ({int(row['processes'])} process: no interval)"
+    ci = f"95% CI {fmt_time(row['low_s'])} to {fmt_time(row['high_s'])}"
+    if not row["measurable"]:
+        return f"not measurable ({ci})"
+    return f"{fmt_time(row['value_s'])} ({ci})"
+
+
+# --------------------------------------------------------------------------- CSV and Markdown
+
+def md_table(headers: list[str], rows: list[list]) -> str:
+    def cell(x) -> str:
+        if x is None or (isinstance(x, float) and math.isnan(x)):
+            return ""
+        return str(x).replace("|", "\\|").replace("\n", " ")
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _nan(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def time_cell(row) -> str:
+    if row["status"] != "ok":
+        return {"unavailable": "not available", "failed": "FAILED", "skipped": "skipped"}.get(row["status"], "missing")
+    return fmt_time(row["time_s"])
+
+
+def speedup_cell(row) -> str:
+    if _nan(row["speedup"]):
+        return ""
+    if row["verdict"] == "baseline":
+        return "baseline"
+    return f"{fmt_ratio(row['speedup'])}x ({fmt_interval(row['speedup_low'], row['speedup_high'])})"
+
+
+def timing_markdown(frame, device: str | None = None) -> str:
+    """The timing table: a row per (phase, case), from the summary frame."""
+    rows = []
+    for _, r in frame.iterrows():
+        if device is not None and r["device"] != device:
+            continue
+        rows.append([PHASES[r["phase"]].label, r["label"], r["device"].upper(), time_cell(r),
+                     "" if _nan(r["time_low_s"]) else f"{fmt_time(r['time_low_s'])}-{fmt_time(r['time_high_s'])}",
+                     "" if _nan(r["processes"]) else f"{int(r['processes'])} x {int(r['rounds'] / r['processes'])}",
+                     speedup_cell(r), r["verdict"] or "", "" if _nan(r["peak_rss_mb"]) else f"{r['peak_rss_mb']:.0f}",
+                     r["note"] or r["warnings"] or ""])
+    return md_table(["phase", "case", "device", "time", "95% CI", "processes x rounds", "speedup vs baseline (95% CI)",
+                     "verdict", "peak RSS (MB)", "notes"], rows)
+
+
+def write_tables(run: Run, folder: Path) -> None:
+    """results.csv (the summary frame, unrounded) and results.md (the same frame, formatted)."""
+    frame = summary(run)
+    write_atomic(folder / "results.csv", frame.to_csv(index=False))
+    head = ""
+    if run.kind != "full":
+        head = f"**{kind_banner(run)}**\n\n"
+    write_atomic(folder / "results.md", head + timing_markdown(frame) + "\n")
+
+
+def kind_banner(run: Run) -> str:
+    return {"quick": "Quick run (--quick: a few rounds per phase): a smoke test, not a measurement.",
+            "partial": "Partial run (a subset of the default phases, cases or processes): not the reference."
+            }.get(run.kind, "")
+
+
+# --------------------------------------------------------------------------- the run folder
+
+def run_name(now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    host = re.sub(r"[^A-Za-z0-9.-]+", "-", socket.gethostname()) or "host"
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{host}"
+
+
+def staging_dir(parent: Path, name: str) -> Path:
+    """A hidden folder beside the final one (same file system, so the rename is atomic); the
+    owner's pid is in its name so a later run can tell a dead run's leftovers from a live one."""
+    parent.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=f".{name}-pid{os.getpid()}-", suffix=".tmp", dir=parent))
+    path.chmod(0o755)  # mkdtemp's 0700 would make the published run private
+    return path
+
+
+def staging_pid(name: str) -> int | None:
+    m = re.search(r"-pid(\d+)-[^-]*\.tmp$", name)
+    return int(m.group(1)) if m else None
+
+
+def publish(staging: Path, parent: Path, name: str) -> Path:
+    """Rename the finished folder into place under a name no earlier run has (suffix -2, -3...)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 1000):
+        target = parent / (name if i == 1 else f"{name}-{i}")
+        if target.exists() or target.is_symlink():
+            continue
+        try:
+            os.rename(staging, target)  # on POSIX only an empty folder could be replaced: never a run
+            return target
+        except OSError as e:
+            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+    raise RuntimeError(f"no free run folder name under {parent} for {name}")
+
+
+def point_latest(output: Path, run_dir: Path) -> Path:
+    """Swap output/latest to a relative symlink to run_dir in one rename."""
+    latest = output / "latest"
+    tmp = output / f".latest-{os.getpid()}.tmp"
+    tmp.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(run_dir, output), tmp, target_is_directory=True)
+    os.replace(tmp, latest)
+    return latest
