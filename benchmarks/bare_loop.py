@@ -3,13 +3,12 @@ over the same pre-converted batches and the same timed callable as benchmarks/te
 
     python -m benchmarks.bare_loop --fw torch --rounds 10 --compare results/latest
 
-prints the bare median and, with --compare (a run folder or a bench-*.json), the harness's
-train_epoch median for the same framework and the difference in percent.
+prints the bare median and, with --compare (a run folder), the harness's train_epoch time for
+the same case (the mean of its per-process medians) and the difference in percent.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -20,15 +19,14 @@ from benchmarks.cli import add_config_arguments, config_from_args
 from shared.errors import UserError
 
 
-def harness_median(path: Path, fw: str, device: str) -> float:
-    if path.is_dir():
-        path = path / f"bench-{fw}-{device}.json"
-    if not path.is_file():
-        raise UserError(f"{path}: no such results file: give a run folder or a bench-{fw}-{device}.json")
-    for b in json.loads(path.read_text())["benchmarks"]:
-        if b["extra_info"].get("phase") == "train_epoch" and b["extra_info"].get("framework") == fw:
-            return b["stats"]["median"]
-    raise UserError(f"{path} has no train_epoch result for {fw}")
+def harness_time(path: Path, case_id: str) -> float:
+    from benchmarks import rundata, stats
+    run = rundata.load_run(path)
+    case = run.cases.get(case_id)
+    pd = case.phases.get("train_epoch") if case else None
+    if not pd or not pd.samples():
+        raise UserError(f"{path} has no train_epoch result for {case_id}")
+    return stats.location(pd.samples()).value
 
 
 def quartiles(xs: list[float]) -> tuple[float, float, float]:
@@ -39,6 +37,7 @@ def quartiles(xs: list[float]) -> tuple[float, float, float]:
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args, device=args.device)
     # The same thread environment `fwbench run` gives its processes, before any framework loads.
+    from benchmarks.cases import parse_case
     from benchmarks.runner import child_env
     os.environ.update({k: v for k, v in child_env(cfg.thread_count, Path(".")).items()
                        if k.endswith("_THREADS")})
@@ -52,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     data = prepare(cfg, args.archive)
     check_fits(cfg, data)
     twin = build(registry.twin_class(fw), cfg, data, args.variant)
+    case = parse_case(f"{fw}:{twin.variant}", cfg.device)
     batches = device_epoch(twin, data, phases.epoch0_indices(cfg, data))
     phases.train_epoch(twin, batches)  # the warm-up epoch the harness also excludes
     times = []
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
           f"{len(batches)} steps of {cfg.batch_size}, V = {data.vocab_size:,}")
     print(f"bare loop   train_epoch median {med:.4f} s  IQR {q3 - q1:.4f} s  ({args.rounds} rounds after 1 warm-up)")
     if args.compare:
-        h = harness_median(Path(args.compare), fw, cfg.device)
+        h = harness_time(Path(args.compare), case.id)
         print(f"harness     train_epoch median {h:.4f} s  ({args.compare})")
         print(f"difference  {100 * (h - med) / med:+.1f}% (harness vs bare)")
     return 0
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variant", default=None, help="execution mode (default: the framework's default)")
     p.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     p.add_argument("--rounds", type=int, default=10)
-    p.add_argument("--compare", default=None, help="run folder or bench-<fw>-<device>.json to compare against")
+    p.add_argument("--compare", default=None, help="run folder to compare against")
     args = p.parse_args(argv)
     try:
         if args.rounds < 1:

@@ -37,6 +37,8 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
                    help="'tutorial' (comp.graphics, sci.space, rec.sport.baseball; default), 'all', or a comma-separated list")
     p.add_argument("--vocab", dest="vocab_mode", choices=["tutorial", "train"], default=None,
                    help="tutorial: split(' ') over train+test (V=119,928, the tutorial's leak); train: train posts only")
+    p.add_argument("--vocab-size", dest="vocab_size", type=int, default=None, metavar="N",
+                   help="keep only the N most frequent tokens of that vocabulary (default: all)")
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,7 +60,7 @@ def config_from_args(args: argparse.Namespace, **fixed) -> ExperimentConfig:
         changes["categories"] = parse_categories(args.categories)
     if getattr(args, "hidden", None) is not None:
         changes["hidden"] = parse_hidden(args.hidden)
-    for name in ("vocab_mode", "learning_rate", "batch_size", "epochs", "seed", "threads", "shuffle_each_epoch",
+    for name in ("vocab_mode", "vocab_size", "learning_rate", "batch_size", "epochs", "seed", "threads", "shuffle_each_epoch",
                  "optimizer", "device"):
         value = getattr(args, name, None)
         if value is not None:

@@ -42,6 +42,7 @@ def pytest_addoption(parser):
     g.addoption("--archive", default=None, help="20news-bydate.tar.gz (default: $FWBENCH_ARCHIVE)")
     g.addoption("--phases", default=None, help="comma-separated phases (default: all of the case's scope)")
     g.addoption("--quick", action="store_true", help="tiny round counts, for smoke tests")
+    g.addoption("--rounds", default=None, help="per-phase overrides PHASE=ROUNDS+WARMUP,... (sweep presets)")
     g.addoption("--anatomy", action="store_true", help="after the timed phases: step breakdown and machine probe")
     g.addoption("--status-json", default=None, help="write outcomes, runtime read-back and anatomy here")
 
@@ -63,6 +64,16 @@ def options(config) -> dict:
     phases = own if not wanted else [p for p in own if p in wanted.split(",")]
     return {"case": case, "cfg": case.config(base), "phases": phases, "quick": config.getoption("--quick"),
             "archive": config.getoption("--archive"), "index": config.getoption("--process-index")}
+
+
+def parse_rounds(text: str | None) -> dict:
+    from benchmarks.phases import Rounds
+    out = {}
+    for item in [t for t in (text or "").split(",") if t]:
+        phase, _, spec = item.partition("=")
+        rounds, _, warmup = spec.partition("+")
+        out[phase] = Rounds(int(rounds), int(warmup or 0))
+    return out
 
 
 def pytest_generate_tests(metafunc):
@@ -97,6 +108,7 @@ class Bench:
         self.info, self.runtime, self.twin_cls, self.twin = None, None, None, None
         self.resident: dict = {}
         self.fresh_models = 0
+        self.rounds = parse_rounds(config.getoption("--rounds"))
         if not self.case.is_shared:
             from shared import registry
             from shared.errors import UserError

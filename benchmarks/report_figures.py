@@ -1,7 +1,9 @@
-"""The report's PNG figures (matplotlib, Agg: no display on the benchmark machines)."""
+"""The report's PNG figures (matplotlib, Agg: no display on the benchmark machines), all drawn
+from the one data model (benchmarks/rundata.py)."""
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 import matplotlib
@@ -10,17 +12,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks.report_data import Run, framework_key, losses, phase_key, phase_words  # noqa: E402
-from benchmarks.results import fmt_time, time_unit  # noqa: E402
+from benchmarks.phases import PHASES  # noqa: E402
+from benchmarks.rundata import Run, time_unit  # noqa: E402
 from shared.atomic import write_atomic  # noqa: E402
 
-COLORS = {"torch": "#ee4c2c", "tensorflow": "#1f77b4", "shared": "#888888"}
-# Beyond this spread of medians a linear axis squashes the short phases into invisible bars.
-LOG_SPREAD = 30.0
-
-
-def color(fw: str) -> str:
-    return COLORS.get(fw, "#2ca02c")
+PALETTE = ["#ee4c2c", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
+PART_COLORS = {"forward": "#4c72b0", "backward": "#dd8452", "optimizer": "#55a868", "readback": "#c44e52"}
 
 
 def save_png(fig, path: Path) -> Path:
@@ -33,111 +30,173 @@ def save_png(fig, path: Path) -> Path:
     return write_atomic(path, buf.getvalue())
 
 
-def phases_figure(run: Run, device: str, path: Path) -> Path | None:
-    """Median per phase and framework, IQR as error bars; shared data preparation on CPU too."""
-    phases = [p for p in run.phases(include_shared=True)
-              if any(e.phase == p and e.device == device for e in run.entries)]
-    if not phases:
+def _ok(x) -> bool:
+    return x is not None and not (isinstance(x, float) and math.isnan(x))
+
+
+def phases_figure(run: Run, frame, device: str, path: Path) -> Path | None:
+    """Each case's time per phase (log scale: phases span 1 ms to 15 s), 95% CI as error bars."""
+    rows = frame[(frame.device == device) & (frame.status == "ok") & (frame.framework != "shared")]
+    if not len(rows):
         return None
-    fws = sorted({e.framework for e in run.entries if e.device == device and e.phase in phases}, key=framework_key)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(phases) + 2), 4.2))
-    width = 0.8 / max(1, len(fws))
-    medians, labelled = [], set()
-    for j, p in enumerate(phases):
-        present = [e for fw in fws if (e := run.get(fw, device, p))]
-        for i, e in enumerate(present):  # centred on the tick whatever the number of frameworks here
-            x = j + (i - (len(present) - 1) / 2) * width
-            label = None if e.framework in labelled else run.label(e.framework)
-            labelled.add(e.framework)
-            ax.bar(x, e.median, width * 0.95, yerr=[[e.median - e.q1], [e.q3 - e.median]], capsize=3,
-                   color=color(e.framework), label=label)
-            ax.annotate(fmt_time(e.median), (x, e.median), xytext=(0, 3), textcoords="offset points",
-                        ha="center", va="bottom", fontsize=7)
-            medians.append(e.median)
-    positive = [m for m in medians if m > 0]
-    if positive and max(positive) / min(positive) > LOG_SPREAD:
-        ax.set_yscale("log")
-        ax.set_ylabel("seconds (median, log scale)")
-    else:
-        ax.set_ylabel("seconds (median)")
-    ax.set_xticks(range(len(phases)), [phase_words(p)[2] for p in phases], rotation=20, ha="right", fontsize=8)
-    ax.set_title(f"Time per phase on {device.upper()} (error bars: interquartile range)", fontsize=10)
-    ax.legend(fontsize=8)
+    phases = [p for p in PHASES if p in set(rows.phase)]
+    cases = list(dict.fromkeys(rows.case))
+    labels = dict(zip(rows.case, rows.label))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(phases) + 2), 4.0))
+    width = 0.8 / len(cases)
+    for i, cid in enumerate(cases):
+        xs, ys, lo, hi = [], [], [], []
+        for j, p in enumerate(phases):
+            r = rows[(rows.case == cid) & (rows.phase == p)]
+            if not len(r):
+                continue
+            r = r.iloc[0]
+            xs.append(j + (i - (len(cases) - 1) / 2) * width)
+            ys.append(r["time_s"])
+            lo.append(r["time_s"] - r["time_low_s"] if _ok(r["time_low_s"]) else 0)
+            hi.append(r["time_high_s"] - r["time_s"] if _ok(r["time_high_s"]) else 0)
+        ax.bar(xs, ys, width * 0.95, color=PALETTE[i % len(PALETTE)], label=labels[cid], yerr=[lo, hi], capsize=2)
+    ax.set_yscale("log")
+    ax.set_ylabel("seconds (log scale)")
+    ax.set_xticks(range(len(phases)), [PHASES[p].label for p in phases], rotation=15, ha="right", fontsize=8)
+    ax.set_title(f"Time per phase on {device.upper()}; error bars: 95% CI over processes", fontsize=10)
+    ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
     return save_png(fig, path)
 
 
-def latency_figure(run: Run, device: str, path: Path, phase: str = "predict_one") -> Path | None:
-    """Distribution of per-round latencies, one histogram per framework, medians marked."""
-    series = [(e.framework, e.data) for e in sorted(run.entries, key=lambda e: framework_key(e.framework))
-              if e.device == device and e.phase == phase and e.data is not None and e.data.size]
+def matrix_figure(run: Run, frame, device: str, path: Path) -> Path | None:
+    """The whole matrix at a glance: log2 speedup over the baseline, a cell per case and phase."""
+    rows = frame[(frame.device == device) & (frame.framework != "shared")]
+    cases = list(dict.fromkeys(rows.case))
+    phases = [p for p in PHASES if PHASES[p].scope == "framework" and p in set(rows.phase)]
+    if not cases or not phases:
+        return None
+    labels = dict(zip(rows.case, rows.label))
+    grid = np.full((len(cases), len(phases)), np.nan)
+    text = [["" for _ in phases] for _ in cases]
+    for i, c in enumerate(cases):
+        for j, p in enumerate(phases):
+            r = rows[(rows.case == c) & (rows.phase == p)]
+            if len(r) and _ok(r.iloc[0]["speedup"]):
+                s = r.iloc[0]["speedup"]
+                grid[i, j] = math.log2(s)
+                text[i][j] = f"{s:.2f}x" + ("~" if r.iloc[0]["verdict"] == "no measurable difference" else "")
+            elif len(r):
+                text[i][j] = {"unavailable": "n/a", "failed": "failed"}.get(r.iloc[0]["status"], "-")
+    fig, ax = plt.subplots(figsize=(1.3 * len(phases) + 3, 0.5 * len(cases) + 1.6))
+    lim = max(1.0, float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 1.0)
+    im = ax.imshow(grid, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
+    for i in range(len(cases)):
+        for j in range(len(phases)):
+            ax.text(j, i, text[i][j], ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(len(phases)), [PHASES[p].label for p in phases], rotation=20, ha="right", fontsize=8)
+    ax.set_yticks(range(len(cases)), [labels[c] for c in cases], fontsize=8)
+    cb = fig.colorbar(im, ax=ax)
+    cb.set_label("log2 speedup over baseline (blue: faster)", fontsize=8)
+    ax.set_title(f"Execution-mode matrix on {device.upper()} (~: no measurable difference)", fontsize=10)
+    return save_png(fig, path)
+
+
+def breakdown_figure(rows: list[dict], path: Path) -> Path | None:
+    """Stacked bars: forward, backward, optimizer, read-back per case, the measured step as a tick."""
+    if not rows:
+        return None
+    parts = list(PART_COLORS)
+    scale, unit = time_unit(max(r["step"] or r["sum"] for r in rows))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(rows) + 2), 3.8))
+    for i, r in enumerate(rows):
+        bottom = 0.0
+        for k in parts:
+            v = r["parts"].get(k, 0.0) / scale
+            ax.bar(i, v, 0.6, bottom=bottom, color=PART_COLORS[k], label=k if i == 0 else None)
+            bottom += v
+        if r["step"]:
+            ax.plot([i - 0.35, i + 0.35], [r["step"] / scale] * 2, color="black", lw=1.5,
+                    label="measured step" if i == 0 else None)
+    ax.set_xticks(range(len(rows)), [r["case"].label for r in rows], rotation=15, ha="right", fontsize=8)
+    ax.set_ylabel(f"{unit} per step")
+    ax.set_title("The training step taken apart", fontsize=10)
+    ax.legend(fontsize=7)
+    ax.grid(axis="y", alpha=0.3)
+    return save_png(fig, path)
+
+
+def latency_figure(run: Run, device: str, path: Path) -> Path | None:
+    """Histogram of single-post latency per case, all processes pooled, p50/p90/p99 marked."""
+    series = []
+    for c in run.framework_cases(device):
+        pd_ = c.phases.get("predict_one")
+        if pd_ and pd_.samples():
+            series.append((c.label, np.concatenate(pd_.samples())))
     if not series:
         return None
-    allv = np.concatenate([d for _, d in series])
-    scale, unit = time_unit(float(np.median(allv)))
-    lo, hi = float(allv.min()) / scale, float(allv.max()) / scale
-    spread = hi / lo if lo > 0 else 1.0
-    n_bins = int(np.clip(2 * np.sqrt(allv.size), 10, 60))  # sparse samples: fewer, wider bins
-    bins = np.geomspace(lo, hi, n_bins) if spread > 10 else np.linspace(lo, hi, n_bins) if hi > lo else 10
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    for fw, d in series:
-        v = d / scale
-        ax.hist(v, bins=bins, histtype="stepfilled", alpha=0.45, color=color(fw),
-                label=f"{run.label(fw)}: median {np.median(v):.3g} {unit}, n={v.size}")
-        ax.axvline(np.median(v), color=color(fw), linestyle="--", linewidth=1)
-    if spread > 10:
-        ax.set_xscale("log")
-    ax.set_xlabel(f"latency per call ({unit})")
+    scale, unit = time_unit(float(np.median(np.concatenate([s for _, s in series]))))
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    hi = max(float(np.quantile(s, 0.995)) for _, s in series) / scale
+    lo = min(float(s.min()) for _, s in series) / scale
+    bins = np.linspace(lo, hi, 60)
+    for i, (label, s) in enumerate(series):
+        v = s / scale
+        p50, p90, p99 = np.quantile(v, [0.5, 0.9, 0.99])
+        ax.hist(np.clip(v, lo, hi), bins=bins, alpha=0.5, color=PALETTE[i % len(PALETTE)],
+                label=f"{label}: p50 {p50:.3g}, p90 {p90:.3g}, p99 {p99:.3g} {unit}")
+    ax.set_xlabel(f"{unit} per call (clipped at the 99.5th percentile)")
     ax.set_ylabel("rounds")
-    ax.set_title(f"{phase_words(phase)[2]} latency on {device.upper()}", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_title(f"predict one (batch of 1) on {device.upper()}, all processes", fontsize=10)
+    ax.legend(fontsize=7)
     return save_png(fig, path)
 
 
 def loss_figure(run: Run, path: Path) -> Path | None:
-    """Per-epoch training loss of every framework (and device) overlaid, for the parity check."""
-    curves = [e for e in run.entries if e.phase == "train_to_accuracy" and losses(e)]
+    """Per-epoch training loss of every case overlaid (from train_to_accuracy), for parity."""
+    curves = []
+    for c in run.framework_cases():
+        pd_ = c.phases.get("train_to_accuracy")
+        if pd_ and pd_.processes and pd_.processes[0].extra.get("epoch_mean_loss"):
+            curves.append((f"{c.label}, {c.device.upper()}", pd_.processes[0].extra["epoch_mean_loss"]))
     if not curves:
         return None
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    styles = {"cpu": ("-", "o"), "gpu": ("--", "s")}
-    for e in sorted(curves, key=lambda e: (framework_key(e.framework), e.device)):
-        ys = losses(e)
-        ls, marker = styles.get(e.device, (":", "^"))
-        ax.plot(range(1, len(ys) + 1), ys, ls, marker=marker, markersize=4, color=color(e.framework),
-                alpha=0.85, label=f"{e.label}, {e.device.upper()}")
+    for i, (label, ys) in enumerate(curves):
+        ax.plot(range(1, len(ys) + 1), ys, "-o", markersize=3, color=PALETTE[i % len(PALETTE)], alpha=0.85,
+                label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean training loss")
     ax.set_yscale("log")
-    ax.set_title("Training loss per epoch (train_to_accuracy)", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_title("Training loss per epoch (train_to_accuracy, first process)", fontsize=10)
+    ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     return save_png(fig, path)
 
 
-def compare_figure(runs: list[Run], path: Path) -> Path | None:
-    """One panel per framework and device: each phase's median in every run, side by side."""
-    keys = sorted({(e.framework, e.device) for r in runs for e in r.entries if e.framework != "shared"},
-                  key=lambda k: (framework_key(k[0]), k[1]))
+def compare_figure(frames: list[tuple[str, object]], path: Path) -> Path | None:
+    """Speedup over the baseline per phase and case, one bar per run, with 95% CIs."""
+    keys = []
+    for _, f in frames:
+        for _, r in f[f.speedup.notna() & (f.verdict != "baseline")].iterrows():
+            if (r["case"], r["phase"]) not in keys:
+                keys.append((r["case"], r["phase"]))
     if not keys:
         return None
-    phases = sorted({e.phase for r in runs for e in r.entries if e.framework != "shared"}, key=phase_key)
-    fig, axes = plt.subplots(len(keys), 1, figsize=(max(6.0, 1.4 * len(phases) + 2), 2.8 * len(keys) + 0.8),
-                             squeeze=False, sharex=True, layout="constrained")
-    width = 0.8 / len(runs)
-    cmap = plt.get_cmap("viridis", max(2, len(runs)))
-    for ax, (fw, dev) in zip(axes[:, 0], keys):
-        for i, r in enumerate(runs):
-            pts = [(j, e) for j, p in enumerate(phases) if (e := r.get(fw, dev, p))]
-            xs = [j + (i - (len(runs) - 1) / 2) * width for j, _ in pts]
-            ax.bar(xs, [e.median for _, e in pts], width * 0.95, color=cmap(i), label=r.name,
-                   yerr=[[e.median - e.q1 for _, e in pts], [e.q3 - e.median for _, e in pts]], capsize=2)
-        ax.set_yscale("log")
-        ax.set_ylabel("seconds (log)")
-        ax.set_title(f"{runs[0].label(fw)} on {dev.upper()}", fontsize=10)
-        ax.grid(axis="y", alpha=0.3)
-    axes[-1, 0].set_xticks(range(len(phases)), [phase_words(p)[2] for p in phases], rotation=15, ha="right",
-                           fontsize=8)
-    axes[0, 0].legend(fontsize=7)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(keys) + 2), 4.0))
+    width = 0.8 / len(frames)
+    for i, (name, f) in enumerate(frames):
+        xs, ys, lo, hi = [], [], [], []
+        for j, (c, p) in enumerate(keys):
+            r = f[(f.case == c) & (f.phase == p)]
+            if not len(r) or not _ok(r.iloc[0]["speedup"]):
+                continue
+            r = r.iloc[0]
+            xs.append(j + (i - (len(frames) - 1) / 2) * width)
+            ys.append(r["speedup"])
+            lo.append(r["speedup"] - r["speedup_low"] if _ok(r["speedup_low"]) else 0)
+            hi.append(r["speedup_high"] - r["speedup"] if _ok(r["speedup_high"]) else 0)
+        ax.bar(xs, ys, width * 0.95, color=PALETTE[i % len(PALETTE)], label=name, yerr=[lo, hi], capsize=2)
+    ax.axhline(1.0, color="black", lw=0.8)
+    ax.set_xticks(range(len(keys)), [f"{c}\n{PHASES[p].label}" for c, p in keys], rotation=30, ha="right", fontsize=6)
+    ax.set_ylabel("speedup over baseline")
+    ax.set_title("The same comparisons in each run (95% CI)", fontsize=10)
+    ax.legend(fontsize=7)
+    ax.grid(axis="y", alpha=0.3)
     return save_png(fig, path)
-

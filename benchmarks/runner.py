@@ -30,7 +30,7 @@ from pathlib import Path
 
 from benchmarks import rundata
 from benchmarks.cases import SHARED, Case, baselines, schedule
-from benchmarks.phases import ALL_PHASES, PHASES, rounds_for
+from benchmarks.phases import PHASES, Rounds, rounds_for
 from shared.atomic import write_atomic
 from shared.config import ExperimentConfig
 from shared.errors import UserError
@@ -59,6 +59,10 @@ class Plan:
     kind: str = "full"  # full / partial / quick: only full runs move results/latest
     label: str | None = None  # e.g. "matrix", "sweep point batch_size=300"
     command: str | None = None
+    rounds: dict[str, Rounds] = field(default_factory=dict)  # per-phase overrides (sweep presets)
+
+    def rounds_of(self, phase: str) -> Rounds:
+        return self.rounds.get(phase) or rounds_for(phase, self.quick)
 
     def all_cases(self) -> list[Case]:
         shared = [Case(SHARED, "data", "cpu")] if any(PHASES[p].scope == "shared" for p in self.phases) else []
@@ -165,6 +169,8 @@ def run_worker(clock: Clock, case: Case, index: int, plan: Plan, staging: Path, 
            "--case", case.id, "--process-index", str(index), "--config-json", str(config_path),
            "--status-json", str(status_path), "--phases", ",".join(phases)]
     cmd += ["--quick"] if plan.quick else []
+    if plan.rounds:
+        cmd += ["--rounds", ",".join(f"{p}={r.rounds}+{r.warmup}" for p, r in plan.rounds.items() if p in phases)]
     cmd += ["--anatomy"] if plan.anatomy and not case.is_shared else []
     cmd += ["--archive", str(Path(plan.archive).resolve())] if plan.archive else []
     record = {"case": case.id, "index": index, "json": json_name, "log": log_name}
@@ -251,7 +257,8 @@ def prepare_all(plan: Plan, cache: Path) -> dict:
     return summary
 
 
-def run_plan(plan: Plan, dest: Path, clock: Clock | None = None, env: dict | None = None) -> Path:
+def run_plan(plan: Plan, dest: Path, clock: Clock | None = None, env: dict | None = None,
+             name: str | None = None) -> Path:
     """Run `plan` into a new folder under `dest` (dest/runs or a sweep's points folder);
     returns the published folder. Raises UserError on bad input before any worker starts."""
     from shared.environment import capture
@@ -272,7 +279,7 @@ def run_plan(plan: Plan, dest: Path, clock: Clock | None = None, env: dict | Non
     dest.mkdir(parents=True, exist_ok=True)
     for stale in sweep_stale_staging(dest):
         clock.say(f"removed {stale}, left behind by an earlier run that was killed")
-    name = rundata.run_name(started)
+    name = name or rundata.run_name(started)
     staging = rundata.staging_dir(dest, name)
     try:
         config_path = staging / "config.json"
@@ -310,7 +317,7 @@ def run_plan(plan: Plan, dest: Path, clock: Clock | None = None, env: dict | Non
             "processes": plan.processes,
             "min_effect": plan.min_effect,
             "phases": plan.phases,
-            "rounds": {p: vars(rounds_for(p, plan.quick)) for p in plan.phases},
+            "rounds": {p: vars(plan.rounds_of(p)) for p in plan.phases},
             "cases": [c.to_dict() for c in plan.all_cases()],
             "baselines": {dev: c.id for dev, c in base.items()},
             "threads": {"intra_op": plan.cfg.thread_count, "inter_op": INTEROP_THREADS,

@@ -93,15 +93,17 @@ def ratio(a_samples: list, b_samples: list, q: float = 0.5, confidence: float = 
 
 
 def location(samples: list, q: float = 0.5, confidence: float = CONFIDENCE) -> Interval:
-    """A case's typical time (or latency percentile): the mean of per-process figures, t interval."""
+    """A case's typical time (or latency percentile): the geometric mean of its per-process
+    figures with a t interval on the log scale (the scale the ratios use; never below 0)."""
     x = per_process(samples, q)
     if x.size == 0:
         raise ValueError("no process with rounds")
-    m = float(x.mean())
+    lx = np.log(x)
+    m = float(lx.mean())
     if x.size < 2:
-        return Interval(m, None, None, int(x.size), confidence)
-    h = _t(confidence, x.size - 1) * float(x.std(ddof=1)) / math.sqrt(x.size)
-    return Interval(m, m - h, m + h, int(x.size), confidence)
+        return Interval(math.exp(m), None, None, int(x.size), confidence)
+    h = _t(confidence, x.size - 1) * float(lx.std(ddof=1)) / math.sqrt(x.size)
+    return Interval(math.exp(m), math.exp(m - h), math.exp(m + h), int(x.size), confidence)
 
 
 def paired_difference(a_samples: list, b_samples: list, confidence: float = CONFIDENCE) -> Interval:

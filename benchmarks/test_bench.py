@@ -29,7 +29,7 @@ def test_phase(bench, benchmark, phase):
     if reason:
         pytest.skip(f"{phase} skipped: {reason}")
     bench.hold(phase)
-    r = rounds_for(phase, bench.quick)
+    r = bench.rounds.get(phase) or rounds_for(phase, bench.quick)
     emit(bench.config, event="start", phase=phase, rounds=r.rounds, warmup=r.warmup)
     benchmark.group = phase
     benchmark.extra_info.update(bench.extra_info(phase))

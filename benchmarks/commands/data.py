@@ -22,7 +22,8 @@ def main(args: argparse.Namespace) -> int:
     data = prepare(cfg, archive=args.archive, use_cache=not args.no_cache)
     seconds = time.perf_counter() - t0
     check_fits(cfg, data)
-    summary = {**data.summary(), "vocab_mode": cfg.vocab_mode, "prepare_seconds": round(seconds, 3),
+    summary = {**data.summary(), "vocab_mode": cfg.vocab_mode, "vocab_size_limit": cfg.vocab_size,
+               "prepare_seconds": round(seconds, 3),
                "train_batches_per_epoch": data.x_train.shape[0] // cfg.batch_size}
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -32,6 +33,7 @@ def main(args: argparse.Namespace) -> int:
     print(f"  train      : {summary['n_train']:,} posts {summary['train_class_counts']}, "
           f"{summary['train_batches_per_epoch']} batches of {cfg.batch_size} per epoch (tail dropped)")
     print(f"  test       : {summary['n_test']:,} posts {summary['test_class_counts']}")
-    print(f"  vocabulary : V = {summary['vocab_size']:,} ({summary['dense_batch_mb']:.3f} MB per dense post, float32)")
+    kept = "" if cfg.vocab_size is None else ", the most frequent tokens only (--vocab-size)"
+    print(f"  vocabulary : V = {summary['vocab_size']:,}{kept} ({summary['dense_batch_mb']:.3f} MB per dense post, float32)")
     print(f"  prepared in {seconds:.3f} s (cache key {summary['key']})")
     return 0

@@ -1,0 +1,85 @@
+"""`fwbench report`: report.md and figures for run folders; several runs side by side; the
+regression gate.
+
+    fwbench report [RUN ...]                             report.md + fig-*.png in each run folder
+    fwbench report RUN1 RUN2 ... --compare [--output DIR]   one comparison report across runs
+    fwbench report --baseline OLD NEW [--threshold 10]   exit 1 when NEW regressed or lost a result
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from shared.errors import UserError
+
+REPO = Path(__file__).resolve().parents[2]
+COMPARE_DEFAULT = Path("results") / "compare"
+
+
+def default_run() -> Path:
+    here = Path("results") / "latest"
+    return here if here.exists() else REPO / "results" / "latest"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("runs", nargs="*", metavar="RUN",
+                   help="run folders (default: results/latest); each gets report.md and fig-*.png")
+    p.add_argument("--compare", action="store_true", help="write one report comparing the RUNs side by side")
+    p.add_argument("--output", type=Path, default=None,
+                   help=f"folder for the --compare report (default: {COMPARE_DEFAULT})")
+    p.add_argument("--baseline", metavar="OLD", type=Path, default=None,
+                   help="regression gate: exit 1 when a (case, phase) of RUN is slower than in OLD by more than "
+                        "--threshold percent with an interval excluding no change, or is missing from RUN")
+    p.add_argument("--threshold", type=float, default=10.0,
+                   help="percent slowdown that counts as a regression (default 10)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from benchmarks import compare, report
+    from benchmarks.rundata import load_run
+
+    runs = [Path(r) for r in args.runs]
+    if not (math.isfinite(args.threshold) and args.threshold >= 0):
+        raise UserError(f"--threshold must be a finite percentage >= 0, got {args.threshold}")
+    if args.baseline is not None:
+        if args.compare:
+            raise UserError("--baseline and --compare are separate modes: use one")
+        if not runs:
+            raise UserError("--baseline OLD needs the run to check after it: fwbench report --baseline OLD NEW")
+        old = load_run(args.baseline)
+        news = [load_run(r) for r in runs]
+        failed = False
+        for new in news:
+            print(f"{new.name} against baseline {old.name} (threshold {args.threshold:g}%):")
+            for w in compare.env_differences([old, new]):
+                print(f"  warning: {w}")
+            fails, other = compare.gate(old, new, args.threshold)
+            for line in fails + other:
+                print(f"  {line}")
+            if not fails and not other:
+                print(f"  {old.name} measured nothing to compare against")
+            failed |= bool(fails) or not (fails or other)
+        print("REGRESSION or MISSING RESULTS: the gate fails" if failed else "no regression")
+        return 1 if failed else 0
+    if args.compare:
+        if len(runs) < 2:
+            raise UserError("--compare needs at least two run folders")
+        loaded = [load_run(r) for r in runs]
+        path, flagged = compare.write_comparison(loaded, args.output or COMPARE_DEFAULT)
+        for w in compare.env_differences(loaded):
+            print(f"warning: {w}", file=sys.stderr)
+        print(f"wrote {path} ({flagged} comparison(s) flagged as unstable across runs)")
+        return 0
+    if args.output is not None:
+        raise UserError("--output applies to --compare; single reports go into their run folder")
+    if not runs and not default_run().exists():
+        raise UserError("no results/latest yet: run `fwbench run` first, or name a run folder")
+    for r in runs or [default_run()]:
+        run = load_run(r)  # a damaged folder is refused here, before its report is touched
+        path = report.write_report(run)
+        print(f"wrote {path}")
+        for line in report.headline(run, report.summary(run)):
+            print(f"  {line}")
+    return 0

@@ -1,0 +1,191 @@
+"""`fwbench sweep PARAM`: the same cases at each value of one parameter, each point a case-based
+run (interleaved worker processes, process-level intervals), then how cost grows and where the
+verdict flips.
+
+    fwbench sweep batch_size --values 32,64,150,512,1024
+    fwbench sweep --preset batch                          a sized set of values, phases and rounds
+    fwbench sweep --resume results/sweeps/<stamp>-batch_size
+
+The sweep folder holds sweep.json (the request), points/<param>=<value>/ (one run folder per
+point, published atomically, so an interrupted sweep keeps its finished points and --resume runs
+only the rest), sweep.csv (one tidy row per point, case and phase), fig-time-*.png and
+fig-memory-*.png (log-log, with each case's fitted cost exponent) and report.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks.commands.run import add_run_arguments, command_line, plan_from_args
+from benchmarks.phases import PHASES, Rounds
+from shared.atomic import write_atomic
+from shared.config import ALL_CATEGORIES, TUTORIAL_CATEGORIES
+from shared.errors import UserError
+
+SWEEP_FILE = "sweep.json"
+POINTS = "points"
+
+
+def _categories(n: int):
+    """The first n newsgroups: the tutorial's three, then the others in label order."""
+    if not 2 <= n <= len(ALL_CATEGORIES):
+        raise UserError(f"number of categories must lie in 2..{len(ALL_CATEGORIES)}, got {n}")
+    rest = [c for c in ALL_CATEGORIES if c not in TUTORIAL_CATEGORIES]
+    return (TUTORIAL_CATEGORIES + tuple(rest))[:n] if n < len(ALL_CATEGORIES) else None
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str  # what users type
+    field: str  # the ExperimentConfig field it sets
+    about: str
+    to_config: callable  # value -> field value
+
+    def overrides(self, value: int) -> dict:
+        return {self.field: self.to_config(value)}
+
+
+PARAMETERS = {p.name: p for p in (
+    Parameter("batch_size", "batch_size", "training batch size (1 to the training set)", int),
+    Parameter("vocab_size", "vocab_size", "the V most frequent tokens kept (about 1,000 up to the full vocabulary)", int),
+    Parameter("categories", "categories", "number of newsgroups (3 to 20): the tutorial's three, then the others",
+              _categories),
+    Parameter("threads", "threads", "intra-op threads per framework (1 to the usable cores)", int),
+    Parameter("hidden", "hidden", "hidden width w: the network V -> w -> w -> C", lambda w: (int(w), int(w))),
+)}
+
+
+@dataclass(frozen=True)
+class Preset:
+    param: str
+    values: tuple[int, ...]
+    frameworks: str
+    phases: tuple[str, ...]
+    processes: int
+    rounds: dict
+    about: str
+
+
+# Sized to finish in under 15 minutes each on the 2-core reference machine: two phases, two
+# processes per case and fewer rounds per point than a full run (stated in the sweep report).
+PRESETS = {
+    "batch": Preset("batch_size", (32, 64, 150, 512, 1024), "torch,tensorflow", ("train_epoch", "predict_one"), 2,
+                    {"train_epoch": Rounds(3, 1), "predict_one": Rounds(100, 10)},
+                    "batch size 32 to 1024, PyTorch (eager) vs TensorFlow (graph), dense input"),
+    "vocab": Preset("vocab_size", (1000, 4000, 16000, 64000, 119928),
+                    "torch,tensorflow,torch:sparse,tensorflow:sparse", ("train_epoch", "predict_all"), 2,
+                    {"train_epoch": Rounds(3, 1), "predict_all": Rounds(5, 1)},
+                    "vocabulary size 1,000 to 119,928 (the tutorial's whole vocabulary), dense and sparse cases"),
+}
+
+
+def parse_values(text: str | None) -> list[int]:
+    if text is None or not text.strip():
+        raise UserError("--values is empty: give comma-separated numbers, e.g. --values 32,150,1024")
+    out = []
+    for item in text.split(","):
+        try:
+            v = float(item)
+        except ValueError:
+            raise UserError(f"--values item {item.strip()!r} is not a number: e.g. --values 32,150,1024") from None
+        if not math.isfinite(v) or v != int(v) or v < 1:
+            raise UserError(f"--values item {item.strip()!r} is not a positive integer")
+        out.append(int(v))
+    if len(set(out)) != len(out):
+        raise UserError("--values names a value twice: list each once")
+    return sorted(out)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("param", nargs="?", default=None, help=f"the parameter to sweep: {', '.join(PARAMETERS)}")
+    p.add_argument("--values", default=None, help="comma-separated values of the parameter")
+    p.add_argument("--preset", choices=list(PRESETS), default=None,
+                   help="; ".join(f"{k}: {v.about}" for k, v in PRESETS.items()))
+    p.add_argument("--resume", type=Path, default=None, metavar="SWEEP", help="finish an interrupted sweep folder")
+    add_run_arguments(p)
+    p.add_argument("--output", default="results", help="results folder; the sweep goes to <output>/sweeps/")
+
+
+def request_from_args(args) -> dict:
+    if args.preset:
+        pr = PRESETS[args.preset]
+        if args.param not in (None, pr.param):
+            raise UserError(f"--preset {args.preset} sweeps {pr.param}, not {args.param}")
+        return {"param": pr.param, "values": list(pr.values), "preset": args.preset,
+                "frameworks": pr.frameworks, "phases": ",".join(pr.phases), "processes": pr.processes,
+                "rounds": {k: vars(v) for k, v in pr.rounds.items()}, "preset_about": pr.about}
+    if args.param is None:
+        raise UserError(f"name the parameter to sweep ({', '.join(PARAMETERS)}) or a --preset ({', '.join(PRESETS)})")
+    if args.param not in PARAMETERS:
+        raise UserError(f"unknown sweep parameter {args.param!r}: choose from {', '.join(PARAMETERS)}")
+    return {"param": args.param, "values": parse_values(args.values), "preset": None,
+            "frameworks": args.frameworks, "phases": args.phases, "processes": args.processes, "rounds": {}}
+
+
+def point_name(param: str, value: int) -> str:
+    return f"{param}={value}"
+
+
+def main(args: argparse.Namespace) -> int:
+    from benchmarks import sweep_report
+    from benchmarks.runner import Clock, FolderLock, RunFailed, run_plan
+
+    if args.resume is not None:
+        folder = args.resume
+        try:
+            req = json.loads((folder / SWEEP_FILE).read_text())
+            assert isinstance(req, dict) and req["param"] in PARAMETERS and isinstance(req["values"], list)
+        except (OSError, ValueError, AssertionError, KeyError):
+            raise UserError(f"{folder}: not a sweep folder (no readable {SWEEP_FILE}): give one that "
+                            f"`fwbench sweep` wrote") from None
+        argv = req["argv"]
+        from benchmarks.cli import build_parser
+        args = build_parser("sweep").parse_args(argv)  # the original options, exactly
+    else:
+        req = request_from_args(args)
+        req["argv"] = sys.argv[sys.argv.index("sweep"):] if "sweep" in sys.argv else ["sweep", *sys.argv[1:]]
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        folder = Path(args.output) / "sweeps" / f"{stamp}-{req['param']}"
+    param = PARAMETERS[req["param"]]
+    # Apply the request to the run options, then validate all points before any runs.
+    args.frameworks, args.phases, args.processes = req["frameworks"], req["phases"], req["processes"]
+    plans = []
+    for v in req["values"]:
+        plan = plan_from_args(args, **param.overrides(v))
+        plan.rounds = {k: Rounds(**r) for k, r in (req.get("rounds") or {}).items()}
+        plan.kind, plan.label, plan.command = "sweep", f"sweep point {point_name(param.name, v)}", command_line()
+        plans.append((v, plan))
+    clock = Clock()
+    folder.mkdir(parents=True, exist_ok=True)
+    with FolderLock(folder):
+        if not (folder / SWEEP_FILE).is_file():
+            write_atomic(folder / SWEEP_FILE, json.dumps({**req, "started_utc": datetime.now(timezone.utc)
+                                                          .strftime("%Y-%m-%dT%H:%M:%SZ")}, indent=2))
+        impossible = {}
+        for i, (v, plan) in enumerate(plans):
+            name = point_name(param.name, v)
+            if (folder / POINTS / name / "manifest.json").is_file():
+                clock.say(f"point {i + 1}/{len(plans)} {name}: done earlier, kept")
+                continue
+            clock.say(f"point {i + 1}/{len(plans)} {name}: running {len(plan.cases)} cases x {plan.processes} processes")
+            try:
+                run_plan(plan, folder / POINTS, Clock(quiet=True), name=name)
+            except UserError as e:  # this point cannot run (e.g. a batch above the training set)
+                impossible[name] = str(e)
+                clock.say(f"point {i + 1}/{len(plans)} {name}: impossible: {e}")
+                continue
+            except RunFailed as e:
+                clock.say(f"point {i + 1}/{len(plans)} {name}: a worker failed (record: {e.path})")
+                continue
+            clock.say(f"point {i + 1}/{len(plans)} {name}: done")
+        state = json.loads((folder / SWEEP_FILE).read_text())
+        state.setdefault("impossible", {}).update(impossible)
+        write_atomic(folder / SWEEP_FILE, json.dumps(state, indent=2))
+        path = sweep_report.write(folder)
+    clock.say(f"sweep report: {path}")
+    return 0

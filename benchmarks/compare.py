@@ -1,0 +1,166 @@
+"""Several runs side by side, and the regression gate, both from the one reader's summary frame
+and with the same process-level intervals as a single run's report.
+
+- `comparison(runs)`: for every (case, phase), each run's speedup over its baseline with its
+  interval and verdict; flags a verdict that changes direction between runs and a speedup that
+  lies outside another run's interval.
+- `gate(old, new, threshold)`: fails closed. A (case, phase) measured in the old run that is
+  missing, failed or unreadable in the new one is a failure, named; a slowdown counts when the
+  new/old time ratio is above the threshold and its interval excludes 1 (or, with too few
+  processes for an interval, on the ratio alone).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import stats
+from benchmarks.phases import PHASES
+from benchmarks.report_figures import compare_figure
+from benchmarks.rundata import Run, fmt_interval, fmt_ratio, fmt_time, md_table, summary
+from shared.atomic import write_atomic
+
+REPORT_NAME = "report.md"
+
+
+def _get(d, dotted: str):
+    for k in dotted.split("."):
+        d = d.get(k) if isinstance(d, dict) else None
+    return d
+
+
+def env_differences(runs: list[Run]) -> list[str]:
+    """The differences that change timings: threads, versions, devices, CPU, configuration.
+    A value a run does not have (a framework it did not run) is not a difference."""
+    checks = {"CPU model": [_get(r.manifest, "environment.cpu") for r in runs],
+              "usable cores": [_get(r.manifest, "environment.cores_usable") for r in runs],
+              "intra-op threads": [_get(r.manifest, "threads.intra_op") for r in runs],
+              "inter-op threads": [_get(r.manifest, "threads.inter_op") for r in runs],
+              "Python": [_get(r.manifest, "environment.python") for r in runs],
+              "GPUs": [[g.get("name") for g in (_get(r.manifest, "environment.gpus") or [])] for r in runs]}
+    for pkg in ("torch", "tensorflow", "tensorflow-cpu", "keras", "numpy"):
+        used = [pkg.split("-")[0] in {c.framework for c in r.cases.values()} or pkg == "numpy" for r in runs]
+        checks[f"{pkg} version"] = [(_get(r.manifest, "environment.packages") or {}).get(pkg) if u else None
+                                    for r, u in zip(runs, used)]
+    for k in sorted({k for r in runs for k in (r.manifest.get("config") or {})}):
+        checks[f"configuration {k}"] = [(r.manifest.get("config") or {}).get(k) for r in runs]
+    warn = []
+    for label, values in checks.items():
+        present = [(r, v) for r, v in zip(runs, values) if v is not None]
+        if len({repr(v) for _, v in present}) > 1:
+            warn.append(f"{label} differs: " + "; ".join(f"{r.name}: {v}" for r, v in present))
+    return warn
+
+
+@dataclass
+class Cell:
+    speedup: float | None
+    low: float | None
+    high: float | None
+    verdict: str | None
+
+
+def _cells(runs: list[Run]) -> tuple[list[tuple[str, str]], dict, list]:
+    frames = [summary(r) for r in runs]
+    keys, cells = [], {}
+    for r, f in zip(runs, frames):
+        for _, row in f.iterrows():
+            k = (row["case"], row["phase"])
+            if row["verdict"] == "baseline" or row["framework"] == "shared":
+                continue
+            if k not in keys:
+                keys.append(k)
+            ok = row["speedup"] is not None and not (isinstance(row["speedup"], float) and math.isnan(row["speedup"]))
+            nan = (lambda x: None if x is None or (isinstance(x, float) and math.isnan(x)) else x)
+            cells[(r.name, *k)] = Cell(row["speedup"] if ok else None, nan(row["speedup_low"]),
+                                       nan(row["speedup_high"]), row["verdict"] if ok else row["status"])
+    return keys, cells, frames
+
+
+def flags(runs: list[Run], cells: dict, key: tuple[str, str]) -> list[str]:
+    got = [(r.name, cells.get((r.name, *key))) for r in runs]
+    got = [(n, c) for n, c in got if c is not None and c.speedup is not None]
+    out = []
+    dirs = {c.verdict for _, c in got if c.verdict in ("faster", "slower")}
+    if len(dirs) == 2:
+        out.append("verdict changes direction between runs")
+    for n, c in got:
+        for m, d in got:
+            if n != m and d.low is not None and not (d.low <= c.speedup <= d.high):
+                out.append(f"{n}'s {fmt_ratio(c.speedup)}x lies outside {m}'s interval")
+    return out
+
+
+def comparison_markdown(runs: list[Run], figure: Path | None) -> tuple[str, int]:
+    """The comparison report, and how many (case, phase) rows carry a flag."""
+    keys, cells, _ = _cells(runs)
+    parts = ["# fwbench comparison", md_table(
+        ["run", "kind", "host", "started (UTC)", "processes", "command"],
+        [[r.name, r.kind, _get(r.manifest, "environment.host"), r.manifest.get("started_utc"),
+          r.manifest.get("processes"), f"`{r.manifest.get('command')}`"] for r in runs])]
+    warn = env_differences(runs)
+    parts += ["## Environments", "\n".join(f"- {w}" for w in warn) if warn else
+              "Threads, versions, devices, CPU and configuration match."]
+    missing = [f"{r.name}: {n}" for r in runs for n in r.notes]
+    if missing:
+        parts += ["## Missing results", "\n".join(f"- {n}" for n in missing)]
+    if figure:
+        parts.append(f"![speedups across runs]({figure.name})")
+    rows, flagged = [], 0
+    for case, phase in keys:
+        cols = []
+        for r in runs:
+            c = cells.get((r.name, case, phase))
+            if c is None or c.speedup is None:
+                cols.append(c.verdict if c else "not run")
+            else:
+                cols.append(f"{fmt_ratio(c.speedup)}x ({fmt_interval(c.low, c.high)}) {c.verdict}")
+        f = flags(runs, cells, (case, phase))
+        flagged += bool(f)
+        rows.append([case, PHASES[phase].label, *cols, "; ".join(f) or "stable"])
+    parts += ["## Speedup over each run's baseline (95% CI) and verdict",
+              md_table(["case", "phase", *[r.name for r in runs], "across runs"], rows),
+              f"{len(keys) - flagged} of {len(keys)} comparisons are stable across the runs (same verdict, each "
+              f"speedup inside the other runs' intervals)."]
+    return "\n\n".join(parts) + "\n", flagged
+
+
+def write_comparison(runs: list[Run], out_dir: Path) -> tuple[Path, int]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _, _, frames = _cells(runs)
+    figure = compare_figure([(r.name, f) for r, f in zip(runs, frames)], out_dir / "fig-compare.png")
+    text, flagged = comparison_markdown(runs, figure)
+    return write_atomic(out_dir / REPORT_NAME, text), flagged
+
+
+def gate(old: Run, new: Run, threshold: float) -> tuple[list[str], list[str]]:
+    """(failures, other lines) for every (case, phase) the old run measured; threshold in percent."""
+    fails, other = [], []
+    for cid, case in old.cases.items():
+        for phase in old.phases():
+            pd_old = case.phases.get(phase)
+            if not pd_old or not pd_old.samples():
+                continue
+            name = f"{cid} {phase}"
+            new_case = new.cases.get(cid)
+            pd_new = new_case.phases.get(phase) if new_case else None
+            if not pd_new or not pd_new.samples():
+                why = ("case not in the new run" if new_case is None else
+                       "; ".join(pd_new.notes) if pd_new and pd_new.notes else
+                       f"{new_case.status}: {new_case.reason}" if new_case.status != "ok" else
+                       "results missing or unreadable")
+                fails.append(f"MISSING  {name}: measured in {old.name}, not in {new.name} ({why})")
+                continue
+            r = stats.ratio(pd_new.samples(), pd_old.samples())
+            change = (r.value - 1) * 100
+            beyond = r.value > 1 + threshold / 100
+            measured = r.excludes(1.0) if r.has_interval else True  # no interval: judge on the ratio alone
+            ci = f"95% CI {fmt_interval(r.low, r.high)}x" if r.has_interval else "no interval"
+            line = (f"{name}: {fmt_time(stats.location(pd_old.samples()).value)} -> "
+                    f"{fmt_time(stats.location(pd_new.samples()).value)} ({change:+.1f}%, {ci})")
+            if beyond and measured:
+                fails.append("SLOWER   " + line)
+            else:
+                other.append(("ok       " if not beyond else "unclear  ") + line)
+    return fails, other

@@ -1,0 +1,184 @@
+"""A sweep folder's tidy table, log-log figures, fitted cost exponents, crossovers and report,
+all from the point run folders through the one reader (benchmarks/rundata.py)."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import stats, sweep_stats
+from benchmarks.phases import PHASES
+from benchmarks.report_figures import PALETTE, save_png
+from benchmarks.rundata import fmt_interval, fmt_ratio, fmt_time, load_run, md_table, summary
+from shared.atomic import write_atomic
+
+REPORT_NAME = "report.md"
+
+
+def points(folder: Path, req: dict) -> list[tuple[int, object]]:
+    from benchmarks.commands.sweep import POINTS, point_name
+    out = []
+    for v in req["values"]:
+        p = folder / POINTS / point_name(req["param"], v)
+        if (p / "manifest.json").is_file():
+            out.append((v, load_run(p)))
+    return out
+
+
+def tidy(pts: list[tuple[int, object]], param: str):
+    """One row per (point, case, phase): the run summary plus the parameter's value."""
+    import pandas as pd
+    frames = []
+    for v, run in pts:
+        f = summary(run)
+        f.insert(0, param, v)
+        # the case id without the point's own override, so one case is one line across points
+        f.insert(1, "series", [c.split("[")[0] for c in f.case])
+        frames.append(f)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def per_process_medians(run, case_id: str, phase: str) -> list[float]:
+    c = run.cases.get(case_id)
+    pd_ = c.phases.get(phase) if c else None
+    return list(stats.per_process(pd_.samples())) if pd_ else []
+
+
+def fits(pts, frame, param: str) -> list[dict]:
+    """The cost exponent per (series, phase) over the points where it ran."""
+    out = []
+    if not len(frame):
+        return out
+    for (series, phase), g in frame[frame.status == "ok"].groupby(["series", "phase"], sort=False):
+        xs, ys = [], []
+        for v, run in pts:
+            row = g[g[param] == v]
+            if not len(row):
+                continue
+            m = per_process_medians(run, row.iloc[0]["case"], phase)
+            if m:
+                xs.append(v)
+                ys.append(m)
+        if len(xs) >= 2:
+            s = sweep_stats.fit_power_law(xs, ys)
+            out.append({"series": series, "phase": phase, "points": len(xs), **s.to_dict()})
+    return out
+
+
+def crossings(frame, param: str, min_effect: float) -> list[dict]:
+    """Where a case's verdict against the baseline flips sign along the sweep."""
+    out = []
+    ok = frame[(frame.status == "ok") & frame.speedup.notna() & (frame.verdict != "baseline")]
+    for (series, phase), g in ok.groupby(["series", "phase"], sort=False):
+        g = g.sort_values(param)
+        if len(g) < 2:
+            continue
+        # sweep_stats takes time(A)/time(B) with A = this case, B = the baseline: 1 / speedup
+        ratios = [(1 / r["speedup"], _inv(r["speedup_high"]), _inv(r["speedup_low"])) for _, r in g.iterrows()]
+        for c in sweep_stats.crossovers(list(g[param]), ratios, min_effect):
+            base = g.iloc[0]["baseline"].split("[")[0]
+            who = {"A": series, "B": base}
+            out.append({"series": series, "phase": phase, "baseline": base, "x": c.x_estimate,
+                        "between": (c.left_x, c.right_x), "before": who[c.before], "after": who[c.after]})
+    return out
+
+
+def _inv(x):
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else 1 / x
+
+
+def figure(frame, fitted: list[dict], param: str, phase: str, column: str, path: Path, ylabel: str) -> Path | None:
+    import matplotlib.pyplot as plt
+    g = frame[(frame.phase == phase) & (frame.status == "ok") & frame[column].notna()]
+    if not len(g):
+        return None
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for i, (series, h) in enumerate(g.groupby("series", sort=False)):
+        h = h.sort_values(param)
+        color = PALETTE[i % len(PALETTE)]
+        label = h.iloc[0]["label"].split(" [")[0]
+        if column == "time_s":
+            f = next((f for f in fitted if f["series"] == series and f["phase"] == phase), None)
+            yerr = [h["time_s"] - h["time_low_s"].fillna(h["time_s"]), h["time_high_s"].fillna(h["time_s"]) - h["time_s"]]
+            ax.errorbar(h[param], h["time_s"], yerr=yerr, fmt="o", color=color, capsize=2,
+                        label=label + (f": slope {f['exponent']:.2f} ({fmt_interval(f['low'], f['high'], lambda x: f'{x:.2f}')})"
+                                       if f else ""))
+            if f:
+                xs = np.geomspace(h[param].min(), h[param].max(), 50)
+                ax.plot(xs, np.exp(f["intercept"]) * xs ** f["exponent"], "-", color=color, alpha=0.6)
+        else:
+            ax.plot(h[param], h[column], "o-", color=color, label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(param)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{PHASES[phase].label} against {param} (log-log)", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    return save_png(fig, path)
+
+
+def write(folder: Path) -> Path:
+    from benchmarks.commands.sweep import SWEEP_FILE
+    req = json.loads((folder / SWEEP_FILE).read_text())
+    param = req["param"]
+    pts = points(folder, req)
+    frame = tidy(pts, param)
+    if len(frame):
+        write_atomic(folder / "sweep.csv", frame.to_csv(index=False))
+    fitted = fits(pts, frame, param) if len(frame) else []
+    min_effect = pts[0][1].min_effect if pts else stats.MIN_EFFECT
+    flips = crossings(frame, param, min_effect) if len(frame) else []
+    made = []
+    phases = [p for p in PHASES if len(frame) and p in set(frame.phase)]
+    for phase in phases:
+        for column, kind, ylabel in (("time_s", "time", "seconds per round"), ("peak_rss_mb", "memory", "peak RSS (MB)")):
+            p = figure(frame, fitted, param, phase, column, folder / f"fig-{kind}-{phase}.png", ylabel)
+            if p:
+                made.append(p)
+    parts = [f"# fwbench sweep: {param}", f"Values: {', '.join(map(str, req['values']))}."]
+    if req.get("preset"):
+        parts.append(f"Preset `{req['preset']}` ({req['preset_about']}): phases {req['phases']}, "
+                     f"{req['processes']} processes per case, rounds per process "
+                     + ", ".join(f"{k} {v['rounds']} (+{v['warmup']} warm-up)" for k, v in req["rounds"].items())
+                     + ": fewer than a full run, so intervals are wider.")
+    done = {v for v, _ in pts}
+    missing = [v for v in req["values"] if v not in done]
+    impossible = req.get("impossible") or {}
+    if missing:
+        parts.append("Points without results: " + "; ".join(
+            f"{param}={v}: " + impossible.get(f"{param}={v}", "not run yet or failed (`fwbench sweep --resume` runs it)")
+            for v in missing) + ".")
+    if pts:
+        m = pts[0][1].manifest
+        env = m.get("environment") or {}
+        parts.append(f"Machine: {env.get('cpu')}, {m.get('threads', {}).get('intra_op')} intra-op threads per case; "
+                     f"torch {(env.get('packages') or {}).get('torch')}, tensorflow "
+                     f"{(env.get('packages') or {}).get('tensorflow')}. Command: `fwbench {' '.join(req['argv'])}`.")
+    parts.append("## Cost exponents (time ~ a * x^b, fitted on per-process medians, 95% CI)")
+    parts.append(md_table(["case", "phase", "points", "exponent b", "95% CI"],
+                          [[f["series"], PHASES[f["phase"]].label, f["points"], f"{f['exponent']:.3f}",
+                            fmt_interval(f["low"], f["high"], lambda x: f"{x:.3f}")] for f in fitted]) if fitted
+                 else "Too few points for a fit.")
+    parts.append("## Crossovers (where a verdict against the baseline changes sign)")
+    parts.append("\n".join(f"- {PHASES[c['phase']].label}: {c['before']} is faster below, {c['after']} above "
+                           f"{param} ~ {c['x']:.4g} (between {c['between'][0]:g} and {c['between'][1]:g})"
+                           for c in flips) if flips else
+                 "None: no case's verdict against the baseline changes sign over this range.")
+    for p in made:
+        parts.append(f"![{p.stem}]({p.name})")
+    parts.append("## Every point")
+    if len(frame):
+        rows = [[r[param], r["label"], PHASES[r["phase"]].label, fmt_time(r["time_s"]) if r["status"] == "ok" else r["status"],
+                 "" if r["time_low_s"] is None or (isinstance(r["time_low_s"], float) and math.isnan(r["time_low_s"]))
+                 else f"{fmt_time(r['time_low_s'])}-{fmt_time(r['time_high_s'])}",
+                 "" if not isinstance(r["speedup"], float) or math.isnan(r["speedup"]) else
+                 (f"{fmt_ratio(r['speedup'])}x ({fmt_interval(r['speedup_low'], r['speedup_high'])})"
+                  if r["verdict"] != "baseline" else "baseline"),
+                 r["verdict"] or "", "" if r["peak_rss_mb"] is None or math.isnan(r["peak_rss_mb"]) else f"{r['peak_rss_mb']:.0f}",
+                 r["note"] or ""] for _, r in frame.iterrows()]
+        parts.append(md_table([param, "case", "phase", "time", "95% CI", "speedup vs baseline", "verdict",
+                               "peak RSS (MB)", "notes"], rows))
+    return write_atomic(folder / REPORT_NAME, "\n\n".join(parts) + "\n")
