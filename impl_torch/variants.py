@@ -6,4 +6,14 @@ DEFAULT_VARIANT = "eager"
 
 VARIANTS = {v.name: v for v in (
     Variant("eager", "PyTorch (eager)", "eager nn.Module, torch.optim.Adam defaults (single-tensor loop on CPU)"),
+    Variant("fused", "PyTorch (eager, fused Adam)",
+            "eager nn.Module, torch.optim.Adam(fused=True): one fused kernel per parameter for the update; "
+            "native optimizer mode only: strict (StrictAdam, written out op by op) and sgd run exactly as eager"),
+    Variant("compile", "PyTorch (torch.compile)",
+            "torch.compile of the model (inductor, default mode, no CUDA graphs), eager optimizer; compilation "
+            "happens in the first epoch and every recompilation is counted as a trace; unavailable without "
+            "inductor's compiler (C++ on CPU, Triton on GPU)"),
+    Variant("sparse", "PyTorch (eager, sparse input)",
+            "eager, batches as torch sparse CSR tensors, never densified: the first layer is CSR @ weight "
+            "(held (in, out)), the rest as eager", input="sparse"),
 )}

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
+from shared import batches
 from shared.config import ExperimentConfig
 from shared.weights import Layer
 
@@ -76,7 +78,17 @@ class FrameworkTwin(abc.ABC):
     # --- moving data in --------------------------------------------------------------------
     @abc.abstractmethod
     def to_device(self, x: np.ndarray, y: np.ndarray | None = None) -> DeviceBatch:
-        """Copy a dense float32 batch (and int64 labels) into framework tensors on the device."""
+        """Copy a float32 batch (and int64 labels) into framework tensors on the device, in the
+        variant's input representation: dense variants take a dense array; sparse variants take
+        a scipy CSR batch (a dense array is converted to sparse, never the other way)."""
+
+    def rows_to_device(self, x: sp.csr_matrix, rows, y: np.ndarray | None = None) -> DeviceBatch:
+        """The input pipeline for one batch: rows (an index array or a slice) of the sparse
+        matrix x, and y[rows] when labels are given, as a DeviceBatch in the variant's input
+        representation. This default densifies the rows (dense variants); sparse variants
+        override it to hand the CSR slice to their framework, so no dense batch ever exists.
+        Every caller (shared/training.py, the harness) goes through here."""
+        return self.to_device(batches.dense_rows(x, rows), y[rows] if y is not None else None)
 
     # --- computation ---------------------------------------------------------------------
     @abc.abstractmethod
@@ -103,6 +115,33 @@ class FrameworkTwin(abc.ABC):
     def synchronize(self) -> None:
         """Wait until all queued device work is done (a no-op where execution is synchronous)."""
 
+    @abc.abstractmethod
+    def step_breakdown(self, batch: DeviceBatch, repeats: int) -> dict[str, float]:
+        """The training step taken apart: median seconds per step over `repeats` of each part,
+        every part synchronised with the device before its clock stops:
+
+          "forward"    forward pass + loss
+          "backward"   the gradients (where a framework can only time forward+gradients
+                       together, that minus "forward")
+          "optimizer"  the update
+          "readback"   the loss to the host
+          "step"       the whole train_step + losses_to_numpy, measured in the same pass (each
+                       repeat runs one decomposed step and one whole step), to check that the
+                       parts add up
+
+        It TRAINS (2 x repeats steps, plus warm-up steps that trace or compile the parts): the
+        weights and optimizer state change. The harness calls it in a separate pass, on a freshly
+        built model, after the timed phases; never between timed rounds."""
+
     def trace_count(self) -> int | None:
-        """How many times a compiled step has been traced (None where nothing is traced)."""
+        """How many times a compiled step has been traced or compiled, recompilations included
+        (None where nothing is traced)."""
         return None
+
+
+BREAKDOWN_PARTS = ("forward", "backward", "optimizer", "readback")
+
+
+def breakdown_medians(samples: dict[str, list[float]]) -> dict[str, float]:
+    """Per-repeat seconds -> the median of each part, keys BREAKDOWN_PARTS + ("step",)."""
+    return {k: float(np.median(samples[k])) for k in (*BREAKDOWN_PARTS, "step")}

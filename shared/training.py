@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shared.batches import dense_rows, distinct_epochs, epoch_order, eval_chunks
+from shared.batches import batch_bytes, distinct_epochs, epoch_order, eval_chunks, rows_nnz
 from shared.config import ExperimentConfig
 from shared.contract import DeviceBatch, FrameworkTwin
 from shared.dataset import PreparedData
@@ -23,8 +23,9 @@ def build(framework_cls, cfg: ExperimentConfig, data: PreparedData, variant: str
 
 
 def device_epoch(twin: FrameworkTwin, data: PreparedData, index_batches: list[np.ndarray]) -> list[DeviceBatch]:
-    """The input pipeline: sparse rows -> dense float32 -> framework tensors on the device."""
-    return [twin.to_device(dense_rows(data.x_train, idx), data.y_train[idx]) for idx in index_batches]
+    """The input pipeline: sparse rows -> framework tensors on the device, in the twin's own
+    input representation (dense float32 batches, or sparse ones for sparse variants)."""
+    return [twin.rows_to_device(data.x_train, idx, data.y_train) for idx in index_batches]
 
 
 def device_epochs(twin: FrameworkTwin, cfg: ExperimentConfig, data: PreparedData) -> list[list[DeviceBatch]]:
@@ -40,7 +41,7 @@ def run_epoch(twin: FrameworkTwin, batches: list[DeviceBatch]) -> np.ndarray:
 
 def predict_classes(twin: FrameworkTwin, x, eval_batch_size: int) -> np.ndarray:
     """Argmax predictions over a sparse matrix, in chunks so the dense matrix never exists whole."""
-    out = [twin.logits(twin.to_device(dense_rows(x, s))).argmax(axis=1) for s in eval_chunks(x.shape[0], eval_batch_size)]
+    out = [twin.logits(twin.rows_to_device(x, s)).argmax(axis=1) for s in eval_chunks(x.shape[0], eval_batch_size)]
     return np.concatenate(out)
 
 
@@ -55,29 +56,36 @@ class FitResult:
         return [float(np.mean(l)) for l in self.epoch_losses]
 
 
-def epoch_fits_in_memory(cfg: ExperimentConfig, data: PreparedData, share: float = 0.25) -> bool:
-    """Whether one pre-converted epoch (dense float32) takes at most `share` of available RAM."""
+def epoch_bytes(cfg: ExperimentConfig, data: PreparedData, input: str = "dense", epoch: int = 0) -> int:
+    """Bytes of one pre-converted epoch's batches in an input representation (Variant.input)."""
+    x = data.x_train
+    return sum(batch_bytes(input, len(idx), x.shape[1], rows_nnz(x, idx)) for idx in epoch_order(cfg, x.shape[0], epoch))
+
+
+def epoch_fits_in_memory(cfg: ExperimentConfig, data: PreparedData, share: float = 0.25, input: str = "dense") -> bool:
+    """Whether one pre-converted epoch, in the given input representation, takes at most `share`
+    of available RAM."""
     import psutil
 
-    need = (data.x_train.shape[0] // cfg.batch_size) * cfg.batch_size * data.vocab_size * 4
-    return need <= share * psutil.virtual_memory().available
+    return epoch_bytes(cfg, data, input) <= share * psutil.virtual_memory().available
 
 
 def fit(twin: FrameworkTwin, cfg: ExperimentConfig, data: PreparedData) -> FitResult:
     """Train for cfg.epochs, then score the test set.
 
     One epoch's batches are converted ahead of it and reused while the order repeats (the
-    tutorial's); where an epoch would not fit in memory (all 20 groups: V = 591,932) each
-    batch is built and converted just before its step instead."""
+    tutorial's); where an epoch would not fit in memory in the twin's input representation
+    (all 20 groups dense: V = 591,932) each batch is built and converted just before its step
+    instead. Batches come from twin.rows_to_device, so sparse variants never densify."""
     n = data.x_train.shape[0]
-    resident = epoch_fits_in_memory(cfg, data)
+    resident = epoch_fits_in_memory(cfg, data, input=twin.spec.input)
     result = FitResult()
     batches = None
     for e in range(cfg.epochs):
         order = epoch_order(cfg, n, e)
         if not resident:
-            losses = twin.losses_to_numpy([twin.train_step(b) for b in
-                                           (twin.to_device(dense_rows(data.x_train, i), data.y_train[i]) for i in order)])
+            losses = twin.losses_to_numpy([twin.train_step(twin.rows_to_device(data.x_train, i, data.y_train))
+                                           for i in order])
         else:
             if batches is None or cfg.shuffle_each_epoch:
                 batches = None  # release the previous epoch before building the next

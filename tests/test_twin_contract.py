@@ -30,11 +30,16 @@ def shape(fn) -> list[tuple]:
     return [(p.name, p.kind.name, repr(p.default)) for p in inspect.signature(fn).parameters.values()]
 
 
-def public_api(package: str) -> dict:
-    """runtime.py: its own public functions; twin.py: every public member of Twin."""
-    runtime = importlib.import_module(f"{package}.runtime")
-    api = {f"runtime.{n}": shape(f) for n, f in vars(runtime).items()
-           if inspect.isfunction(f) and not n.startswith("_") and f.__module__ == runtime.__name__}
+def public_api(package: str, modules=("runtime", "probe")) -> dict:
+    """runtime.py (and probe.py, where the package has one): their own public functions;
+    twin.py: every public member of Twin."""
+    api = {}
+    for name in modules:
+        if not (Path(importlib.import_module(package).__file__).parent / f"{name}.py").exists():
+            continue
+        module = importlib.import_module(f"{package}.{name}")
+        api.update({f"{name}.{n}": shape(f) for n, f in vars(module).items()
+                    if inspect.isfunction(f) and not n.startswith("_") and f.__module__ == module.__name__})
     twin = importlib.import_module(f"{package}.twin").Twin
     for n in [n for n in dir(twin) if not n.startswith("_")] + ["__init__"]:
         member = inspect.getattr_static(twin, n)
@@ -47,7 +52,8 @@ def api_differences(a: dict, b: dict) -> list[str]:
 
 
 def test_twin_packages_have_the_same_files_and_public_signatures():
-    assert module_files("impl_torch") == module_files("impl_tf") == ["__init__.py", "runtime.py", "twin.py", "variants.py"]
+    assert module_files("impl_torch") == module_files("impl_tf")
+    assert {"__init__.py", "runtime.py", "twin.py", "variants.py"} <= set(module_files("impl_torch"))
     torch_api, tf_api = public_api("impl_torch"), public_api("impl_tf")
     assert not api_differences(torch_api, tf_api), "\n".join(api_differences(torch_api, tf_api))
     # and both implement the contract's signatures, not just each other's
@@ -124,12 +130,13 @@ NUMPY_TWIN = '''
 """The MLP in plain NumPy: forward, backward by hand, plain SGD."""
 from __future__ import annotations
 
+import time
 from typing import Sequence
 
 import numpy as np
 
 from shared.config import ExperimentConfig
-from shared.contract import DeviceBatch, FrameworkTwin
+from shared.contract import BREAKDOWN_PARTS, DeviceBatch, FrameworkTwin, breakdown_medians
 from shared.errors import UserError
 from shared.weights import Layer
 
@@ -162,18 +169,43 @@ class Twin(FrameworkTwin):
         d[rows, y] -= 1
         return -logp[rows, y].mean(), d / len(y)
 
-    def train_step(self, batch: DeviceBatch):
-        acts = self._activations(batch.x)
-        loss, d = self._loss_and_grad(acts[-1], batch.y)
+    def _backward(self, acts, d):
         grads = []
         for i in reversed(range(len(self.params))):
             w, _ = self.params[i]
             grads.insert(0, (acts[i].T @ d, d.sum(axis=0)))
             d = (d @ w.T) * (acts[i] > 0)
+        return grads
+
+    def _update(self, grads):
         for (w, b), (gw, gb) in zip(self.params, grads):
             w -= self.cfg.learning_rate * gw
             b -= self.cfg.learning_rate * gb
+
+    def train_step(self, batch: DeviceBatch):
+        acts = self._activations(batch.x)
+        loss, d = self._loss_and_grad(acts[-1], batch.y)
+        self._update(self._backward(acts, d))
         return np.float32(loss)
+
+    def step_breakdown(self, batch: DeviceBatch, repeats: int) -> dict[str, float]:
+        samples = {k: [] for k in (*BREAKDOWN_PARTS, "step")}
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            acts = self._activations(batch.x)
+            loss, d = self._loss_and_grad(acts[-1], batch.y)
+            t1 = time.perf_counter()
+            grads = self._backward(acts, d)
+            t2 = time.perf_counter()
+            self._update(grads)
+            t3 = time.perf_counter()
+            self.losses_to_numpy([np.float32(loss)])
+            t4 = time.perf_counter()
+            self.losses_to_numpy([self.train_step(batch)])
+            t5 = time.perf_counter()
+            for k, v in zip((*BREAKDOWN_PARTS, "step"), (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+                samples[k].append(v)
+        return breakdown_medians(samples)
 
     def losses_to_numpy(self, losses: list) -> np.ndarray:
         return np.asarray(losses, np.float32)
@@ -212,8 +244,9 @@ def test_a_third_framework_is_one_folder_and_one_registry_line(numpy_framework, 
     from benchmarks.commands import check
     from shared import parity
 
-    assert module_files("impl_numpy_probe") == module_files("impl_torch")
-    differences = api_differences(public_api("impl_torch"), public_api("impl_numpy_probe"))
+    assert module_files("impl_numpy_probe") == ["__init__.py", "runtime.py", "twin.py", "variants.py"]
+    # the contract's part (runtime.py and Twin); probe.py is an optional extra of the timed twins
+    differences = api_differences(public_api("impl_torch", ("runtime",)), public_api("impl_numpy_probe", ("runtime",)))
     assert not differences, "\n".join(differences)
 
     cfg = TINY_CONFIG.replace(optimizer="sgd", learning_rate=0.5, epochs=5)
@@ -244,7 +277,7 @@ def test_fit_streams_batches_when_an_epoch_does_not_fit(tiny_archive, tmp_path, 
     data = prepare(cfg, archive=tiny_archive, cache=tmp_path)
     registry.runtime("torch").configure(1, "cpu")
     resident = training.fit(training.build(registry.twin_class("torch"), cfg, data), cfg, data)
-    monkeypatch.setattr(training, "epoch_fits_in_memory", lambda cfg, data: False)
+    monkeypatch.setattr(training, "epoch_fits_in_memory", lambda cfg, data, **kw: False)
     streamed = training.fit(training.build(registry.twin_class("torch"), cfg, data), cfg, data)
     for a, b in zip(resident.epoch_losses, streamed.epoch_losses):
         assert (a == b).all(), f"streamed losses {b} differ from pre-converted {a}"
