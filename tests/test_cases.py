@@ -1,0 +1,122 @@
+"""Cases: ids, expansion, the interleaved schedule, baseline pairing, and the phase registry
+driving the worker and the report."""
+from __future__ import annotations
+
+import collections
+
+import pytest
+
+from benchmarks import cases as cs
+from benchmarks.phases import ALL_PHASES, FRAMEWORK_PHASES, PHASES, SHARED_PHASES
+from shared.errors import UserError
+
+
+def test_case_ids_are_stable_and_parse_back():
+    c = cs.parse_case("tf:xla", "cpu")
+    assert c.id == "tensorflow:xla@cpu"
+    assert cs.parse_case(c.id) == c
+    d = cs.parse_case("torch@gpu[batch_size=300,hidden=50x50]")
+    assert d.id == "torch:eager@gpu[batch_size=300,hidden=50x50]"
+    assert d.overrides == (("batch_size", 300), ("hidden", (50, 50)))
+    assert cs.parse_case(d.id) == d
+    assert d.config(__import__("shared.config").config.ExperimentConfig()).batch_size == 300
+    assert "/" not in d.slug and ":" not in d.slug and "@" not in d.slug
+
+
+def test_expand_frameworks_and_devices():
+    got = cs.expand("torch:eager,torch:fused,tensorflow", ["cpu", "gpu"])
+    assert [c.id for c in got] == ["torch:eager@cpu", "torch:fused@cpu", "tensorflow:graph@cpu",
+                                   "torch:eager@gpu", "torch:fused@gpu", "tensorflow:graph@gpu"]
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("torch,torch:eager", "named twice"),
+    ("torch:warp", "choose from eager"),
+    ("jax", "unknown framework"),
+    ("", "empty"),
+    ("torch@gpu", "--devices"),
+])
+def test_bad_case_lists_are_user_errors(text, needle):
+    with pytest.raises(UserError, match=needle):
+        cs.expand(text, ["cpu"])
+
+
+def test_bad_override_is_a_user_error():
+    with pytest.raises(UserError, match="unknown setting"):
+        cs.parse_case("torch@cpu[colour=red]")
+    with pytest.raises(UserError, match="not a valid value"):
+        cs.parse_case("torch@cpu[batch_size=big]")
+
+
+def test_schedule_interleaves_and_rotates():
+    cases = cs.expand("torch,tensorflow,torch:fused", ["cpu"])
+    order = cs.schedule(cases, 3)
+    assert len(order) == 9
+    rounds = [order[i:i + 3] for i in range(0, 9, 3)]
+    for k, rnd in enumerate(rounds):
+        assert sorted(c.id for _, c in rnd) == sorted(c.id for c in cases), "each round runs every case once"
+        assert {i for i, _ in rnd} == {k}
+    # every case takes every position once over three rounds: drift favours none
+    positions = collections.defaultdict(set)
+    for rnd in rounds:
+        for pos, (_, c) in enumerate(rnd):
+            positions[c.id].add(pos)
+    assert all(p == {0, 1, 2} for p in positions.values())
+    with pytest.raises(UserError, match="at least 1"):
+        cs.schedule(cases, 0)
+
+
+def test_two_cases_alternate():
+    a, b = cs.expand("torch,tensorflow", ["cpu"])
+    assert [c for _, c in cs.schedule([a, b], 4)] == [a, b, b, a, a, b, b, a]
+
+
+def test_baseline_pairing_with_many_cases():
+    cases = cs.expand("tensorflow,torch:fused,torch,tensorflow:xla", ["cpu", "gpu"])
+    base = cs.baselines(cases, None)
+    assert base["cpu"].id == "torch:eager@cpu" and base["gpu"].id == "torch:eager@gpu"
+    chosen = cs.baselines(cases, "tensorflow:xla")
+    assert chosen["cpu"].id == "tensorflow:xla@cpu" and chosen["gpu"].id == "tensorflow:xla@gpu"
+    only_tf = cs.expand("tensorflow,tensorflow:eager", ["cpu"])
+    assert cs.baselines(only_tf, None)["cpu"].id == "tensorflow:graph@cpu"  # no PyTorch: the first case
+    with pytest.raises(UserError, match="not in this run"):
+        cs.baselines(cases, "tensorflow:eager")
+
+
+def test_matrix_has_every_variant_default_first():
+    from shared import registry
+    got = cs.all_variants(["cpu"])
+    for fw in registry.FRAMEWORKS:
+        mine = [c for c in got if c.framework == fw]
+        assert [c.variant for c in mine][0] == registry.default_variant(fw)
+        assert {c.variant for c in mine} == set(registry.variants(fw))
+
+
+def test_phase_registry_drives_the_worker_and_the_report():
+    # one declaration per phase, with everything the worker and the report derive from it
+    assert ALL_PHASES == FRAMEWORK_PHASES + SHARED_PHASES
+    for name, p in PHASES.items():
+        assert p.name == name and p.run is not None and p.label and p.verb and p.gerund and p.times
+        assert p.rounds.rounds >= 1 and p.quick.rounds >= 1
+    # the worker parametrizes exactly the registry's phases of its scope
+    import argparse
+    from benchmarks import conftest
+
+    class Cfg:
+        def __init__(self, **o):
+            self.o = o
+
+        def getoption(self, name):
+            return self.o[name]
+    opts = conftest.options(Cfg(**{"--case": "torch@cpu", "--config-json": None, "--phases": None, "--quick": False,
+                                   "--archive": None, "--process-index": 0}))
+    assert opts["phases"] == list(FRAMEWORK_PHASES)
+    shared = conftest.options(Cfg(**{"--case": "shared", "--config-json": None, "--phases": None, "--quick": False,
+                                     "--archive": None, "--process-index": 0}))
+    assert shared["phases"] == list(SHARED_PHASES)
+    # the report's words come from the registry
+    from benchmarks import report
+    row = {"phase": "train_epoch", "device": "cpu", "speedup": 2.0, "speedup_low": 1.8, "speedup_high": 2.2,
+           "processes": 3, "verdict": "faster", "label": "X"}
+    assert PHASES["train_epoch"].verb in report.sentence(row, "Y")
+    del argparse
