@@ -6,6 +6,8 @@ says exactly what produced it and two processes built from the same manifest do 
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 
 from shared.environment import usable_cores
@@ -37,6 +39,9 @@ class ExperimentConfig:
     #   (V = 119,928 for the three groups; the test set leaks into the vocabulary).
     # "train": the same tokens, fitted on the training posts only; unseen test words dropped.
     vocab_mode: str = "tutorial"
+    # Keep only the N most frequent tokens of that vocabulary (frequency: total count over the
+    # posts it is fitted on; ties broken by token); None keeps them all, as the tutorial did.
+    vocab_size: int | None = None
 
     # --- model: V -> hidden[0] -> ReLU -> hidden[1] -> ReLU -> n_classes -----------------
     hidden: tuple[int, ...] = (100, 100)
@@ -90,21 +95,32 @@ class ExperimentConfig:
             raise UserError(f"unknown optimizer mode {self.optimizer!r}: use one of {', '.join(OPTIMIZER_MODES)}")
         if self.device not in DEVICES:
             raise UserError(f"unknown device {self.device!r}: use one of {', '.join(DEVICES)}")
-        if not self.hidden or any(int(h) <= 0 for h in self.hidden):
+        if self.vocab_size is not None and not (_is_int(self.vocab_size) and self.vocab_size > 0):
+            raise UserError(f"vocabulary size must be a positive integer, got {self.vocab_size}: "
+                            f"omit --vocab-size to keep every token")
+        if not self.hidden or not all(_is_int(h) and h > 0 for h in self.hidden):
             raise UserError(f"hidden sizes must be positive integers, got {self.hidden}: e.g. --hidden 100,100")
         for name in ("batch_size", "epochs", "eval_batch_size"):
-            if int(getattr(self, name)) <= 0:
-                raise UserError(f"{name.replace('_', ' ')} must be a positive integer, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if not (_is_int(value) and value > 0):
+                raise UserError(f"{name.replace('_', ' ')} must be a positive integer, got {value}")
+        # inf and nan pass (or dodge) the range tests below and would only surface as a
+        # diverged run: refuse them up front, every float field alike.
+        for name, label, flag in (("learning_rate", "learning rate", "--lr 0.01"), ("beta1", "Adam beta1", "0.9"),
+                                  ("beta2", "Adam beta2", "0.999"), ("adam_eps", "Adam epsilon", "1e-8")):
+            value = getattr(self, name)
+            if not (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)):
+                raise UserError(f"{label} must be a finite number, got {value}: e.g. {flag}")
         if not (self.learning_rate > 0):
-            raise UserError(f"learning rate must be positive, got {self.learning_rate}")
+            raise UserError(f"learning rate must be positive, got {self.learning_rate}: e.g. --lr 0.01")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise UserError(f"Adam betas must lie in [0, 1), got {self.beta1}, {self.beta2}")
         if not (self.adam_eps > 0):
             raise UserError(f"Adam epsilon must be positive, got {self.adam_eps}")
         if self.threads is not None and int(self.threads) <= 0:
             raise UserError(f"threads must be a positive integer, got {self.threads}")
-        if self.seed < 0:
-            raise UserError(f"seed must be non-negative, got {self.seed}")
+        if not (_is_int(self.seed) and self.seed >= 0):
+            raise UserError(f"seed must be a non-negative integer, got {self.seed}")
 
     @property
     def category_names(self) -> tuple[str, ...]:
@@ -117,7 +133,7 @@ class ExperimentConfig:
 
     def data_key(self) -> dict:
         """The part of the configuration that decides the prepared dataset."""
-        return {"categories": list(self.category_names), "vocab_mode": self.vocab_mode}
+        return {"categories": list(self.category_names), "vocab_mode": self.vocab_mode, "vocab_size": self.vocab_size}
 
     def replace(self, **changes) -> "ExperimentConfig":
         return dataclasses.replace(self, **changes)
@@ -137,6 +153,11 @@ class ExperimentConfig:
         if "hidden" in d:
             d["hidden"] = tuple(d["hidden"])
         return cls(**d)
+
+
+def _is_int(value) -> bool:
+    """An integer, numpy's included; not a bool (True would pass as 1) nor a float."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def parse_categories(text: str | None) -> tuple[str, ...] | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from shared.archive import archive_digest
+from shared.atomic import Damaged, expect, report_rebuilt, sweep_stale, write_atomic, writing_cache
 from shared.config import ExperimentConfig
 from shared.errors import UserError
 from shared.paths import archive_from_env, cache_root
@@ -72,29 +72,48 @@ def _save(path: Path, data: PreparedData) -> None:
                        f"{name}_shape": np.asarray(m.shape)})
     meta = {"category_names": list(data.category_names), "source": data.source, "key": data.key}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".prepared-", suffix=".npz", dir=path.parent)
+    # Uncompressed: loading is a memcpy, compression would cost more than it saves. Through
+    # write_atomic: the umask's permissions like the rest of the cache (mkstemp gave 0600).
+    write_atomic(path, lambda f: np.savez(f, **arrays))
+
+
+def _load(path: Path, key: str, source_id: str, cfg: ExperimentConfig) -> PreparedData:
+    """The cached dataset, or Damaged. Checks are O(rows), never O(nonzeros): the zip's CRC
+    already catches a corrupted array, these catch a file that is not the one the key names."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)  # uncompressed: loading is a memcpy, compression would cost more than it saves
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with open(path, "rb") as f:
+            # Else np.load takes a cut or overwritten file for a pickle and says so at length.
+            expect(f.read(4) == b"PK\x03\x04", "not an .npz archive: overwritten or truncated")
+        with np.load(path) as z:
+            meta = json.loads(z["meta"].tobytes())
+            mats = {}
+            for name in ("x_train", "x_test"):
+                data, indices, indptr = z[f"{name}_data"], z[f"{name}_indices"], z[f"{name}_indptr"]
+                shape = tuple(int(n) for n in z[f"{name}_shape"])
+                expect(data.dtype == np.float32 and len(shape) == 2 and indptr.shape == (shape[0] + 1,)
+                       and data.shape == indices.shape == (int(indptr[-1]),), f"{name} is not a consistent CSR matrix")
+                mats[name] = sp.csr_matrix((data, indices, indptr), shape=shape)
+            y_train, y_test = z["y_train"], z["y_test"]
+        expect(isinstance(meta, dict) and meta.get("key") == key and meta.get("source") == source_id,
+               "it records another key or source than its name")
+        expect(meta.get("category_names") == list(cfg.category_names), "it holds other categories")
+        expect(y_train.dtype == y_test.dtype == np.int64 and y_train.shape == (mats["x_train"].shape[0],)
+               and y_test.shape == (mats["x_test"].shape[0],) and mats["x_train"].shape[1] == mats["x_test"].shape[1],
+               "its labels or vocabularies do not line up")
+    except Damaged:
         raise
-
-
-def _load(path: Path) -> PreparedData:
-    with np.load(path) as z:
-        meta = json.loads(z["meta"].tobytes())
-        mats = {name: sp.csr_matrix((z[f"{name}_data"], z[f"{name}_indices"], z[f"{name}_indptr"]),
-                                    shape=tuple(z[f"{name}_shape"])) for name in ("x_train", "x_test")}
-        return PreparedData(mats["x_train"], z["y_train"], mats["x_test"], z["y_test"],
-                            tuple(meta["category_names"]), meta["source"], meta["key"])
+    except Exception as e:  # whatever a cut or foreign file makes numpy/zipfile/json raise
+        raise Damaged(f"not a readable prepared dataset: {type(e).__name__}: {e}") from None
+    return PreparedData(mats["x_train"], y_train, mats["x_test"], y_test, cfg.category_names, source_id, key)
 
 
 def prepare(cfg: ExperimentConfig, archive: str | os.PathLike | None = None,
             cache: Path | None = None, use_cache: bool = True) -> PreparedData:
-    """The dataset for `cfg`, from the archive (option, else FWBENCH_ARCHIVE), else a download."""
+    """The dataset for `cfg`, from the archive (option, else FWBENCH_ARCHIVE), else a download.
+
+    A warm start is the archive's remembered digest plus one .npz read: the key already names
+    the archive's sha256, so the extracted posts are not re-checked then; they are checked
+    (shared/archive.py) whenever they are parsed."""
     cache = cache or cache_root()
     path = archive_from_env(archive)
     if path is not None:
@@ -108,11 +127,12 @@ def prepare(cfg: ExperimentConfig, archive: str | os.PathLike | None = None,
         digest, source_id = None, "sklearn-download"
     key = _cache_key(source_id, cfg)
     cached = cache / "prepared" / f"{key}.npz"
+    damage = None
     if use_cache and cached.is_file():
         try:
-            return _load(cached)
-        except Exception:  # a damaged cache entry is rebuilt, never trusted
-            cached.unlink(missing_ok=True)
+            return _load(cached, key, source_id, cfg)
+        except Damaged as d:  # never trusted, never fatal: rebuilt below, and said once it is
+            damage = str(d)
     # scikit-learn is imported only on a cache miss: a warm start stays well under a second.
     from shared.corpus import load_by_download, load_from_archive
     from shared.vocabulary import vectorize
@@ -120,11 +140,16 @@ def prepare(cfg: ExperimentConfig, archive: str | os.PathLike | None = None,
     corpus = load_from_archive(path, cache, cfg, digest) if path is not None else load_by_download(cfg)
     if len(corpus.train.texts) == 0 or len(corpus.test.texts) == 0:
         raise UserError(f"the selection {list(cfg.category_names)} has no posts: check the archive and --categories")
-    x_train, x_test, _ = vectorize(corpus.train.texts, corpus.test.texts, cfg.vocab_mode)
+    x_train, x_test, _ = vectorize(corpus.train.texts, corpus.test.texts, cfg.vocab_mode, cfg.vocab_size)
     data = PreparedData(x_train, corpus.train.labels, x_test, corpus.test.labels,
                         corpus.category_names, corpus.source, key)
     if use_cache:
-        _save(cached, data)
+        with writing_cache(cache):
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            sweep_stale(cached.parent)  # .npz halves of runs killed mid-write
+            _save(cached, data)
+    if damage is not None:
+        report_rebuilt(cached, damage)
     return data
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -79,3 +81,23 @@ def tiny_archive(tmp_path) -> Path:
 
 # Small enough to train in a blink on the tiny archive: 36 train posts, batches of 8.
 TINY_CONFIG = ExperimentConfig(batch_size=8, epochs=2, hidden=(16, 16), eval_batch_size=16)
+
+
+def fwbench(*args: str, cache: Path, env_extra: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`fwbench ARGS` in a fresh process with FWBENCH_CACHE=cache and no FWBENCH_ARCHIVE from
+    the caller's environment (a test names its archive, or tests the absence of one)."""
+    env = {**os.environ, "FWBENCH_CACHE": str(cache)}
+    env.pop("FWBENCH_ARCHIVE", None)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "benchmarks.cli", *args], capture_output=True, text=True, env=env,
+                          cwd=REPO, timeout=timeout)
+
+
+def one_stderr_line(proc: subprocess.CompletedProcess, status: int) -> str:
+    """The single line a run must print on stderr, after checking its exit status and that no
+    traceback came with it."""
+    assert proc.returncode == status, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{proc.stderr}"
+    return lines[0]

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import json
 import os
 import pickle
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from shared.archive import TEST_FOLDER, TRAIN_FOLDER, extract
 from shared.config import TUTORIAL_CATEGORIES, ExperimentConfig
 from shared.corpus import load_from_archive
 from shared.dataset import prepare
+from shared.errors import UserError
 from shared.vocabulary import vectorize
 
 
@@ -107,7 +110,7 @@ def test_prepared_cache_is_reused_and_keyed(tiny_archive, tmp_path):
     assert len(list((tmp_path / "prepared").glob("*.npz"))) == 2
 
 
-def test_damaged_cache_entry_is_rebuilt(tiny_archive, tmp_path):
+def test_damaged_cache_entry_is_rebuilt(tiny_archive, tmp_path, capsys):
     from tests.conftest import TINY_CONFIG
 
     first = prepare(TINY_CONFIG, archive=tiny_archive, cache=tmp_path)
@@ -115,6 +118,103 @@ def test_damaged_cache_entry_is_rebuilt(tiny_archive, tmp_path):
     entry.write_bytes(b"not an npz")
     again = prepare(TINY_CONFIG, archive=tiny_archive, cache=tmp_path)
     assert (again.x_train != first.x_train).nnz == 0
+    assert capsys.readouterr().err == f"fwbench: cache {entry} was damaged (not an .npz archive: overwritten or truncated): rebuilt\n"
+
+
+def _counts(texts: list[str]) -> Counter:
+    return Counter(w for t in texts for w in t.lower().split(" "))
+
+
+def _top(counter: Counter, n: int) -> list[str]:
+    """The tutorial's own way to pick a vocabulary: most frequent first, ties by token."""
+    return sorted(sorted(counter, key=lambda w: (-counter[w], w))[:n])
+
+
+@pytest.mark.parametrize("mode", ["tutorial", "train"])
+def test_vocab_size_keeps_the_most_frequent_tokens(mode):
+    train = ["b b b a c", "c c d e e"]
+    test = ["a a a a z z z z z z"]  # frequent only in the test posts: counts in tutorial mode alone
+    fitted_on = train + test if mode == "tutorial" else train
+    counter = _counts(fitted_on)
+    full_train, full_test, full_v = vectorize(train, test, mode)
+    tokens = sorted(counter)  # CountVectorizer's column order
+    for n in range(1, full_v + 1):
+        x_train, x_test, v = vectorize(train, test, mode, max_tokens=n)
+        assert v == n == x_train.shape[1] == x_test.shape[1]
+        kept = _top(counter, n)
+        cols = [tokens.index(w) for w in kept]
+        # The kept columns are exactly the full matrix's columns of the n most frequent tokens.
+        assert (x_train != full_train[:, cols]).nnz == 0 and (x_test != full_test[:, cols]).nnz == 0
+    # The counts come from the posts the vocabulary is fitted on: 'z' (6) and 'a' (5) lead only
+    # when the test posts count; over train alone 'b' and 'c' (3 each) do, then 'e' (2).
+    assert _top(counter, 2) == (["a", "z"] if mode == "tutorial" else ["b", "c"])
+
+
+def test_vocab_size_ties_are_broken_by_token():
+    # 'x' and 'y' both occur twice, 'w' once: keeping 1 token keeps 'x' (before 'y'), on every run.
+    x_train, _, v = vectorize(["y x w", "x y"], ["q"], "train", max_tokens=1)
+    assert v == 1 and x_train.toarray().ravel().tolist() == [1, 1]
+    _, _, v_all = vectorize(["y x w", "x y"], ["q"], "train")
+    x_two, _, _ = vectorize(["y x w", "x y"], ["q"], "train", max_tokens=2)
+    assert v_all == 3 and x_two.toarray().tolist() == [[1, 1], [1, 1]]
+
+
+def test_vocab_size_on_prepared_data(tiny_archive, tmp_path):
+    from tests.conftest import TINY_CONFIG
+
+    full = prepare(TINY_CONFIG, archive=tiny_archive, cache=tmp_path)
+    corpus = load_from_archive(tiny_archive, tmp_path, TINY_CONFIG)
+    counter = _counts(corpus.train.texts + corpus.test.texts)
+    assert full.vocab_size == len(counter)
+    small = prepare(TINY_CONFIG.replace(vocab_size=7), archive=tiny_archive, cache=tmp_path)
+    assert small.vocab_size == 7 and small.key != full.key
+    tokens = sorted(counter)
+    cols = [tokens.index(w) for w in _top(counter, 7)]
+    assert (small.x_train != full.x_train[:, cols]).nnz == 0 and (small.x_test != full.x_test[:, cols]).nnz == 0
+    # The whole vocabulary asked for by size is the full one (same counts, its own key).
+    every = prepare(TINY_CONFIG.replace(vocab_size=full.vocab_size), archive=tiny_archive, cache=tmp_path)
+    assert (every.x_train != full.x_train).nnz == 0 and every.key != full.key
+    with pytest.raises(UserError, match=rf"vocabulary size {full.vocab_size + 1} is larger than the "
+                                        rf"V = {full.vocab_size} tokens of this selection: choose --vocab-size <= "
+                                        rf"{full.vocab_size}$"):
+        prepare(TINY_CONFIG.replace(vocab_size=full.vocab_size + 1), archive=tiny_archive, cache=tmp_path)
+    # Recorded with the configuration, and read back from it.
+    d = TINY_CONFIG.replace(vocab_size=7).to_dict()
+    assert d["vocab_size"] == 7 and ExperimentConfig.from_dict(d).vocab_size == 7
+
+
+def test_cache_key_covers_every_data_setting(tmp_path):
+    """Each setting that changes the prepared data changes the key; the same settings give the
+    same key; the others (the model, the training) do not split the cache."""
+    from shared.dataset import _cache_key
+
+    archive_a, archive_b = "archive:" + "a" * 64, "archive:" + "b" * 64
+    base = ExperimentConfig()
+    variants = {
+        "categories": (archive_a, base.replace(categories=("sci.space", "alt.atheism"))),
+        "categories: all": (archive_a, base.replace(categories=None)),
+        "vocabulary mode": (archive_a, base.replace(vocab_mode="train")),
+        "vocabulary size": (archive_a, base.replace(vocab_size=1000)),
+        "another vocabulary size": (archive_a, base.replace(vocab_size=1001)),
+        "archive": (archive_b, base),
+        "download": ("sklearn-download", base),
+    }
+    keys = {name: _cache_key(source, cfg) for name, (source, cfg) in variants.items()}
+    keys["base"] = _cache_key(archive_a, base)
+    assert len(set(keys.values())) == len(keys), keys
+    assert _cache_key(archive_a, ExperimentConfig()) == keys["base"]
+    # The same categories in another order are the same selection (labels follow sorted names).
+    assert _cache_key(archive_a, base.replace(categories=tuple(reversed(base.categories)))) == keys["base"]
+    # Every configuration field is either in the key or known not to touch the data, so a new
+    # data setting cannot be added without deciding whether it belongs to the key.
+    not_data = {"hidden", "learning_rate", "batch_size", "epochs", "beta1", "beta2", "adam_eps", "optimizer",
+                "shuffle_each_epoch", "eval_batch_size", "seed", "device", "threads"}
+    fields = {f.name for f in dataclasses.fields(ExperimentConfig)}
+    assert set(base.data_key()) == fields - not_data
+    changed = dict(learning_rate=0.5, batch_size=7, epochs=1, hidden=(3,), seed=9, optimizer="sgd", beta1=0.5,
+                   beta2=0.5, adam_eps=1e-3, shuffle_each_epoch=True, eval_batch_size=5, device="gpu", threads=1)
+    assert set(changed) == not_data
+    assert _cache_key(archive_a, base.replace(**changed)) == keys["base"]
 
 
 def test_environment_capture_has_the_essentials():
@@ -142,14 +242,20 @@ def test_only_the_selected_groups_are_extracted(tiny_archive, tmp_path):
 def test_archive_hash_is_remembered(tiny_archive, tmp_path, monkeypatch):
     from tests.conftest import TINY_CONFIG
     import shared.archive
+    from shared.archive import sha256_of
 
     first = prepare(TINY_CONFIG, archive=tiny_archive, cache=tmp_path)
     def no_rehash(path):
         raise AssertionError("a warm start hashed the archive again")
     monkeypatch.setattr(shared.archive, "sha256_of", no_rehash)
     assert prepare(TINY_CONFIG, archive=tiny_archive, cache=tmp_path).key == first.key
-    # A changed archive (new size/mtime) is hashed anew, never mistaken for the old one.
+    # A changed archive (new size/mtime) is hashed anew, never mistaken for the old one, and
+    # replaces its old entry rather than piling up beside it.
     monkeypatch.undo()
     os.utime(tiny_archive, ns=(1, 1))
+    hashed = []
+    monkeypatch.setattr(shared.archive, "sha256_of", lambda p: hashed.append(p) or sha256_of(p))
     assert prepare(TINY_CONFIG, archive=tiny_archive, cache=tmp_path).key == first.key
-    assert len(json.loads((tmp_path / "archives" / "digests.json").read_text())) == 2
+    assert hashed == [tiny_archive]
+    memo = json.loads((tmp_path / "archives" / "digests.json").read_text())["data"]
+    assert list(memo.values()) == [{"size": tiny_archive.stat().st_size, "mtime_ns": 1, "sha256": sha256_of(tiny_archive)}]
