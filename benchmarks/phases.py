@@ -145,7 +145,6 @@ def _fresh_rounds(bench, benchmark, r, fn, args_of):
         gc.collect()
         return args_of(made[-1]), {}
     result = benchmark.pedantic(fn, setup=setup, rounds=r.rounds, warmup_rounds=r.warmup)
-    bench.fresh_models = getattr(bench, "fresh_models", 0) + r.rounds + r.warmup
     return result, made[-1]
 
 

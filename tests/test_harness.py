@@ -1,17 +1,19 @@
-"""The benchmark harness itself: `fwbench run --quick` on a tiny generated archive, in real
-subprocesses (one pytest per framework), and what it leaves in the output folder."""
+"""The benchmark harness itself: `fwbench run --quick` on a tiny generated archive, in real worker
+subprocesses, and what it leaves in the output folder; locks, signals, failures, bad input."""
 from __future__ import annotations
 
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from benchmarks import results
+from benchmarks import rundata
 from benchmarks.phases import FRAMEWORK_PHASES, SHARED_PHASES
 from tests.conftest import REPO, make_tiny_archive
 
@@ -24,127 +26,147 @@ def world(tmp_path_factory):
     return {"archive": make_tiny_archive(root / "tiny.tar.gz"), "cache": root / "cache", "out": root / "results"}
 
 
-def fwbench_run(world, *extra, env_extra=None) -> subprocess.CompletedProcess:
+def env_for(world, extra=None) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "FWBENCH_ARCHIVE"}
-    env.update(FWBENCH_CACHE=str(world["cache"]), **(env_extra or {}))
-    cmd = [sys.executable, "-m", "benchmarks.cli", "run", "--quick", "--archive", str(world["archive"]), *TINY,
-           "--output", str(world["out"]), *extra]
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    env.update(FWBENCH_CACHE=str(world["cache"]), **(extra or {}))
+    return env
+
+
+def command(world, *extra, out=None) -> list[str]:
+    return [sys.executable, "-m", "benchmarks.cli", "run", "--quick", "--archive", str(world["archive"]), *TINY,
+            "--output", str(out or world["out"]), *extra]
+
+
+def fwbench_run(world, *extra, env_extra=None, out=None) -> subprocess.CompletedProcess:
+    return subprocess.run(command(world, *extra, out=out), cwd=REPO, env=env_for(world, env_extra),
+                          capture_output=True, text=True, timeout=600)
 
 
 def run_folders(out: Path) -> list[Path]:
-    return sorted(p for p in (out / "runs").iterdir()) if (out / "runs").is_dir() else []
+    return sorted(p for p in (out / "runs").iterdir() if not p.name.startswith(".")) if (out / "runs").is_dir() else []
 
 
 @pytest.fixture(scope="module")
 def first_run(world):
-    proc = fwbench_run(world)
+    proc = fwbench_run(world, "--processes", "2", "--anatomy")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (folder,) = run_folders(world["out"])
     return folder, proc
 
 
-def test_run_folder_is_complete_and_well_formed(world, first_run):
+def test_run_folder_holds_every_case_and_process(world, first_run):
     folder, proc = first_run
-    assert not folder.name.startswith(".")
-    assert (world["out"] / "latest").resolve() == folder.resolve()
-    assert not os.path.isabs(os.readlink(world["out"] / "latest"))  # relative: the tree can move
-    for name in ("bench-torch-cpu.json", "bench-tensorflow-cpu.json", "bench-shared-cpu.json", "results.csv",
-                 "results.md", "manifest.json"):
-        assert (folder / name).is_file(), name
-    for fw, phases in (("torch", FRAMEWORK_PHASES), ("tensorflow", FRAMEWORK_PHASES), ("shared", SHARED_PHASES)):
-        doc = json.loads((folder / f"bench-{fw}-cpu.json").read_text())
-        got = {b["extra_info"]["phase"]: b for b in doc["benchmarks"]}
-        assert set(got) == set(phases), fw
-        assert doc["machine_info"]["fwbench"]["framework"] == fw
-        for b in got.values():
-            info = b["extra_info"]
-            assert info["framework"] == fw and info["device"] == "cpu"
-            assert len(b["stats"]["data"]) == b["stats"]["rounds"]  # per-round data saved
-            assert info["peak_rss_mb"] > 0 and info["vocab_size"] > 0 and info["steps"] >= 1
-            if fw != "shared":
-                assert info["threads_intra"] >= 1 and info["threads_inter"] == 1
-                assert info["variant_label"] in ("PyTorch (eager)", "TensorFlow (graph)")
-        if fw != "shared":
-            tta = got["train_to_accuracy"]["extra_info"]
-            assert 0 <= tta["accuracy"] <= 1 and len(tta["epoch_mean_loss"]) == 2
-            assert len(tta["test_predictions"]) == tta["n_test"]
     m = json.loads((folder / "manifest.json").read_text())
-    for key in ("fwbench_version", "command", "started_utc", "finished_utc", "duration_s", "config", "environment",
-                "data", "runtimes", "processes"):
-        assert m[key] not in (None, "", {}, []), key
-    assert m["status"] == "complete" and m["config"]["batch_size"] == 8
-    assert set(m["runtimes"]) == {"torch-cpu", "tensorflow-cpu"}
-    status = {(p["framework"], p["device"]): p["status"] for p in m["processes"]}
-    assert status == {("shared", "cpu"): "ok", ("torch", "cpu"): "ok", ("tensorflow", "cpu"): "ok",
-                      ("torch", "gpu"): "unavailable", ("tensorflow", "gpu"): "unavailable"}
-    # progress was visible: framework, phase, elapsed time
-    assert "tensorflow/cpu: train_epoch" in proc.stdout and "s] torch/cpu: predict_one done" in proc.stdout
+    assert m["schema"] == rundata.SCHEMA and m["status"] == "complete" and m["kind"] == "quick"
+    assert [c["id"] for c in m["cases"]] == ["shared:data@cpu", "torch:eager@cpu", "tensorflow:graph@cpu",
+                                             "torch:eager@gpu", "tensorflow:graph@gpu"]
+    assert m["baselines"] == {"cpu": "torch:eager@cpu", "gpu": "torch:eager@gpu"}
+    ok = [w for w in m["workers"] if w["status"] == "ok"]
+    assert sorted((w["case"], w["index"]) for w in ok) == sorted(
+        (c, k) for c in ("shared:data@cpu", "torch:eager@cpu", "tensorflow:graph@cpu") for k in range(2))
+    for w in ok:
+        doc = json.loads((folder / w["json"]).read_text())
+        own = SHARED_PHASES if w["case"].startswith("shared") else FRAMEWORK_PHASES
+        got = {b["extra_info"]["phase"]: b for b in doc["benchmarks"]}
+        assert set(got) == set(own), w["case"]
+        for b in got.values():
+            assert len(b["stats"]["data"]) == b["stats"]["rounds"]  # per-round data kept
+            assert b["extra_info"]["case"] == w["case"] and b["extra_info"]["process_index"] == w["index"]
+    gpu = [w for w in m["workers"] if w["case"].endswith("@gpu")]
+    assert gpu and all(w["status"] == "unavailable" and "no NVIDIA GPU" in w["reason"] for w in gpu)
+    # progress was visible: case, process, phase, elapsed time
+    assert "tensorflow:graph@cpu #2: train_epoch" in proc.stdout
+    # the quick run says so in every output and does not become the reference
+    assert "smoke test" in (folder / "results.md").read_text() and "smoke test" in (folder / "report.md").read_text()
+    assert not (world["out"] / "latest").exists()
 
 
-def test_gpu_rows_say_not_available(first_run):
+def test_workers_ran_interleaved(first_run):
     folder, _ = first_run
+    m = json.loads((folder / "manifest.json").read_text())
+    order = [(w["index"], w["case"]) for w in sorted(m["workers"], key=lambda w: w["slot"])]
+    n = len(m["cases"])
+    assert [k for k, _ in order] == [0] * n + [1] * n, "every case runs once per round"
+    first, second = [c for _, c in order[:n]], [c for _, c in order[n:]]
+    assert second == first[1:] + first[:1], "the order rotates between rounds"
+
+
+def test_every_case_read_back_the_same_thread_budget(first_run):
+    folder, _ = first_run
+    m = json.loads((folder / "manifest.json").read_text())
+    budget = m["threads"]["intra_op"]
+    assert m["threads"]["inter_op"] == 1 and m["config"]["threads"] == budget
+    readbacks = {(w["runtime"]["intra_op_threads"], w["runtime"]["inter_op_threads"])
+                 for w in m["workers"] if w["status"] == "ok" and w.get("runtime")}
+    assert readbacks == {(budget, 1)}
+    assert all(m["threads"]["env"][k] == str(budget) for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"))
+
+
+def test_fresh_models_per_round_in_a_real_worker(first_run):
+    folder, _ = first_run
+    run = rundata.load_run(folder)
+    for case in run.framework_cases("cpu"):
+        for phase in ("first_epoch", "train_to_accuracy"):
+            for p in case.phases[phase].processes:
+                r = p.extra["rounds"] + p.extra["warmup_rounds"]
+                assert p.extra["fresh_models"] == r, (case.id, phase, p.extra)
+        for p in case.phases["train_epoch"].processes:
+            assert p.extra["fresh_models"] == 0
+
+
+def test_one_reader_gives_identical_csv_and_tables(first_run):
+    folder, _ = first_run
+    run = rundata.load_run(folder)
+    frame = rundata.summary(run)
     rows = list(csv.DictReader(open(folder / "results.csv")))
-    gpu = [r for r in rows if r["device"] == "gpu"]
-    assert {r["phase"] for r in gpu} == set(FRAMEWORK_PHASES)
-    for r in gpu:
-        for fw in ("torch", "tensorflow"):
-            assert r[f"{fw}_status"] == "unavailable" and r[f"{fw}_median_s"] == ""
-            assert r[f"{fw}_note"].startswith("not available on this machine")
-    md_gpu = [l for l in (folder / "results.md").read_text().splitlines() if "| gpu |" in l]
-    assert len(md_gpu) == len(FRAMEWORK_PHASES) and all("not available on this machine" in l for l in md_gpu)
-
-
-def test_merged_table_equals_raw_json(first_run):
-    folder, _ = first_run
-    rows = {(r["phase"], r["device"]): r for r in csv.DictReader(open(folder / "results.csv"))}
+    assert len(rows) == len(frame)
+    for r, (_, f) in zip(rows, frame.iterrows()):
+        assert (r["case"], r["phase"], r["status"]) == (f["case"], f["phase"], f["status"])
+        if f["status"] == "ok":
+            assert float(r["time_s"]) == f["time_s"]
+            # and the figure is what the raw JSON's rounds give
+            samples = run.cases[f["case"]].phases[f["phase"]].samples()
+            from benchmarks import stats
+            assert f["time_s"] == stats.location(samples).value
     md = (folder / "results.md").read_text()
-    seen = 0
-    for fw in ("torch", "tensorflow", "shared"):
-        for b in json.loads((folder / f"bench-{fw}-cpu.json").read_text())["benchmarks"]:
-            phase, stats = b["extra_info"]["phase"], b["stats"]
-            row = rows[(phase, "cpu")]
-            assert float(row[f"{fw}_median_s"]) == stats["median"]
-            assert float(row[f"{fw}_iqr_s"]) == stats["iqr"]
-            assert int(row[f"{fw}_rounds"]) == stats["rounds"]
-            line = next(l for l in md.splitlines() if l.startswith(f"| {phase} |") and ("| cpu |" in l or fw == "shared"))
-            assert f"| {results.fmt_time(stats['median'])} |" in line
-            if "accuracy" in b["extra_info"]:
-                assert float(row[f"{fw}_accuracy"]) == b["extra_info"]["accuracy"]
-            seen += 1
-    assert seen == 2 * len(FRAMEWORK_PHASES) + len(SHARED_PHASES)
-    for phase in FRAMEWORK_PHASES:
-        r = rows[(phase, "cpu")]
-        assert float(r["ratio_torch_over_tensorflow"]) == float(r["torch_median_s"]) / float(r["tensorflow_median_s"])
+    report = (folder / "report.md").read_text()
+    table = rundata.timing_markdown(frame, "cpu")
+    for line in table.splitlines()[2:]:
+        assert line in md and line in report
 
 
-def test_second_run_makes_a_second_folder_and_moves_latest(world, first_run):
+def test_anatomy_pass_recorded(first_run):
     folder, _ = first_run
-    before = (folder / "manifest.json").read_bytes()
-    proc = fwbench_run(world, "--frameworks", "torch", "--devices", "cpu", "--phases", "predict_one,data_load")
+    run = rundata.load_run(folder)
+    for case in run.framework_cases("cpu"):
+        an = case.anatomy()
+        assert len(an) == 2
+        for a in an:
+            assert set(a["breakdown"]) >= {"forward", "backward", "optimizer", "readback", "step"}
+        assert "probe" in an[0] and an[0]["probe"]["matmul"]["gflops_best"] > 0  # first process only
+        assert "probe" not in an[1]
+
+
+def test_full_run_moves_latest_and_a_partial_one_does_not(world, first_run):
+    out = world["out"].parent / "latest-test"
+    proc = fwbench_run(world, "--frameworks", "torch", "--devices", "cpu", "--phases", "predict_one", out=out)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    folders = run_folders(world["out"])
-    assert len(folders) == 2 and folder in folders
-    newest = next(f for f in folders if f != folder)
-    assert (world["out"] / "latest").resolve() == newest.resolve()
-    assert (folder / "manifest.json").read_bytes() == before  # the earlier run is untouched
-    rows = list(csv.DictReader(open(newest / "results.csv")))
-    assert [(r["phase"], r["device"]) for r in rows] == [("predict_one", "cpu"), ("data_load", "cpu")]
+    assert not (out / "latest").exists(), "a quick or partial run must not become the reference"
+    (folder,) = run_folders(out)
+    assert json.loads((folder / "manifest.json").read_text())["kind"] == "quick"
 
 
 def test_failed_run_never_replaces_latest_nor_leaves_a_run_folder(world, first_run):
-    latest_before = os.readlink(world["out"] / "latest")
-    folders_before = run_folders(world["out"])
+    out = world["out"].parent / "failing"
     proc = fwbench_run(world, "--frameworks", "torch", "--devices", "cpu", "--phases", "predict_one,data_load",
-                       env_extra={"FWBENCH_FAIL_FRAMEWORK": "torch"})
+                       "--processes", "1", env_extra={"FWBENCH_FAIL_FRAMEWORK": "torch"}, out=out)
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "failure injected" in proc.stderr
-    assert os.readlink(world["out"] / "latest") == latest_before
-    assert run_folders(world["out"]) == folders_before  # nothing new, nothing hidden half-written
-    (record,) = list((world["out"] / "failed").iterdir())
+    assert run_folders(out) == [] and not (out / "latest").exists()
+    (record,) = list((out / "failed").iterdir())
     m = json.loads((record / "manifest.json").read_text())
-    torch_proc = next(p for p in m["processes"] if p["framework"] == "torch")
-    assert m["status"] == "failed" and torch_proc["status"] == "failed" and "failure injected" in torch_proc["reason"]
+    torch_w = next(w for w in m["workers"] if w["case"] == "torch:eager@cpu")
+    assert m["status"] == "failed" and torch_w["status"] == "failed" and "failure injected" in torch_w["reason"]
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -153,105 +175,108 @@ def test_failed_run_never_replaces_latest_nor_leaves_a_run_folder(world, first_r
     (["--devices", "tpu"], "unknown device 'tpu'"),
     (["--batch-size", "0"], "batch size must be a positive integer"),
     (["--batch-size", "1000"], "larger than the 36 training posts"),
-    (["--frameworks", "tensorflow:warp", "--devices", "cpu", "--phases", "predict_one"], "has no variant 'warp'"),
+    (["--frameworks", "tensorflow:warp"], "has no variant 'warp': choose from graph"),
+    (["--frameworks", "torch,torch:eager"], "named twice"),
+    (["--baseline", "tensorflow:xla"], "baseline case tensorflow:xla@cpu is not in this run"),
+    (["--processes", "0"], "--processes must be at least 1"),
+    (["--min-effect", "nan"], "--min-effect must be a finite percentage"),
+    (["--threads", "9999"], "more than the"),
+    (["--matrix", "--frameworks", "torch"], "--matrix runs every variant"),
 ])
 def test_bad_input_is_one_line_and_exit_2(world, extra, message):
-    proc = fwbench_run(dict(world, out=world["out"].parent / "untouched"), *extra)
-    assert proc.returncode == 2 and message in proc.stderr
+    out = world["out"].parent / "untouched"
+    t0 = time.perf_counter()
+    proc = fwbench_run(world, "--devices", "cpu", *extra, out=out)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert message in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
-    untouched = world["out"].parent / "untouched"
-    assert not (untouched / "runs").exists() or list((untouched / "runs").iterdir()) == []  # no run, no staging
-    assert not (untouched / "latest").exists()
+    assert not (out / "runs").exists() or list((out / "runs").iterdir()) == []  # no run, no staging
+    assert not (out / "latest").exists()
+    assert "starting" not in proc.stdout, "bad input must be refused before any worker starts"
+    del t0
 
 
 def test_demanding_an_absent_gpu_is_exit_2(world):
-    from benchmarks.runner import machine_has_gpu
+    from benchmarks.commands.run import machine_has_gpu
     if machine_has_gpu():
         pytest.skip("this machine has a GPU")
     proc = fwbench_run(world, "--devices", "gpu")
     assert proc.returncode == 2 and "has no NVIDIA GPU" in proc.stderr
 
 
-def test_a_framework_without_the_device_reports_why(world, tmp_path):
-    """Where the machine has a GPU but the framework cannot use it, the child says so."""
-    import argparse
-    from benchmarks import runner
-    from shared.config import ExperimentConfig
-    cfg_path = tmp_path / "config.json"
-    cfg_path.write_text(json.dumps(ExperimentConfig(batch_size=8, hidden=(16, 16), epochs=2).to_dict()))
-    args = argparse.Namespace(quick=True, archive=str(world["archive"]))
-    env = runner.child_env(1, world["cache"])
-    record = runner.run_process(runner.Clock(), "torch", None, "gpu", ["predict_one"], args, tmp_path, cfg_path, env)
-    if record["status"] == "ok":
-        pytest.skip("PyTorch has a CUDA device here")
-    assert record["status"] == "unavailable" and "no CUDA device" in record["reason"]
-    assert not (tmp_path / "bench-torch-gpu.json").exists()
+def test_a_second_run_into_the_same_folder_is_refused(world, tmp_path):
+    from benchmarks.runner import FolderLock
+    out = tmp_path / "locked"
+    with FolderLock(out):  # as a run in progress holds it
+        proc = fwbench_run(world, "--frameworks", "torch", "--devices", "cpu", "--phases", "predict_one", out=out)
+    assert proc.returncode == 2 and "another fwbench run" in proc.stderr and str(out) in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert run_folders(out) == []
+
+
+def test_sigterm_during_a_run_leaves_nothing_half_written(world, tmp_path):
+    out = tmp_path / "term"
+    proc = subprocess.Popen(command(world, "--frameworks", "torch", "--devices", "cpu", "--processes", "1", out=out),
+                            cwd=REPO, env=env_for(world), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:  # wait until a worker is timing
+        if "starting" in line:
+            break
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "SIGTERM" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    runs = out / "runs"
+    assert not runs.exists() or list(runs.iterdir()) == [], list(runs.iterdir())
+
+
+def test_stale_staging_of_a_dead_run_is_swept(tmp_path):
+    from benchmarks.runner import sweep_stale_staging
+    parent = tmp_path / "runs"
+    dead = rundata.staging_dir(parent, "20260101T000000Z-host")
+    dead_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout.strip()
+    renamed = dead.with_name(dead.name.replace(f"pid{os.getpid()}", f"pid{dead_pid}"))
+    dead.rename(renamed)
+    live = rundata.staging_dir(parent, "20260101T000001Z-host")  # this process: alive
+    assert sweep_stale_staging(parent) == [renamed]
+    assert not renamed.exists() and live.exists()
 
 
 def test_publish_never_overwrites_and_latest_swaps(tmp_path):
     runs = tmp_path / "runs"
     names = []
     for _ in range(3):
-        staging = results.staging_dir(runs, "20260101T000000Z-host")
+        staging = rundata.staging_dir(runs, "20260101T000000Z-host")
         (staging / "manifest.json").write_text("{}")
-        names.append(results.publish(staging, runs, "20260101T000000Z-host").name)
-        results.point_latest(tmp_path, runs / names[-1])
+        names.append(rundata.publish(staging, runs, "20260101T000000Z-host").name)
+        rundata.point_latest(tmp_path, runs / names[-1])
         assert (tmp_path / "latest").resolve() == (runs / names[-1]).resolve()
     assert names == ["20260101T000000Z-host", "20260101T000000Z-host-2", "20260101T000000Z-host-3"]
     assert sorted(p.name for p in runs.iterdir()) == sorted(names)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-def test_phases_too_big_for_memory_are_skipped_with_a_reason():
+def test_memory_fit_looks_at_the_case_representation():
     from types import SimpleNamespace
 
+    import numpy as np
     import scipy.sparse as sp
 
+    from benchmarks.cases import parse_case
     from benchmarks.conftest import Bench
     from shared.config import ExperimentConfig
 
-    def fake(v):  # only shapes matter: no dense matrix is ever made here
-        return SimpleNamespace(cfg=ExperimentConfig(), data=SimpleNamespace(
-            x_train=sp.csr_matrix((11314, v), dtype="float32"), x_test=sp.csr_matrix((7532, v), dtype="float32"),
-            vocab_size=v))
+    def fake(v, case):  # only shapes matter: no dense matrix is ever made here
+        rows, per_row = 11314, 200  # bag-of-words: a few hundred distinct words per post
+        cols = np.random.default_rng(0).integers(0, v, rows * per_row)
+        x = sp.csr_matrix((np.ones(rows * per_row, np.float32), cols, np.arange(0, rows * per_row + 1, per_row)),
+                          shape=(rows, v))
+        return SimpleNamespace(cfg=ExperimentConfig(), case=parse_case(case), input=parse_case(case).spec().input,
+                               data=SimpleNamespace(x_train=x, x_test=x[:7532], vocab_size=v))
 
-    huge, small = fake(10**9), fake(100)
+    huge_dense, huge_sparse = fake(5 * 10**7, "torch:eager@cpu"), fake(5 * 10**7, "torch:sparse@cpu")
     for phase in ("first_epoch", "train_epoch", "train_to_accuracy", "predict_all"):
-        assert "more than half the available memory" in Bench.too_big(huge, phase)
-        assert Bench.too_big(small, phase) is None
-    assert Bench.too_big(huge, "pipeline_epoch") is None  # streams one batch at a time
-
-
-def test_table_rows_say_why_a_cell_is_empty(tmp_path):
-    doc = {"benchmarks": [{"extra_info": {"phase": "predict_one", "variant_label": "PyTorch (eager)"},
-                           "stats": {"median": 0.25, "iqr": 0.5, "rounds": 3}}]}
-    (tmp_path / "bench-torch-cpu.json").write_text(json.dumps(doc))
-    procs = [{"framework": "torch", "device": "cpu", "status": "ok", "json": "bench-torch-cpu.json",
-              "outcomes": {"predict_one": {"outcome": "passed"},
-                           "train_epoch": {"outcome": "skipped", "reason": "train_epoch skipped: too big"}}},
-             {"framework": "tensorflow", "device": "cpu", "status": "failed", "reason": "phase x: boom"}]
-    cols, rows = results.merge(tmp_path, procs, ["torch", "tensorflow"], ["cpu"], ["train_epoch", "predict_one"])
-    by = {r["phase"]: r for r in rows}
-    assert by["predict_one"]["torch_median_s"] == 0.25 and by["predict_one"]["torch_status"] == "ok"
-    assert by["train_epoch"]["torch_status"] == "skipped" and "too big" in by["train_epoch"]["torch_note"]
-    assert by["predict_one"]["tensorflow_status"] == "failed" and by["predict_one"]["ratio_torch_over_tensorflow"] is None
-    md = results.markdown(cols, rows, ["torch", "tensorflow"])
-    assert "| predict_one | cpu | 250 ms | 500 ms | FAILED |" in md and "too big" in md
-
-
-def test_a_framework_that_cannot_be_imported_is_reported_unavailable(world, tmp_path):
-    import argparse
-    from benchmarks import runner
-    from shared.config import ExperimentConfig
-    shadow = tmp_path / "shadow" / "tensorflow"
-    shadow.mkdir(parents=True)
-    (shadow / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'tensorflow' (shadowed by the test)\", name='tensorflow')\n")
-    cfg_path = tmp_path / "config.json"
-    cfg_path.write_text(json.dumps(ExperimentConfig(batch_size=8, hidden=(16, 16), epochs=2).to_dict()))
-    env = runner.child_env(1, world["cache"])
-    env["PYTHONPATH"] = os.pathsep.join([str(shadow.parent), env.get("PYTHONPATH", "")])
-    args = argparse.Namespace(quick=True, archive=str(world["archive"]))
-    record = runner.run_process(runner.Clock(), "tensorflow", None, "cpu", ["predict_one"], args, tmp_path, cfg_path, env)
-    assert record["status"] == "unavailable" and "not installed" in record["reason"], record
-    _, rows = results.merge(tmp_path, [record], ["tensorflow"], ["cpu"], ["predict_one"])
-    assert rows[0]["tensorflow_note"].startswith("not available on this machine: tensorflow is not installed")
+        assert "dense data need" in Bench.too_big(huge_dense, phase)
+        assert Bench.too_big(huge_sparse, phase) is None, "a sparse case holds only the non-zeros"
+    assert Bench.too_big(huge_dense, "pipeline_epoch") is None  # streams one batch at a time
