@@ -36,11 +36,12 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
+from benchmarks import stats as run_stats
+from benchmarks.stats import CONFIDENCE, MIN_EFFECT  # one source for runs and sweeps
+
 A_FASTER = "A faster"
 B_FASTER = "B faster"
 NO_DIFFERENCE = "no measurable difference"
-MIN_EFFECT = 0.05
-CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -122,14 +123,11 @@ def _triple(r) -> tuple[float, float | None, float | None]:
 
 
 def verdict(value: float, low: float | None, high: float | None, min_effect: float = MIN_EFFECT) -> str:
-    """One point's verdict on ratio = time(A) / time(B) (see the module docstring)."""
-    if low is None or high is None:
-        return NO_DIFFERENCE
-    if high < 1.0 and value < 1.0 / (1.0 + min_effect):
-        return A_FASTER
-    if low > 1.0 and value > 1.0 + min_effect:
-        return B_FASTER
-    return NO_DIFFERENCE
+    """One point's verdict on ratio = time(A) / time(B): the run report's rule
+    (benchmarks/stats.verdict), in the words this module uses."""
+    iv = run_stats.Interval(value, low, high, 2 if low is not None and high is not None else 1)
+    winner = run_stats.verdict(iv, min_effect).winner
+    return {"a": A_FASTER, "b": B_FASTER}.get(winner, NO_DIFFERENCE)
 
 
 def _crossing_x(lx: np.ndarray, lr: np.ndarray) -> float:
