@@ -21,11 +21,11 @@ from typing import Callable
 
 import numpy as np
 
-from shared.batches import batch_bytes, distinct_epochs, epoch_order, eval_chunks
+from shared.batches import batch_bytes, distinct_epochs, epoch_order, eval_chunks, rows_nnz
 from shared.config import ExperimentConfig
 from shared.contract import DeviceBatch, FrameworkTwin
 from shared.dataset import PreparedData
-from shared.training import run_epoch
+from shared.training import epoch_bytes, run_epoch
 
 
 @dataclass(frozen=True)
@@ -100,11 +100,6 @@ def _test_chunks(bench) -> list[DeviceBatch]:
     return [bench.twin.rows_to_device(x, s) for s in eval_chunks(x.shape[0], bench.cfg.eval_batch_size)]
 
 
-def _epoch_bytes(cfg, data, fmt: str, e: int) -> int:
-    x = data.x_train
-    return sum(batch_bytes(fmt, len(idx), x.shape[1], int(x[idx].nnz)) for idx in epoch_order(cfg, x.shape[0], e))
-
-
 @dataclass(frozen=True)
 class Holding:
     build: Callable  # (bench) -> the converted data
@@ -113,17 +108,17 @@ class Holding:
 
 HOLDINGS = {
     # epoch 0's batches on the device: the steady-state epoch
-    "train0": Holding(lambda b: _epoch(b, 0), lambda c, d, f: _epoch_bytes(c, d, f, 0)),
+    "train0": Holding(lambda b: _epoch(b, 0), lambda c, d, f: epoch_bytes(c, d, f, 0)),
     # every distinct epoch order of a whole training (one unless --shuffle)
     "train": Holding(lambda b: [_epoch(b, e) for e in range(distinct_epochs(b.cfg))],
-                     lambda c, d, f: sum(_epoch_bytes(c, d, f, e) for e in range(distinct_epochs(c)))),
+                     lambda c, d, f: sum(epoch_bytes(c, d, f, e) for e in range(distinct_epochs(c)))),
     # the test set in eval chunks
     "test": Holding(_test_chunks, lambda c, d, f: sum(
-        batch_bytes(f, s.stop - s.start, d.x_test.shape[1], int(d.x_test[s].nnz))
+        batch_bytes(f, s.stop - s.start, d.x_test.shape[1], rows_nnz(d.x_test, s))
         for s in eval_chunks(d.x_test.shape[0], c.eval_batch_size))),
     # one test post
     "one": Holding(lambda b: [b.twin.rows_to_device(b.data.x_test, slice(0, 1))],
-                   lambda c, d, f: batch_bytes(f, 1, d.x_test.shape[1], int(d.x_test[0:1].nnz))),
+                   lambda c, d, f: batch_bytes(f, 1, d.x_test.shape[1], rows_nnz(d.x_test, slice(0, 1)))),
 }
 
 
