@@ -140,9 +140,30 @@ def _read_json(path: Path, notes: list[str] | None):
 
 
 def _expect(path: Path, value, kind, what: str):
-    if not isinstance(value, kind):
-        _fail(path, f"{what} is {type(value).__name__}, expected {kind.__name__ if isinstance(kind, type) else 'a number'}")
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        _fail(path, f"{what} is {type(value).__name__}, expected {names}")
     return value
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _check_worker(mpath: Path, w: dict) -> None:
+    """The fields of a worker record the readers use, so a wrong one is one line, not a traceback."""
+    _expect(mpath, w.get("index", 0), int, "a worker's 'index'")
+    _expect(mpath, w.get("json"), (str, type(None)), "a worker's 'json'")
+    _expect(mpath, w.get("outcomes"), (dict, type(None)), "a worker's 'outcomes'")
+    a = _expect(mpath, w.get("anatomy"), (dict, type(None)), "a worker's 'anatomy'") or {}
+    parts = _expect(mpath, a.get("breakdown", {}), dict, "a worker's anatomy 'breakdown'")
+    figures = [*parts.values(), a.get("steps_per_epoch", 0), a.get("nnz_per_step", 0)]
+    if "probe" in a:
+        probe = _expect(mpath, a["probe"], dict, "a worker's anatomy 'probe'")
+        figures += [_expect(mpath, probe.get("matmul"), dict, "a probe's 'matmul'").get("gflops_best", 0),
+                    _expect(mpath, probe.get("copy"), dict, "a probe's 'copy'").get("gbs_best", 0)]
+    if not all(_number(x) for x in figures):
+        _fail(mpath, "a worker's anatomy has a figure that is not a number")
 
 
 def _rounds(path: Path, bench: dict) -> np.ndarray:
@@ -174,8 +195,14 @@ def load_run(path: str | Path) -> Run:
     if manifest.get("schema") != SCHEMA:
         raise UserError(f"{mpath}: written by another fwbench version (schema {manifest.get('schema', 1)}, this one "
                         f"reads {SCHEMA}): rerun `fwbench run` to get a run folder this version reads")
-    for key, kind in (("cases", list), ("workers", list), ("phases", list), ("baselines", dict), ("threads", dict)):
+    for key, kind in (("cases", list), ("workers", list), ("phases", list), ("baselines", dict), ("threads", dict),
+                      ("rounds", dict)):
         _expect(mpath, manifest.get(key), kind, f"the manifest's {key!r}")
+    _expect(mpath, manifest.get("min_effect", stats.MIN_EFFECT), (int, float), "the manifest's 'min_effect'")
+    for p in manifest["phases"]:
+        r = manifest["rounds"].get(p)
+        if not (isinstance(r, dict) and all(_number(r.get(k)) for k in ("rounds", "warmup"))):
+            _fail(mpath, f"the manifest's rounds of phase {p!r} are not {{rounds, warmup}} counts")
     notes: list[str] = []
     cases: dict[str, CaseData] = {}
     for c in manifest["cases"]:
@@ -187,6 +214,7 @@ def load_run(path: str | Path) -> Run:
             _fail(mpath, f"a case entry lacks {e}")
     for w in manifest["workers"]:
         _expect(mpath, w, dict, "a worker entry")
+        _check_worker(mpath, w)
         case = cases.get(w.get("case"))
         if case is None:
             _fail(mpath, f"worker of unknown case {w.get('case')!r}")

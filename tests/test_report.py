@@ -1,304 +1,599 @@
-"""`fwbench report` from fixture run folders with known figures (JSON only; no framework runs)."""
+"""`fwbench report` on synthetic run folders (tests/runfolders.py) with known figures: verdicts and
+their intervals, derived figures, the report's sections and figures, one reader behind every
+table, the execution-mode matrix, the step breakdown and machine limits, --compare, the
+regression gate, and bad input. JSON only: no framework is imported and nothing is timed."""
 from __future__ import annotations
 
+import csv
 import json
+import math
 import re
+import shutil
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-import matplotlib.image as mpimg  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import benchmarks.commands.report as report_cmd
+from benchmarks import rundata
+from benchmarks.cli import main_entry
+from benchmarks.rundata import fmt_time
+from tests.runfolders import SHARED_ID, processes, rounds, write_run
 
-from benchmarks import report  # noqa: E402
-from benchmarks.report_data import load_run  # noqa: E402
-from benchmarks.stats import ratio_of_medians  # noqa: E402
-from benchmarks.cli import main_entry  # noqa: E402
-
-LABELS = {"torch": "PyTorch (eager)", "tensorflow": "TensorFlow (graph)", "shared": "shared"}
+TORCH, TF = "torch:eager@cpu", "tensorflow:graph@cpu"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-N_TEST = 60
 
 
-def rounds(median: float, n: int, spread: float, seed: int) -> list[float]:
-    """n round times whose median is exactly `median` (odd n), spread multiplicatively."""
+# --------------------------------------------------------------------------- helpers
+
+def jittered(center: float, n: int, sd: float, rng) -> np.ndarray:
+    """n per-process medians around `center` (multiplicative jitter of sd `sd`)."""
+    return center * np.exp(rng.normal(0.0, sd, n))
+
+
+def pair(meds_a, meds_b, rng, n_rounds: int = 7, spread: float = 0.01):
+    """Round lists for two cases from their per-process medians."""
+    return processes(meds_a, n_rounds, spread, rng), processes(meds_b, n_rounds, spread, rng)
+
+
+def fwbench_report(capsys, *args) -> tuple[int, str, str]:
+    rc = main_entry(["report", *map(str, args)])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def one_line(err: str) -> str:
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{err}"
+    return lines[0]
+
+
+def section(text: str, title: str, level: int = 2) -> str:
+    """The body under the heading `title` (at `level`), up to the next heading of any level."""
+    mark = "#" * level
+    m = re.search(rf"^{mark} {re.escape(title)}[^\n]*\n(.*?)(?=^#+ |\Z)", text, re.S | re.M)
+    assert m, f"no section {mark} {title!r} in:\n{text}"
+    return m.group(1)
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The body rows of every Markdown table in `text`, as lists of cells."""
+    rows, lines = [], text.splitlines()
+    for i, line in enumerate(lines):
+        if not line.startswith("| ") or line.startswith("|---"):
+            continue
+        if i + 1 < len(lines) and lines[i + 1].startswith("|---"):
+            continue  # a header
+        rows.append([c.strip() for c in line.strip()[2:-2].split(" | ")])
+    return rows
+
+
+def missing(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def row_of(frame, case: str, phase: str):
+    r = frame[(frame.case == case) & (frame.phase == phase)]
+    assert len(r) == 1, (case, phase)
+    return r.iloc[0]
+
+
+def headline_lines(report_md: str) -> list[str]:
+    return [l[2:] for l in section(report_md, "Headline").splitlines() if l.startswith("- ")]
+
+
+def two_case_run(folder: Path, seed: int, te_torch, te_tf, **kw) -> Path:
+    """torch vs TF, train_epoch only, from per-process medians."""
     rng = np.random.default_rng(seed)
-    x = median * np.exp(rng.normal(0.0, spread, n))
-    x *= median / np.median(x)
-    return x.tolist()
+    a, b = pair(te_torch, te_tf, rng)
+    return write_run(folder, {TORCH: {"train_epoch": a}, TF: {"train_epoch": b}}, **kw)
 
 
-# (framework, device) -> phase -> (median seconds, rounds, spread)
-# train_epoch: TF exactly 2x faster, tight; predict_all: same distribution on both sides.
-CPU_PLAN = {
-    "torch": {"train_epoch": (0.200, 15, 0.02), "pipeline_epoch": (0.300, 15, 0.02), "first_epoch": (0.260, 5, 0.03),
-              "train_to_accuracy": (2.4, 2, 0.01), "predict_all": (0.0100, 21, 0.10),
-              "predict_one": (0.0003, 301, 0.15)},
-    "tensorflow": {"train_epoch": (0.100, 15, 0.02), "pipeline_epoch": (0.180, 15, 0.02),
-                   "first_epoch": (1.500, 5, 0.03), "train_to_accuracy": (1.6, 2, 0.01),
-                   "predict_all": (0.0100, 21, 0.10), "predict_one": (0.0009, 301, 0.15)},
-}
+def full_run(folder: Path, seed: int = 0, *, tf_train_factor: float = 0.5, **kw) -> Path:
+    """Both frameworks on every framework phase, plus the shared case: a report with every section."""
+    rng = np.random.default_rng(seed)
+    n, k = 3, 5
+    preds = rng.integers(0, 3, 40).tolist()
+    other = list(preds)
+    other[:4] = [(p + 1) % 3 for p in other[:4]]
+    cases = {SHARED_ID: {"data_prepare": processes(jittered(1.5, n, 0.01, rng), 3, 0.01, rng),
+                         "data_load": processes(jittered(0.05, n, 0.01, rng), k, 0.01, rng)}}
+    extra = {}
+    for cid, factor, pr in ((TORCH, 1.0, preds), (TF, tf_train_factor, other)):
+        te = jittered(0.2 * factor, n, 0.01, rng)
+        cases[cid] = {"first_epoch": processes(te + (0.4 if cid == TF else 0.05), 3, 0.01, rng),
+                      "train_epoch": processes(te, k, 0.01, rng),
+                      "train_to_accuracy": [[x] for x in jittered(2.0 * factor, n, 0.01, rng)],
+                      "pipeline_epoch": processes(te * 1.6, k, 0.01, rng),
+                      "predict_all": processes(jittered(0.01, n, 0.01, rng), k, 0.01, rng),
+                      "predict_one": processes(jittered(0.002, n, 0.02, rng), 101, 0.2, rng)}
+        extra[cid] = {"train_to_accuracy": [{"accuracy": acc, "epoch_mean_loss": [1.0, 0.5, 0.2],
+                                             "test_predictions": pr} for acc in (0.9, 0.9, 0.9)]}
+    return write_run(folder, cases, extra_info=extra, **kw)
 
 
-def bench(fw: str, device: str, phase: str, median: float, n: int, spread: float, seed: int) -> dict:
-    data = rounds(median, n, spread, seed)
-    q1, q3 = np.percentile(data, [25, 75])
-    info = {"framework": fw, "framework_version": {"torch": "2.13.0", "tensorflow": "2.20.0"}.get(fw, ""),
-            "device": device, "device_name": "Fixture CPU" if device == "cpu" else "Fixture GPU",
-            "variant": {"torch": "eager", "tensorflow": "graph"}.get(fw, "shared"), "variant_label": LABELS[fw],
-            "phase": phase, "threads_intra": 2, "threads_inter": 1, "batch_size": 150, "vocab_size": 500,
-            "n_train": 90, "n_test": N_TEST, "steps": 6, "peak_rss_mb": 300.0 + seed,
-            "peak_device_mem_mb": 50.0 if device == "gpu" else None, "trace_count": 2 if fw == "tensorflow" else 0}
-    if phase == "train_to_accuracy":
-        preds = [i % 3 for i in range(N_TEST)]
-        if fw == "tensorflow":
-            preds[:3] = [(p + 1) % 3 for p in preds[:3]]  # 57 of 60 agree
-        info.update(accuracy=0.9 if fw == "torch" else 0.8833,
-                    epoch_mean_loss=[1.1 * 0.5 ** k * (1.02 if fw == "tensorflow" else 1.0) for k in range(10)],
-                    test_predictions=preds)
-    return {"group": phase, "name": f"test_{phase}[{fw}-{device}]", "fullname": f"bench::test_{phase}",
-            "params": {}, "param": f"{fw}-{device}", "extra_info": info, "options": {},
-            "stats": {"min": min(data), "max": max(data), "mean": float(np.mean(data)), "median": float(np.median(data)),
-                      "q1": float(q1), "q3": float(q3), "iqr": float(q3 - q1), "rounds": n, "iterations": 1,
-                      "data": data}}
+# --------------------------------------------------------------------------- verdicts
+
+def test_known_2x_ratio_reads_faster_naming_the_faster_case(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    torch_te = jittered(0.2, 4, 0.01, rng)
+    torch_pa = jittered(0.01, 4, 0.01, rng)
+    # the same per-process medians, rotated: the geometric means are exactly 2x apart
+    te_a, te_b = pair(torch_te, np.roll(torch_te, 1) / 2, rng)
+    pa_a, pa_b = pair(torch_pa, np.roll(torch_pa, 1) * 2, rng)
+    run = write_run(tmp_path / "run", {TORCH: {"train_epoch": te_a, "predict_all": pa_a},
+                                       TF: {"train_epoch": te_b, "predict_all": pa_b}})
+    frame = rundata.summary(rundata.load_run(run))
+    te, pa = row_of(frame, TF, "train_epoch"), row_of(frame, TF, "predict_all")
+    assert te["speedup"] == pytest.approx(2.0, rel=1e-9) and te["speedup_low"] > 1 and te["verdict"] == "faster"
+    assert pa["speedup"] == pytest.approx(0.5, rel=1e-9) and pa["speedup_high"] < 1 and pa["verdict"] == "slower"
+
+    rc, out, err = fwbench_report(capsys, run)
+    assert rc == 0, err
+    lines = headline_lines((run / "report.md").read_text())
+    train = [l for l in lines if "trains an epoch" in l]
+    assert len(train) == 1
+    m = re.fullmatch(r"On CPU, TensorFlow \(graph\) trains an epoch 2\.00x faster than PyTorch \(eager\) "
+                     r"\(95% CI ([\d.]+)-([\d.]+)x, 4 processes a side\)\.", train[0])
+    assert m, train[0]
+    assert 1 < float(m[1]) < 2 < float(m[2])
+    # the other way round: the baseline is the faster case and is named first
+    pred = [l for l in lines if "predicts the whole test set" in l]
+    m = re.fullmatch(r"On CPU, PyTorch \(eager\) predicts the whole test set 2\.00x faster than TensorFlow \(graph\) "
+                     r"\(95% CI ([\d.]+)-([\d.]+)x, 4 processes a side\)\.", pred[0])
+    assert m, pred[0]
+    assert 1 < float(m[1]) < 2 < float(m[2])
+    assert train[0] in out and pred[0] in out  # the CLI prints the headline too
 
 
-def make_run(root: Path, name: str = "20260101T000000Z-fixture", *, plan: dict | None = None,
-             slow: float = 1.0, threads: int = 2, gpu_torch: bool = True, tf_status: str = "ok",
-             drop_json: str | None = None, outcomes: dict | None = None) -> Path:
-    """A run folder in the runner's format. `slow` scales every median of the torch CPU process."""
-    plan = plan or CPU_PLAN
-    run = root / name
-    run.mkdir(parents=True)
-    processes = []
-    docs = {("shared", "cpu"): [bench("shared", "cpu", "data_prepare", 1.2, 3, 0.02, 1)]}
-    for seed, (fw, phases) in enumerate(plan.items(), start=10):
-        scale = slow if fw == "torch" else 1.0
-        docs[(fw, "cpu")] = [bench(fw, "cpu", ph, m * scale, n, s, seed + 7 * i)
-                             for i, (ph, (m, n, s)) in enumerate(phases.items())]
-    if gpu_torch:
-        docs[("torch", "gpu")] = [bench("torch", "gpu", "train_epoch", 0.02, 15, 0.05, 40),
-                                  bench("torch", "gpu", "predict_one", 0.0002, 101, 0.1, 41)]
-    for (fw, dev), benches in docs.items():
-        fname = f"bench-{fw}-{dev}.json"
-        status = tf_status if fw == "tensorflow" else "ok"
-        reason = None if status == "ok" else "TensorFlow crashed while importing (fixture)"
-        if status == "ok":
-            (run / fname).write_text(json.dumps({"machine_info": {"torch": "2.13.0"}, "commit_info": {},
-                                                 "benchmarks": benches, "datetime": "2026-01-01", "version": "5.1"}))
-        processes.append({"framework": fw, "device": dev, "status": status, "reason": reason,
-                          "json": fname if status == "ok" else None, "outcomes": (outcomes or {}).get((fw, dev), {})})
-    processes.append({"framework": "tensorflow", "device": "gpu", "status": "unavailable",
-                      "reason": "no GPU visible to TensorFlow", "json": None})
-    if drop_json:
-        (run / drop_json).unlink()
-    manifest = {
-        "fwbench_version": "0.1.0", "command": "fwbench run --epochs 10", "started_utc": "2026-01-01T00:00:00Z",
-        "finished_utc": "2026-01-01T00:05:00Z", "duration_s": 300.0,
-        "config": {"categories": ["comp.graphics", "sci.space"], "vocab_mode": "tutorial", "hidden": [100, 100],
-                   "learning_rate": 0.01, "batch_size": 150, "epochs": 10, "beta1": 0.9, "beta2": 0.999,
-                   "adam_eps": 1e-8, "optimizer": "native", "shuffle_each_epoch": False, "eval_batch_size": 1200,
-                   "seed": 0, "device": "cpu", "threads": threads, "resolved_threads": threads},
-        "environment": {"host": "fixture", "cpu": "Fixture CPU @ 2GHz", "cores_logical": 2, "cores_usable": 2,
-                        "ram_gb": 8.0, "os": "Linux", "python": "3.12.0",
-                        "packages": {"torch": "2.13.0", "tensorflow": "2.20.0", "numpy": "2.1.0"},
-                        "gpus": [], "cuda_driver_version": None, "thread_env": {}},
-        "runtimes": {f"{fw}-cpu": {"framework": fw, "version": "x", "device": "cpu", "device_name": "Fixture CPU",
-                                   "intra_op_threads": threads, "inter_op_threads": 1, "tf32": None, "extra": {}}
-                     for fw in ("torch", "tensorflow")},
-        "data": {"categories": ["comp.graphics", "sci.space"], "n_train": 90, "n_test": N_TEST, "vocab_size": 500},
-        "processes": processes,
-    }
-    (run / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    return run
+def test_overlapping_samples_read_no_measurable_difference(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    run = two_case_run(tmp_path / "run", 2, jittered(0.2, 3, 0.05, rng), jittered(0.2, 3, 0.05, rng))
+    r = row_of(rundata.summary(rundata.load_run(run)), TF, "train_epoch")
+    assert r["speedup_low"] < 1 < r["speedup_high"]
+    assert r["verdict"] == "no measurable difference"
+    assert fwbench_report(capsys, run)[0] == 0
+    (line,) = headline_lines((run / "report.md").read_text())
+    assert line.startswith("On CPU, no measurable difference between TensorFlow (graph) and PyTorch (eager) in "
+                           "training an epoch (")
+    assert "faster than" not in line
 
 
-def headline_of(run: Path) -> list[str]:
+def test_three_percent_with_tight_interval_is_below_the_minimum_effect(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    meds = jittered(0.2, 5, 0.002, rng)
+    tf_meds = np.roll(meds, 2) / 1.03
+    for min_effect, word in ((0.05, "no measurable difference"), (0.02, "faster")):
+        run = two_case_run(tmp_path / f"run{min_effect}", 3, meds, tf_meds, min_effect=min_effect)
+        r = row_of(rundata.summary(rundata.load_run(run)), TF, "train_epoch")
+        assert r["speedup"] == pytest.approx(1.03, rel=1e-9)
+        assert 1 < r["speedup_low"] and r["speedup_high"] < 1.05  # the interval excludes 1: only the effect is small
+        assert r["verdict"] == word
+        assert fwbench_report(capsys, run)[0] == 0
+        (line,) = headline_lines((run / "report.md").read_text())
+        if word == "faster":
+            assert line.startswith("On CPU, TensorFlow (graph) trains an epoch 1.03x faster than PyTorch (eager)")
+        else:
+            assert line.startswith("On CPU, no measurable difference between TensorFlow (graph) and PyTorch (eager)")
+            assert "1.03x" in line
+
+
+def test_one_process_per_case_gives_no_interval_and_no_verdict(tmp_path, capsys):
+    run = two_case_run(tmp_path / "run", 4, [0.2], [0.1])
+    frame = rundata.summary(rundata.load_run(run))
+    r = row_of(frame, TF, "train_epoch")
+    assert r["speedup"] == pytest.approx(2.0, rel=1e-9)
+    assert missing(r["speedup_low"]) and missing(r["speedup_high"])
+    assert r["verdict"] == "no interval"
+    assert fwbench_report(capsys, run)[0] == 0
     text = (run / "report.md").read_text()
-    block = text.split("## Headline", 1)[1].split("\n## ", 1)[0]
-    return [line[2:] for line in block.splitlines() if line.startswith("- ")]
+    (line,) = headline_lines(text)
+    assert "2.00x, no interval" in line and "so no verdict" in line
+    assert "faster than" not in line and "no measurable difference" not in line
+    tf_row = [c for c in table_rows(section(text, "Timings on CPU")) if c[1] == "TensorFlow (graph)"][0]
+    assert tf_row[6] == "2.00x (no interval)" and tf_row[7] == "no interval"
 
 
-@pytest.fixture(scope="module")
-def full_run(tmp_path_factory) -> Path:
-    run = make_run(tmp_path_factory.mktemp("runs"))
-    report.write_report(run)
-    return run
+# --------------------------------------------------------------------------- derived figures
+
+def test_warmup_cost_spanning_zero_is_not_measurable_and_a_clear_one_is_a_time(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    te = jittered(0.2, 4, 0.01, rng)
+    # torch: first epoch - steady epoch of -30, +20, -25, +15 ms per process (mean < 0, interval spans 0)
+    torch_first = te + np.array([-0.030, 0.020, -0.025, 0.015])
+    # TF: a clear 500 ms warm-up in every process
+    tf_te = jittered(0.1, 4, 0.01, rng)
+    tf_first = tf_te + np.array([0.50, 0.51, 0.49, 0.50])
+    exact = lambda meds, n: [[float(m)] * n for m in meds]  # noqa: E731 - rounds whose median is m
+    run = write_run(tmp_path / "run", {TORCH: {"first_epoch": exact(torch_first, 3), "train_epoch": exact(te, 5)},
+                                       TF: {"first_epoch": exact(tf_first, 3), "train_epoch": exact(tf_te, 5)}})
+    d = rundata.derived(rundata.load_run(run)).set_index("case")
+    assert d.loc[TORCH, "value_s"] < 0 < d.loc[TORCH, "high_s"] and d.loc[TORCH, "low_s"] < 0
+    assert not d.loc[TORCH, "measurable"] and d.loc[TF, "measurable"]
+    assert d.loc[TF, "value_s"] == pytest.approx(0.5, abs=1e-9)
+
+    assert fwbench_report(capsys, run)[0] == 0
+    rows = {r[0]: r[4] for r in table_rows(section((run / "report.md").read_text(), "Warm-up and input pipeline"))}
+    t = d.loc[TORCH]
+    assert rows["PyTorch (eager)"] == f"not measurable (95% CI {fmt_time(t['low_s'])} to {fmt_time(t['high_s'])})"
+    assert fmt_time(t["value_s"]) not in rows["PyTorch (eager)"]  # the negative point estimate is never given
+    assert rows["TensorFlow (graph)"].startswith("500 ms (95% CI ")
+    for cell in rows.values():
+        assert not cell.startswith("-")
 
 
-def test_known_2x_ratio_reads_as_2x_with_faster_named(full_run):
-    line = next(s for s in headline_of(full_run) if "trains an epoch " in s and s.startswith("On CPU"))
-    m = re.fullmatch(r"On CPU, TensorFlow \(graph\) trains an epoch 2\.0x faster than PyTorch \(eager\) "
-                     r"\(95% CI ([\d.]+)-([\d.]+)x\)\.", line)
-    assert m, line
-    assert 1.8 < float(m[1]) < 2.0 < float(m[2]) < 2.2
-    # predict_one: torch is 3x faster there, so the name must follow the data, not a fixed order
-    line = next(s for s in headline_of(full_run) if "predicts one post" in s and s.startswith("On CPU"))
-    assert line.startswith("On CPU, PyTorch (eager) predicts one post 3.0x faster than TensorFlow (graph) (95% CI")
+# --------------------------------------------------------------------------- the report's parts
 
-
-def test_overlapping_samples_read_as_no_measurable_difference(full_run):
-    line = next(s for s in headline_of(full_run) if "whole test set" in s)
-    assert "no measurable difference" in line, line
-    table = (full_run / "report.md").read_text()
-    assert "| predict all (test set) |" in table and "no measurable difference |" in table
-
-
-def test_too_few_rounds_gives_no_interval(full_run):
-    line = next(s for s in headline_of(full_run) if "final accuracy" in s)
-    assert "too few rounds for an interval: 2 and 2" in line and "CI" not in line
-    assert "1.5x faster" in line  # 2.4 / 1.6 by medians
-
-
-def test_bootstrap_interval_contains_ratio_and_is_seeded():
-    a, b = rounds(0.2, 15, 0.05, 1), rounds(0.1, 15, 0.05, 2)
-    r1, r2 = ratio_of_medians(a, b), ratio_of_medians(a, b)
-    assert r1 == r2 and r1.low < r1.value < r1.high and r1.measurable
-    assert abs(r1.value - 2.0) < 1e-12
-    same = ratio_of_medians(a, rounds(0.2, 15, 0.05, 3))
-    assert same.low < 1 < same.high and not same.measurable
-
-
-def test_report_sections_and_numbers(full_run):
-    text = (full_run / "report.md").read_text()
-    for needle in ("## Timings on CPU", "## Timings on GPU", "## Accuracy and parity", "## Configuration",
-                   "## Environment", "fwbench run --epochs 10", "Fixture CPU @ 2GHz", "| 90.00% |", "| 88.33% |",
-                   "57 of 60 (95.0%)", "## How to read this report", "10,000 resamples"):
-        assert needle in text, needle
-    # warm-up: TF first epoch 1.5 s minus steady 100 ms
-    assert "| TensorFlow (graph) | 1.5 s | 100 ms | 1.4 s |" in text
-    # GPU TensorFlow row says why it is absent instead of silently missing
-    assert ("| train epoch (warm) | 20 ms | 1.17 ms | 15 | not available on this machine: no GPU visible to "
-            "TensorFlow |") in text
-    assert "| train to accuracy | not measured |" not in text  # no row where neither framework has GPU figures
-
-
-def test_every_figure_is_a_valid_png(full_run):
-    pngs = sorted(full_run.glob("fig-*.png"))
-    names = {p.name for p in pngs}
-    assert {"fig-phases-cpu.png", "fig-phases-gpu.png", "fig-predict_one-cpu.png", "fig-loss.png"} <= names
-    text = (full_run / "report.md").read_text()
+def test_report_has_every_section_and_every_figure_is_a_png(tmp_path, capsys):
+    run = full_run(tmp_path / "run")
+    rc, out, err = fwbench_report(capsys, run)
+    assert rc == 0, err
+    assert f"wrote {run / 'report.md'}" in out
+    text = (run / "report.md").read_text()
+    for title in ("Headline", "Warnings", "Missing results", "Timings on CPU", "Warm-up and input pipeline",
+                  "Latency distribution", "Accuracy and parity", "Configuration", "Environment",
+                  "How to read this report"):
+        assert section(text, title).strip(), title
+    lat = section(text, "Latency distribution")
+    assert "| phase | case | device | p50 (95% CI) | p90 (95% CI) | p99 (95% CI) |" in lat
+    assert {r[1] for r in table_rows(lat)} == {"PyTorch (eager)", "TensorFlow (graph)"}
+    parity = section(text, "Accuracy and parity")
+    assert "agree on 36 of 40 test predictions (90.0%)" in parity
+    assert "None: every case and phase" in section(text, "Missing results")
+    linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert {"fig-phases-cpu.png", "fig-latency-cpu.png", "fig-loss.png"} <= set(linked)
+    pngs = sorted(run.glob("fig-*.png"))
+    assert {p.name for p in pngs} >= set(linked)
     for p in pngs:
         assert p.read_bytes()[:8] == PNG_MAGIC, p
-        img = mpimg.imread(p)
-        assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100
-        assert f"({p.name})" in text  # every figure is linked from the report
-    assert not list(full_run.glob(".*tmp"))  # atomic writes leave no temporaries
 
 
-@pytest.mark.parametrize("how", ["failed", "unavailable", "json_absent"])
-def test_missing_framework_still_reported(tmp_path, how):
-    if how == "json_absent":
-        run = make_run(tmp_path, drop_json="bench-tensorflow-cpu.json")
-        expect = "results file bench-tensorflow-cpu.json is missing"
-    else:
-        run = make_run(tmp_path, tf_status=how)
-        expect = ("failed: " if how == "failed" else "not available on this machine: ") + "TensorFlow crashed"
-    report.write_report(run)
+def test_stability_warning_when_process_medians_spread(tmp_path, capsys):
+    rng = np.random.default_rng(6)
+    tight = jittered(0.2, 3, 0.005, rng)
+    unstable = two_case_run(tmp_path / "unstable", 6, tight, [0.10, 0.13, 0.08])
+    stable = two_case_run(tmp_path / "stable", 6, tight, np.roll(tight, 1) / 2)
+    for run in (unstable, stable):
+        assert fwbench_report(capsys, run)[0] == 0
+    w = section((unstable / "report.md").read_text(), "Warnings")
+    assert re.search(r"TensorFlow \(graph\) \(CPU\), train epoch \(warm\): per-process medians spread by \d+% "
+                     r"of their mean \(> 10%\)", w), w
+    assert "PyTorch (eager)" not in w
+    assert section((stable / "report.md").read_text(), "Warnings").strip() == "None."
+
+
+def test_one_reader_behind_results_csv_results_md_and_report_md(tmp_path, capsys):
+    run = full_run(tmp_path / "run", skipped={(TF, "pipeline_epoch"): "pipeline_epoch skipped: too big"},
+                   failed={"torch:fused@cpu": "phase train_epoch: RuntimeError: boom"})
+    r = rundata.load_run(run)
+    rundata.write_tables(r, run)
+    frame = rundata.summary(r)
+    with open(run / "results.csv", newline="") as f:
+        parsed = list(csv.DictReader(f))
+    assert len(parsed) == len(frame) > 10
+    assert list(parsed[0]) == list(rundata.COLUMNS)
+    numeric = {"processes", "rounds", "time_s", "time_low_s", "time_high_s", "p90_s", "p90_low_s", "p90_high_s",
+               "p99_s", "p99_low_s", "p99_high_s", "speedup", "speedup_low", "speedup_high", "accuracy",
+               "accuracy_min", "accuracy_max", "peak_rss_mb", "peak_device_mem_mb", "trace_count"}
+    for got, (_, want) in zip(parsed, frame.iterrows()):
+        for col in rundata.COLUMNS:
+            w = want[col]
+            if missing(w):
+                assert got[col] == "", (col, got[col])
+            elif col in numeric:
+                assert float(got[col]) == float(w), (want["case"], want["phase"], col, got[col], w)
+            else:
+                assert got[col] == str(w), (col, got[col], w)
+    assert {"skipped", "failed", "ok"} <= {p["status"] for p in parsed}
+
+    assert fwbench_report(capsys, run)[0] == 0
+    from_results = table_rows((run / "results.md").read_text())
+    from_report = table_rows(section((run / "report.md").read_text(), "Timings on CPU"))
+    assert len(from_results) == len(frame)
+    assert from_report == from_results
+    statuses = {c[3] for c in from_report}
+    assert {"skipped", "FAILED"} <= statuses
+
+
+ANAT = {  # seconds per step: forward, backward, optimizer, readback; the measured step
+    TORCH: dict(forward=0.004, backward=0.006, optimizer=0.003, readback=0.001, step=0.0142),
+    "torch:fused@cpu": dict(forward=0.004, backward=0.006, optimizer=0.001, readback=0.001, step=0.0121),
+    "torch:sparse@cpu": dict(forward=0.002, backward=0.005, optimizer=0.002, readback=0.001, step=0.0130),
+    TF: dict(forward=0.002, backward=0.002, optimizer=0.003, readback=0.001, step=0.0081),
+}
+PROBES = {TORCH: (50.0, 10.0), TF: (80.0, 12.0)}
+
+
+def matrix_run(folder: Path, *, with_anatomy: bool = True) -> Path:
+    rng = np.random.default_rng(7)
+    speed = {TORCH: 1.0, "torch:fused@cpu": 1.15, "torch:sparse@cpu": 1.07, TF: 1.75}
+    cases, base = {}, jittered(0.16, 3, 0.01, rng)
+    for i, (cid, s) in enumerate(speed.items()):
+        te = np.roll(base, i) / s  # exact ratios of the geometric means
+        cases[cid] = {"first_epoch": processes(te + 0.3, 3, 0.01, rng), "train_epoch": processes(te, 5, 0.01, rng),
+                      "predict_all": processes(jittered(0.01, 3, 0.01, rng), 5, 0.01, rng)}
+    anatomy = None
+    if with_anatomy:
+        anatomy = {}
+        for cid, parts in ANAT.items():
+            a = {"breakdown": dict(parts), "breakdown_repeats": 7, "steps_per_epoch": 11, "nnz_per_step": 12000.0}
+            if cid in PROBES:
+                a["probe"] = {"matmul": {"gflops_best": PROBES[cid][0]}, "copy": {"gbs_best": PROBES[cid][1]}}
+            anatomy[cid] = [a, {k: v for k, v in a.items() if k != "probe"}, dict(a)]
+    return write_run(folder, cases, anatomy=anatomy, failed={"torch:compile@cpu": "phase first_epoch: boom"},
+                     unavailable={"tensorflow:xla@cpu": "XLA needs a GPU here"})
+
+
+def test_matrix_breakdown_and_limits(tmp_path, capsys):
+    run = matrix_run(tmp_path / "run")
+    assert len(rundata.load_run(run).framework_cases("cpu")) == 6
+    rc, out, err = fwbench_report(capsys, run)
+    assert rc == 0, err
     text = (run / "report.md").read_text()
-    assert f"TensorFlow (graph) on CPU: {expect}" in text
-    assert any(s.startswith("On CPU, no TensorFlow (graph) results:") for s in headline_of(run))
-    assert "| train epoch (warm) | 200 ms |" in text  # PyTorch's figures are still there
-    for p in run.glob("fig-*.png"):
-        assert p.read_bytes()[:8] == PNG_MAGIC
+    heads = headline_lines(text)
+    assert "On CPU, PyTorch (torch.compile): failed: phase first_epoch: boom." in heads
+    assert "On CPU, TensorFlow (graph, XLA): not available on this machine: XLA needs a GPU here." in heads
+    assert all("train" in h for h in heads if "x faster" in h)  # many cases: the headline keeps to train_epoch
+
+    mx = {r[0]: r for r in table_rows(section(text, "Execution-mode matrix on CPU", 3))}
+    assert len(mx) == 6
+    assert mx["PyTorch (torch.compile)"][1:4] == ["FAILED"] * 3
+    assert mx["TensorFlow (graph, XLA)"][1:4] == ["n/a"] * 3
+    assert mx["PyTorch (eager)"][2].endswith("(baseline)")
+    assert re.match(r"1\.75x \(\d\.\d\d-\d\.\d\d\)$", mx["TensorFlow (graph)"][2]), mx["TensorFlow (graph)"]
+    assert "![matrix on cpu](fig-matrix-cpu.png)" in text
+    assert (run / "fig-matrix-cpu.png").read_bytes()[:8] == PNG_MAGIC
+    assert (run / "fig-breakdown-cpu.png").read_bytes()[:8] == PNG_MAGIC
+
+    bd = section(text, "The training step taken apart on CPU", 3)
+    rows = {r[0]: r for r in table_rows(bd)}
+    assert set(rows) == {"PyTorch (eager)", "PyTorch (eager, fused Adam)", "PyTorch (eager, sparse input)",
+                         "TensorFlow (graph)"}
+    assert rows["PyTorch (eager)"][5:] == ["14 ms", "14.2 ms", "0.99"]
+    assert rows["PyTorch (eager, sparse input)"][5:] == ["10 ms", "13 ms", "0.77 (off by more than 10%)"]
+    sentences = [l for l in bd.splitlines() if l.startswith("- ")]
+    assert len(sentences) == 3  # one per case against the baseline
+    assert ("- TensorFlow (graph) vs PyTorch (eager): the step is 6.1 ms shorter (TensorFlow (graph) is faster); "
+            "the largest part of it is the backward (6 ms -> 2 ms, 66% of the difference).") in sentences
+
+    lim = section(text, "Distance to the machine's limit on CPU", 3)
+    assert "Peak taken as the best of the probes: 80 GFLOP/s, 12.0 GB/s." in lim
+    lrows = table_rows(lim)
+    assert ["tensorflow", "80", "12.0"] in lrows and ["torch", "50", "10.0"] in lrows
+    per_case = {r[0]: r for r in lrows if len(r) == 9}
+    assert set(per_case) == {"PyTorch (eager)", "PyTorch (eager, fused Adam)", "PyTorch (eager, sparse input)",
+                             "TensorFlow (graph)"}
+    assert all(r[7] in ("compute", "memory") for r in per_case.values())
+    # the sparse case is counted with its nnz per step: less work than the dense ones
+    assert float(per_case["PyTorch (eager, sparse input)"][1]) < float(per_case["PyTorch (eager)"][1])
+
+    plain = matrix_run(tmp_path / "plain", with_anatomy=False)
+    assert fwbench_report(capsys, plain)[0] == 0
+    ptext = (plain / "report.md").read_text()
+    assert "Execution-mode matrix on CPU" in ptext
+    assert "taken apart" not in ptext and "machine's limit" not in ptext
 
 
-def test_skipped_phase_says_why(tmp_path):
-    why = "predict_all needs 9 GB for the dense test matrix"
-    run = make_run(tmp_path, outcomes={("torch", "gpu"): {"predict_all": {"outcome": "skipped", "reason": why}}})
-    report.write_report(run)
-    text = (run / "report.md").read_text()
-    assert f"| predict all (test set) | skipped: {why} |" in text
-    assert f"PyTorch (eager) on GPU, predict_all: skipped: {why}" in text
-    assert "On GPU, PyTorch (eager) alone: train epoch (warm) 20 ms, predict one (batch of 1) 200 µs." in text
+# --------------------------------------------------------------------------- --compare
+
+def compare_runs(tmp_path: Path) -> dict[str, Path]:
+    """A, B, C: train_epoch flips direction in C; predict_all is 1.5x in A and C but 2x in B;
+    first_epoch is the same samples in every run."""
+    rng = np.random.default_rng(8)
+    base_te, base_pa = jittered(0.2, 3, 0.01, rng), jittered(0.01, 3, 0.01, rng)
+    fe_torch = processes(jittered(0.5, 3, 0.01, rng), 3, 0.01, rng)
+    fe_tf = processes(jittered(0.6, 3, 0.01, rng), 3, 0.01, rng)
+    out = {}
+    for name, te_factor, pa_factor in (("A", 0.5, 1 / 1.5), ("B", 0.5, 0.5), ("C", 2.0, 1 / 1.5)):
+        r = np.random.default_rng(9)
+        te_a, te_b = pair(base_te, np.roll(base_te, 1) * te_factor, r)
+        pa_a, pa_b = pair(base_pa, np.roll(base_pa, 1) * pa_factor, r)
+        out[name] = write_run(tmp_path / name, {
+            TORCH: {"first_epoch": fe_torch, "train_epoch": te_a, "predict_all": pa_a},
+            TF: {"first_epoch": fe_tf, "train_epoch": te_b, "predict_all": pa_b}})
+    return out
 
 
-def test_missing_manifest_and_per_round_data_degrade(tmp_path):
-    run = make_run(tmp_path)
-    (run / "manifest.json").unlink()
-    doc = json.loads((run / "bench-torch-cpu.json").read_text())
-    for b in doc["benchmarks"]:
-        del b["stats"]["data"]
-    (run / "bench-torch-cpu.json").write_text(json.dumps(doc))
-    report.write_report(run)
-    text = (run / "report.md").read_text()
-    assert "manifest.json is missing" in text
-    assert "no per-round data" in text
-    assert "TensorFlow (graph) trains an epoch 2.0x faster than PyTorch (eager) (by medians; no per-round data" in text
+def compare_flags(text: str) -> dict[str, str]:
+    rows = table_rows(section(text, "Speedup over each run's baseline"))
+    return {r[1]: r[-1] for r in rows if r[0] == TF}
 
 
-def test_cli_report_and_bad_input(tmp_path, capsys):
-    run = make_run(tmp_path)
-    assert main_entry(["report", str(run)]) == 0
-    assert "2.0x faster" in capsys.readouterr().out
-    assert main_entry(["report", str(tmp_path / "nope")]) == 2
-    (tmp_path / "empty").mkdir()
-    assert main_entry(["report", str(tmp_path / "empty")]) == 2
-    assert "not a run folder" in capsys.readouterr().err
+def test_compare_flags_direction_changes_and_ratios_outside_intervals(tmp_path, capsys):
+    runs = compare_runs(tmp_path)
+    out_dir = tmp_path / "cmp"
+    rc, out, err = fwbench_report(capsys, runs["A"], runs["B"], runs["C"], "--compare", "--output", out_dir)
+    assert rc == 0, err
+    assert "Traceback" not in err
+    text = (out_dir / "report.md").read_text()
+    assert f"wrote {out_dir / 'report.md'} (2 comparison(s) flagged" in out
+    flags = compare_flags(text)
+    assert "verdict changes direction between runs" in flags["train epoch (warm)"]
+    assert "B's 2.00x lies outside A's interval" in flags["predict all (test set)"]
+    assert "direction" not in flags["predict all (test set)"]
+    assert flags["first epoch (fresh model)"] == "stable"
+    assert "1 of 3 comparisons are stable" in text
+    assert (out_dir / "fig-compare.png").read_bytes()[:8] == PNG_MAGIC
 
 
-def test_regression_mode_exit_codes(tmp_path, capsys):
-    base = make_run(tmp_path, "a")
-    same = make_run(tmp_path, "b")
-    slower = make_run(tmp_path, "c", slow=1.25)
-    assert main_entry(["report", "--baseline", str(base), str(same), "--threshold", "10"]) == 0
-    assert main_entry(["report", "--baseline", str(base), str(slower), "--threshold", "10"]) == 1
-    out = capsys.readouterr().out
-    assert "SLOWER   PyTorch (eager) CPU train_epoch: 200 ms -> 250 ms (+25.0%)" in out
-    assert "SLOWER   TensorFlow" not in out
-    assert main_entry(["report", "--baseline", str(base), str(slower), "--threshold", "30"]) == 0
-    assert main_entry(["report", "--baseline", str(tmp_path / "missing"), str(same)]) == 2
-    assert main_entry(["report", "--baseline", str(base)]) == 2
+def test_compare_identical_runs_is_stable(tmp_path, capsys):
+    runs = compare_runs(tmp_path)
+    shutil.copytree(runs["A"], tmp_path / "A2")
+    rc, out, err = fwbench_report(capsys, runs["A"], tmp_path / "A2", "--compare", "--output", tmp_path / "cmp")
+    assert rc == 0, err
+    text = (tmp_path / "cmp" / "report.md").read_text()
+    assert set(compare_flags(text).values()) == {"stable"}
+    assert "3 of 3 comparisons are stable" in text
+    assert "(0 comparison(s) flagged" in out
+    assert "Threads, versions, devices, CPU and configuration match." in text
 
 
-def test_comparison_warns_about_threads(tmp_path, capsys):
-    a = make_run(tmp_path, "a", threads=2)
-    b = make_run(tmp_path, "b", threads=1, slow=1.5, gpu_torch=False)
-    out = tmp_path / "cmp"
-    assert main_entry(["report", str(a), str(b), "--compare", "--output", str(out)]) == 0
-    text = (out / "report.md").read_text()
-    assert "configuration resolved_threads differs: a: 2; b: 1" in text
-    assert "torch-cpu intra-op threads differs" in text
-    assert "## train epoch (warm)" in text and "| a | b |" in text
-    assert "300 ms (IQR" in text and "+50%" in text  # b's torch epoch against a's
-    assert (out / "fig-compare.png").read_bytes()[:8] == PNG_MAGIC
-    mpimg.imread(out / "fig-compare.png")
-    # identical environments: no warnings
-    c = make_run(tmp_path, "c")
-    assert report.env_differences([load_run(a), load_run(c)]) == []
-    assert main_entry(["report", str(a), "--compare", "--output", str(out)]) == 2
+# --------------------------------------------------------------------------- the regression gate
+
+def gate_data(seed: int = 10, tf_factor: float = 1.0):
+    rng = np.random.default_rng(seed)
+    te, pa = jittered(0.2, 3, 0.01, rng), jittered(0.01, 3, 0.01, rng)
+    return {TORCH: {"train_epoch": processes(te, 5, 0.01, rng), "predict_all": processes(pa, 5, 0.01, rng)},
+            TF: {"train_epoch": processes(np.roll(te, 1) * 0.5 * tf_factor, 5, 0.01, rng),
+                 "predict_all": processes(np.roll(pa, 1), 5, 0.01, rng)}}
 
 
-def load_refresh_script():
-    import importlib.util
-    path = Path(__file__).resolve().parents[1] / "scripts" / "refresh_readme.py"
-    spec = importlib.util.spec_from_file_location("refresh_readme", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def test_gate_passes_on_the_same_data(tmp_path, capsys):
+    old = write_run(tmp_path / "old", gate_data())
+    new = write_run(tmp_path / "new", gate_data())
+    rc, out, err = fwbench_report(capsys, "--baseline", old, new)
+    assert rc == 0, out + err
+    assert out.strip().endswith("no regression")
+    assert out.count("ok       ") == 4
 
 
-def test_refresh_readme_rewrites_only_between_markers(tmp_path, capsys):
-    refresh = load_refresh_script()
-    run = make_run(tmp_path / "results" / "runs")
-    (tmp_path / "results" / "latest").symlink_to(Path("runs") / run.name)
-    readme = tmp_path / "README.md"
-    readme.write_text(f"# Title\n\nintro\n\n{refresh.START}\nold table\n{refresh.END}\n\n## After\nkept\n")
-    args = ["--run", str(tmp_path / "results" / "latest"), "--readme", str(readme)]
-    assert refresh.main(args + ["--check"]) == 1
-    assert refresh.main(args) == 0
-    text = readme.read_text()
-    assert text.startswith("# Title\n\nintro\n\n") and text.endswith(f"{refresh.END}\n\n## After\nkept\n")
-    assert "old table" not in text
-    rel = f"results/runs/{run.name}"  # the real folder, not the moving `latest` link
-    assert f"[`{rel}`]({rel}/report.md)" in text and f"]({rel}/fig-phases-cpu.png)" in text
-    assert "- On CPU, TensorFlow (graph) trains an epoch 2.0x faster than PyTorch (eager)" in text
-    assert "| train epoch (warm) | CPU | 200 ms (IQR 3.87 ms) | 100 ms (IQR 2.11 ms) | 2.00 |" in text
-    assert (run / "fig-phases-cpu.png").read_bytes()[:8] == PNG_MAGIC
-    assert refresh.main(args + ["--check"]) == 0  # idempotent
-    readme.write_text("# no markers here\n")
-    assert refresh.main(args) == 2
-    assert "needs exactly one <!-- fwbench:reference:start -->" in capsys.readouterr().err
-    assert readme.read_text() == "# no markers here\n"
+def test_gate_fails_on_a_clear_slowdown(tmp_path, capsys):
+    old = write_run(tmp_path / "old", gate_data())
+    new = write_run(tmp_path / "new", gate_data(tf_factor=1.5))
+    rc, out, err = fwbench_report(capsys, "--baseline", old, new)
+    assert rc == 1
+    assert re.search(r"SLOWER   tensorflow:graph@cpu train_epoch: .*\(\+50\.0%, 95% CI", out), out
+    assert "SLOWER   torch" not in out and "SLOWER   tensorflow:graph@cpu predict_all" not in out
+    assert "REGRESSION or MISSING RESULTS: the gate fails" in out
+
+
+def test_gate_fails_closed_on_an_unreadable_worker_file(tmp_path, capsys):
+    old = write_run(tmp_path / "old", gate_data())
+    new = write_run(tmp_path / "new", gate_data())
+    for f in (new / "workers").glob("tensorflow-graph-cpu.p*.json"):
+        f.write_text(f.read_text()[: len(f.read_text()) // 2])  # truncated mid-write
+    rc, out, err = fwbench_report(capsys, "--baseline", old, new)
+    assert rc == 1
+    assert "Traceback" not in err
+    assert "MISSING  tensorflow:graph@cpu train_epoch" in out
+    assert "MISSING  tensorflow:graph@cpu predict_all" in out
+    assert "MISSING  torch" not in out
+    # the same folder still gets a report, which says what is missing
+    rc, _, err = fwbench_report(capsys, new)
+    assert rc == 0, err
+    missing = section((new / "report.md").read_text(), "Missing results")
+    assert "tensorflow-graph-cpu.p0.json could not be read" in missing
+
+
+def test_gate_fails_when_the_new_run_lacks_a_case(tmp_path, capsys):
+    old = write_run(tmp_path / "old", gate_data())
+    new = write_run(tmp_path / "new", {TORCH: gate_data()[TORCH]})
+    rc, out, _ = fwbench_report(capsys, "--baseline", old, new)
+    assert rc == 1
+    assert "MISSING  tensorflow:graph@cpu train_epoch: measured in old, not in new (case not in the new run)" in out
+
+
+def test_gate_fails_on_an_empty_baseline(tmp_path, capsys):
+    old = write_run(tmp_path / "old", {}, unavailable={TORCH: "no torch here", TF: "no tensorflow here"})
+    new = write_run(tmp_path / "new", gate_data())
+    rc, out, _ = fwbench_report(capsys, "--baseline", old, new)
+    assert rc == 1
+    assert "old measured nothing to compare against" in out
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "-inf"])
+def test_gate_threshold_must_be_finite_and_not_negative(tmp_path, capsys, value):
+    old = write_run(tmp_path / "old", gate_data())
+    rc, out, err = fwbench_report(capsys, "--baseline", old, old, f"--threshold={value}")
+    assert rc == 2
+    assert "--threshold" in one_line(err)
+    assert out == ""
+
+
+def test_gate_threshold_zero_is_accepted(tmp_path, capsys):
+    old = write_run(tmp_path / "old", gate_data())
+    rc, out, err = fwbench_report(capsys, "--baseline", old, old, "--threshold", "0")
+    assert rc == 0, err
+
+
+# --------------------------------------------------------------------------- bad input
+
+def _bench_list(run: Path) -> str:
+    p = run / "workers" / "tensorflow-graph-cpu.p1.json"
+    p.write_text(json.dumps([json.loads(p.read_text())]))
+    return p.name
+
+
+def _non_numeric_round(run: Path) -> str:
+    p = run / "workers" / "torch-eager-cpu.p0.json"
+    doc = json.loads(p.read_text())
+    doc["benchmarks"][0]["stats"]["data"][1] = "fast"
+    p.write_text(json.dumps(doc))
+    return p.name
+
+
+def _manifest_list(run: Path) -> str:
+    p = run / "manifest.json"
+    p.write_text(json.dumps([json.loads(p.read_text())]))
+    return p.name
+
+
+def _manifest_schema_1(run: Path) -> str:
+    p = run / "manifest.json"
+    doc = json.loads(p.read_text())
+    doc["schema"] = 1
+    p.write_text(json.dumps(doc))
+    return p.name
+
+
+def _edit_manifest(run: Path, edit) -> str:
+    p = run / "manifest.json"
+    doc = json.loads(p.read_text())
+    edit(doc)
+    p.write_text(json.dumps(doc))
+    return p.name
+
+
+def _manifest_without_rounds(run: Path) -> str:
+    return _edit_manifest(run, lambda d: d.pop("rounds"))
+
+
+def _worker_index_not_a_number(run: Path) -> str:
+    return _edit_manifest(run, lambda d: d["workers"][0].update(index="first"))
+
+
+def _probe_without_matmul(run: Path) -> str:
+    return _edit_manifest(run, lambda d: d["workers"][0].update(anatomy={"probe": {"copy": {"gbs_best": 9.0}}}))
+
+
+@pytest.mark.parametrize("damage", [_bench_list, _non_numeric_round, _manifest_list, _manifest_schema_1,
+                                    _manifest_without_rounds, _worker_index_not_a_number, _probe_without_matmul])
+def test_wrong_shaped_files_are_one_line_and_keep_the_good_report(tmp_path, capsys, damage):
+    good = write_run(tmp_path / "good", gate_data())
+    run = write_run(tmp_path / "run", gate_data())
+    assert fwbench_report(capsys, run)[0] == 0
+    before = (run / "report.md").read_bytes()
+    figures = {p.name: p.read_bytes() for p in run.glob("fig-*.png")}
+    name = damage(run)
+
+    rc, out, err = fwbench_report(capsys, run)
+    assert rc == 2
+    assert name in one_line(err)
+    assert (run / "report.md").read_bytes() == before
+    assert {p.name: p.read_bytes() for p in run.glob("fig-*.png")} == figures
+
+    rc, _, err = fwbench_report(capsys, good, run, "--compare", "--output", tmp_path / "cmp")
+    assert rc == 2
+    assert name in one_line(err)
+    assert not (tmp_path / "cmp" / "report.md").exists()
+
+    rc, _, err = fwbench_report(capsys, "--baseline", good, run)
+    assert rc == 2
+    assert name in one_line(err)
+
+
+def test_report_without_results_latest_is_one_line(tmp_path, capsys, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    monkeypatch.setattr(report_cmd, "REPO", empty)  # not the checkout's own results/latest
+    rc, out, err = fwbench_report(capsys)
+    assert rc == 2
+    assert "no results/latest" in one_line(err)
+    assert list(empty.iterdir()) == []
+
+
+def test_runfolder_helper_rounds_have_the_asked_median():
+    x = rounds(0.25, 7, 0.1, np.random.default_rng(0))
+    assert len(x) == 7 and float(np.median(x)) == pytest.approx(0.25, rel=1e-12)
