@@ -152,6 +152,11 @@ def gate(old: Run, new: Run, threshold: float) -> tuple[list[str], list[str]]:
                        "results missing or unreadable")
                 fails.append(f"MISSING  {name}: measured in {old.name}, not in {new.name} ({why})")
                 continue
+            expected = sum(1 for w in new_case.workers if w.get("status") == "ok")
+            if len(pd_new.samples()) < expected:  # some workers' files unreadable: fail closed
+                fails.append(f"MISSING  {name}: {expected - len(pd_new.samples())} of {expected} worker result(s) "
+                             f"missing or unreadable in {new.name}")
+                continue
             r = stats.ratio(pd_new.samples(), pd_old.samples())
             change = (r.value - 1) * 100
             beyond = r.value > 1 + threshold / 100

@@ -172,8 +172,8 @@ def _rounds(path: Path, bench: dict) -> np.ndarray:
     if data is None:
         _fail(path, f"benchmark {bench.get('name', '?')!r} has no per-round data (saved without --benchmark-save-data)")
     _expect(path, data, list, f"benchmark {bench.get('name', '?')!r} stats.data")
-    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0 for x in data):
-        _fail(path, f"benchmark {bench.get('name', '?')!r} has a round time that is not a finite number >= 0")
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0 for x in data):
+        _fail(path, f"benchmark {bench.get('name', '?')!r} has a round time that is not a finite number > 0")
     for key in ("median", "min", "max"):
         if key in st and not isinstance(st[key], (int, float)):
             _fail(path, f"benchmark {bench.get('name', '?')!r} stats.{key} is not a number")

@@ -476,6 +476,16 @@ def test_gate_fails_closed_on_an_unreadable_worker_file(tmp_path, capsys):
     assert "tensorflow-graph-cpu.p0.json could not be read" in missing
 
 
+def test_gate_fails_closed_when_one_worker_file_of_several_is_unreadable(tmp_path, capsys):
+    old = write_run(tmp_path / "old", gate_data())
+    new = write_run(tmp_path / "new", gate_data())
+    f = new / "workers" / "tensorflow-graph-cpu.p0.json"
+    f.write_text("{")  # one process of three lost: the others alone must not pass the gate
+    rc, out, _ = fwbench_report(capsys, "--baseline", old, new)
+    assert rc == 1
+    assert re.search(r"MISSING  tensorflow:graph@cpu train_epoch: 1 of \d+ worker result\(s\) missing", out), out
+
+
 def test_gate_fails_when_the_new_run_lacks_a_case(tmp_path, capsys):
     old = write_run(tmp_path / "old", gate_data())
     new = write_run(tmp_path / "new", {TORCH: gate_data()[TORCH]})
