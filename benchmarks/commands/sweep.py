@@ -160,25 +160,34 @@ def main(args: argparse.Namespace) -> int:
         plan.rounds = {k: Rounds(**r) for k, r in (req.get("rounds") or {}).items()}
         plan.kind, plan.label, plan.command = "sweep", f"sweep point {point_name(param.name, v)}", command_line()
         plans.append((v, plan))
+    # Every point's data first: a setting the data cannot honour (a vocabulary size above V) is
+    # bad input for the whole sweep; a point the recipe cannot run (a batch larger than the
+    # training set) is reported as impossible and the others run.
+    from shared.dataset import check_fits, prepare
+    impossible = {}
+    for v, plan in plans:
+        data = prepare(plan.cfg, plan.archive)
+        try:
+            check_fits(plan.cfg, data)
+        except UserError as e:
+            impossible[point_name(param.name, v)] = str(e)
     clock = Clock()
     folder.mkdir(parents=True, exist_ok=True)
     with FolderLock(folder):
         if not (folder / SWEEP_FILE).is_file():
             write_atomic(folder / SWEEP_FILE, json.dumps({**req, "started_utc": datetime.now(timezone.utc)
                                                           .strftime("%Y-%m-%dT%H:%M:%SZ")}, indent=2))
-        impossible = {}
         for i, (v, plan) in enumerate(plans):
             name = point_name(param.name, v)
+            if name in impossible:
+                clock.say(f"point {i + 1}/{len(plans)} {name}: impossible: {impossible[name]}")
+                continue
             if (folder / POINTS / name / "manifest.json").is_file():
                 clock.say(f"point {i + 1}/{len(plans)} {name}: done earlier, kept")
                 continue
             clock.say(f"point {i + 1}/{len(plans)} {name}: running {len(plan.cases)} cases x {plan.processes} processes")
             try:
                 run_plan(plan, folder / POINTS, Clock(quiet=True), name=name)
-            except UserError as e:  # this point cannot run (e.g. a batch above the training set)
-                impossible[name] = str(e)
-                clock.say(f"point {i + 1}/{len(plans)} {name}: impossible: {e}")
-                continue
             except RunFailed as e:
                 clock.say(f"point {i + 1}/{len(plans)} {name}: a worker failed (record: {e.path})")
                 continue
