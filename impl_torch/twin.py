@@ -107,8 +107,9 @@ def compile_unavailable_reason(device: torch.device) -> str | None:
         try:
             get_cpp_compiler()  # what inductor runs for CPU kernels: $CXX / config.cpp.cxx, tried with --version
         except Exception as e:  # torch._inductor.exc.InvalidCxxCompiler, or anything it raises on the way
+            tried = config.cpp.cxx if isinstance(config.cpp.cxx, (list, tuple)) else (config.cpp.cxx,)
             return (f"torch.compile (inductor) needs a C++ compiler for CPU code and found none "
-                    f"(tried {[c for c in config.cpp.cxx if c]}: {type(e).__name__}); install g++ or set CXX")
+                    f"(tried {', '.join(str(c) for c in tried if c)}: {type(e).__name__}); install g++ or set CXX")
     else:
         from torch.utils._triton import has_triton
         if not has_triton():
