@@ -137,7 +137,8 @@ def strict_rules(first_epoch_rel: Sequence[float], agreements: Sequence[float],
 
 
 def native_rules(accuracies: dict[str, Sequence[float]]) -> list[Rule]:
-    """accuracies: framework -> per-seed test accuracies (exactly two frameworks, >= 2 seeds each)."""
+    """accuracies: case id (e.g. "torch:eager") -> per-seed test accuracies (exactly two cases,
+    >= 2 seeds each)."""
     (na, a), (nb, b) = accuracies.items()
     rules = [Rule(f"mean test accuracy of {name}", float(np.mean(acc)), NATIVE_MIN_MEAN_ACCURACY, False)
              for name, acc in accuracies.items()]

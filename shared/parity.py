@@ -1,8 +1,10 @@
-"""Parity of two twins: train them from the same start and collect what `fwbench check` judges.
+"""Parity of two cases: train them from the same start and collect what `fwbench check` judges.
 
-For each seed both frameworks get the same numpy initial weights and the same batches in
-the same order, and are trained one after the other with shared/training.fit. The numbers
-compared and the rules judged live in shared/metrics.py; this module runs and reports.
+A case is a framework and one of its variants ("torch:eager", "tensorflow:xla"); the two may
+be variants of one framework. For each seed both cases get the same numpy initial weights and
+the same batches in the same order, and are trained one after the other with
+shared/training.fit. The numbers compared and the rules judged live in shared/metrics.py; this
+module runs and reports.
 Nothing here is timed, so both runtimes are configured in one process.
 """
 from __future__ import annotations
@@ -13,52 +15,79 @@ import numpy as np
 
 from shared import metrics
 from shared.config import ExperimentConfig
+from shared.errors import UserError
 
 
-def train(framework: str, cfg: ExperimentConfig, data, variant: str | None = None):
-    """One framework's full run from cfg.seed's initial weights: (FitResult, final weights, variant)."""
+def parse_case(text: str) -> str:
+    """'FRAMEWORK[:VARIANT]' -> the case id 'framework:variant' (canonical framework name, the
+    framework's default variant when none is given). Framework aliases are accepted ("tf:xla").
+    A UserError names the valid frameworks or variants in one line."""
+    from shared import registry
+    fw, _, variant = text.strip().partition(":")
+    fw = registry.canonical(fw.strip())
+    return f"{fw}:{registry.variant(fw, variant.strip() or None).name}"
+
+
+def split_case(case: str) -> tuple[str, str]:
+    """'framework:variant' -> (framework, variant)."""
+    fw, _, variant = parse_case(case).partition(":")
+    return fw, variant
+
+
+def train(case: str, cfg: ExperimentConfig, data):
+    """One case's full run from cfg.seed's initial weights: (FitResult, final weights, twin)."""
     from shared import registry, training
-    twin = training.build(registry.twin_class(framework), cfg, data, variant)
+    fw, variant = split_case(case)
+    twin = training.build(registry.twin_class(fw), cfg, data, variant)
     result = training.fit(twin, cfg, data)
-    return result, twin.get_weights(), twin.variant
+    return result, twin.get_weights(), twin
 
 
-def compare_seed(cfg: ExperimentConfig, data, frameworks: tuple[str, str],
-                 variants: dict[str, str | None] | None = None, log=None) -> dict:
-    """Both frameworks from cfg.seed's start; every figure of the comparison, JSON-ready."""
-    variants = variants or {}
+def compare_seed(cfg: ExperimentConfig, data, cases: tuple[str, str], log=None) -> dict:
+    """Both cases ('framework[:variant]', e.g. 'torch:eager' and 'torch:fused') from cfg.seed's
+    start; every figure of the comparison, JSON-ready, keyed by case id."""
+    ids = tuple(parse_case(c) for c in cases)
     runs, weights = {}, {}
-    for fw in frameworks:
+    for case in ids:
         t0 = time.perf_counter()
-        result, weights[fw], variant = train(fw, cfg, data, variants.get(fw))
-        runs[fw] = {"variant": variant, "accuracy": result.test_accuracy,
-                    "epoch_mean_loss": result.mean_epoch_loss,
-                    "first_epoch_losses": result.epoch_losses[0].tolist(),
-                    "predictions": result.test_predictions, "seconds": time.perf_counter() - t0}
+        result, weights[case], twin = train(case, cfg, data)
+        runs[case] = {"framework": twin.framework, "variant": twin.variant, "label": twin.variant_label,
+                      "accuracy": result.test_accuracy, "epoch_mean_loss": result.mean_epoch_loss,
+                      "first_epoch_losses": result.epoch_losses[0].tolist(),
+                      "predictions": result.test_predictions, "seconds": time.perf_counter() - t0}
+        del twin
         if log:
-            log(f"seed {cfg.seed}: {fw} ({variant}) accuracy {result.test_accuracy:.4f} "
-                f"in {runs[fw]['seconds']:.1f} s")
-    a, b = frameworks
+            log(f"seed {cfg.seed}: {case} accuracy {result.test_accuracy:.4f} in {runs[case]['seconds']:.1f} s")
+    a, b = ids
     ra, rb = runs[a], runs[b]
-    out = {
+    return {
         "seed": cfg.seed,
-        "frameworks": {fw: {k: v for k, v in r.items() if k != "predictions"} for fw, r in runs.items()},
+        "cases": {c: {k: v for k, v in r.items() if k != "predictions"} for c, r in runs.items()},
         "first_epoch_step_loss_max_rel": metrics.max_relative_difference(ra["first_epoch_losses"], rb["first_epoch_losses"]),
         "epoch_loss_abs_diff": np.abs(np.subtract(ra["epoch_mean_loss"], rb["epoch_mean_loss"])).tolist(),
         "accuracy_difference": ra["accuracy"] - rb["accuracy"],
         "agreement": metrics.agreement(ra["predictions"], rb["predictions"]),
         "weights": metrics.layer_differences(weights[a], weights[b]),
     }
-    return out
 
 
-def run_check(cfg: ExperimentConfig, data, frameworks: tuple[str, str], seeds: int,
-              variants: dict[str, str | None] | None = None, log=None) -> dict:
+def check_cases(cases) -> tuple[str, str]:
+    """Two different case ids from two 'FRAMEWORK[:VARIANT]' texts (a UserError otherwise)."""
+    ids = tuple(parse_case(c) for c in cases)
+    if len(ids) != 2 or ids[0] == ids[1]:
+        raise UserError(f"a parity check compares two different cases, got {', '.join(ids) or 'none'}: "
+                        f"e.g. torch,tensorflow or torch:eager,torch:fused")
+    return ids
+
+
+def run_check(cfg: ExperimentConfig, data, cases: tuple[str, str], seeds: int, log=None) -> dict:
     """Seeds cfg.seed .. cfg.seed+seeds-1, then the rules of cfg.optimizer's mode and the verdict.
-    The frameworks' runtimes must already be configured."""
-    per_seed = [compare_seed(cfg.replace(seed=cfg.seed + i), data, frameworks, variants, log) for i in range(seeds)]
-    a, b = frameworks
-    acc = {fw: [s["frameworks"][fw]["accuracy"] for s in per_seed] for fw in frameworks}
+    cases: two 'FRAMEWORK[:VARIANT]' (two variants of one framework allowed); results are keyed
+    by case id ('torch:eager'). The frameworks' runtimes must already be configured."""
+    ids = check_cases(cases)
+    per_seed = [compare_seed(cfg.replace(seed=cfg.seed + i), data, ids, log) for i in range(seeds)]
+    a, b = ids
+    acc = {c: [s["cases"][c]["accuracy"] for s in per_seed] for c in ids}
     interval = metrics.welch_interval(acc[a], acc[b])
     if cfg.optimizer == "native":
         rules = metrics.native_rules(acc)
@@ -68,10 +97,11 @@ def run_check(cfg: ExperimentConfig, data, frameworks: tuple[str, str], seeds: i
     return {
         "config": cfg.to_dict(),
         "optimizer": cfg.optimizer,
-        "frameworks": list(frameworks),
+        "cases": list(ids),
+        "labels": {c: per_seed[0]["cases"][c]["label"] for c in ids},
         "seeds": [s["seed"] for s in per_seed],
         "per_seed": per_seed,
-        "accuracy": {fw: dict(zip(("mean", "sd"), metrics.mean_sd(v)), values=v) for fw, v in acc.items()},
+        "accuracy": {c: dict(zip(("mean", "sd"), metrics.mean_sd(v)), values=v) for c, v in acc.items()},
         "difference_of_means": interval.to_dict() if interval else None,
         "median_agreement": float(np.median([s["agreement"] for s in per_seed])),
         "median_abs_accuracy_difference": float(np.median(np.abs([s["accuracy_difference"] for s in per_seed]))),

@@ -14,6 +14,7 @@ from benchmarks.commands import check
 from shared.config import ExperimentConfig
 
 FRAMEWORKS = ("torch", "tensorflow")
+CASES = ("torch:eager", "tensorflow:graph")  # each framework's default variant
 
 
 def _check(mode: str, seeds: int, data) -> dict:
@@ -50,12 +51,13 @@ def test_strict_full_runs_agree(strict_runs, capsys):
 def test_native_accuracy_over_five_seeds(native_runs, capsys):
     with capsys.disabled():
         print("\n" + check.format_report(native_runs))
-    acc = {fw: native_runs["accuracy"][fw]["values"] for fw in FRAMEWORKS}
-    for fw in FRAMEWORKS:
-        assert len(acc[fw]) == 5
-        assert np.mean(acc[fw]) >= 0.88, f"{fw} mean test accuracy {np.mean(acc[fw]):.4f} < 0.88 over seeds 0-4: {acc[fw]}"
+    assert native_runs["cases"] == list(CASES)
+    acc = {c: native_runs["accuracy"][c]["values"] for c in CASES}
+    for c in CASES:
+        assert len(acc[c]) == 5
+        assert np.mean(acc[c]) >= 0.88, f"{c} mean test accuracy {np.mean(acc[c]):.4f} < 0.88 over seeds 0-4: {acc[c]}"
     ci = native_runs["difference_of_means"]
-    expected = metrics.welch_interval(acc["torch"], acc["tensorflow"])
+    expected = metrics.welch_interval(acc[CASES[0]], acc[CASES[1]])
     assert ci is not None and ci["low"] <= ci["difference"] <= ci["high"] and np.isfinite(ci["high"] - ci["low"])
     assert (ci["low"], ci["high"]) == pytest.approx((expected.low, expected.high))
     # Not asserted: the check's "interval contains 0" rule, which by design fails ~5% of the
@@ -86,6 +88,32 @@ def test_check_exits_1_when_a_rule_fails(tiny_check_args, monkeypatch, capsys):
     assert "Parity does NOT hold" in capsys.readouterr().out
 
 
+def test_check_compares_two_variants_of_one_framework(tiny_check_args, tmp_path, capsys):
+    """--cases keys every figure by case id, so two variants of one framework do not collide."""
+    out = tmp_path / "parity.json"
+    assert main_entry(tiny_check_args + ["--cases", "torch:eager,torch:sparse", "--seeds", "1", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "torch:eager vs torch:sparse" in text and "PyTorch (eager, sparse input)" in text
+    res = json.loads(out.read_text())
+    assert res["cases"] == ["torch:eager", "torch:sparse"]
+    seed = res["per_seed"][0]
+    assert set(seed["cases"]) == {"torch:eager", "torch:sparse"}
+    assert [seed["cases"][c]["variant"] for c in res["cases"]] == ["eager", "sparse"]
+    assert seed["first_epoch_step_loss_max_rel"] <= metrics.STRICT_STEP_LOSS_RTOL
+    assert set(res["accuracy"]) == {"torch:eager", "torch:sparse"}
+
+
+def test_check_old_options_are_the_same_cases(tiny_check_args, tmp_path):
+    """--frameworks/--variant still work: they name the same cases as --cases."""
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    assert main_entry(tiny_check_args + ["--frameworks", "tf,pytorch", "--variant", "tensorflow=eager",
+                                         "--seeds", "1", "--json", str(old)]) == 0
+    assert main_entry(tiny_check_args + ["--cases", "tensorflow:eager,torch", "--seeds", "1", "--json", str(new)]) == 0
+    a, b = json.loads(old.read_text()), json.loads(new.read_text())
+    assert a["cases"] == b["cases"] == ["tensorflow:eager", "torch:eager"]
+    assert a["per_seed"][0]["first_epoch_step_loss_max_rel"] == b["per_seed"][0]["first_epoch_step_loss_max_rel"]
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--seeds", "0"], "--seeds must be at least 1"),
     (["--optimizer", "native", "--seeds", "1"], "at least 2"),
@@ -93,11 +121,17 @@ def test_check_exits_1_when_a_rule_fails(tiny_check_args, monkeypatch, capsys):
     (["--frameworks", "torch,jax"], "unknown framework 'jax'"),
     (["--variant", "tensorflow"], "FRAMEWORK=NAME"),
     (["--variant", "tensorflow=warp"], "no variant 'warp'"),
+    (["--cases", "torch"], "two cases"),
+    (["--cases", "torch:eager,torch"], "two different cases"),
+    (["--cases", "torch:warp,tensorflow"], "torch has no variant 'warp': choose from eager, fused, compile, sparse"),
+    (["--cases", "jax:eager,torch"], "unknown framework 'jax'"),
+    (["--cases", "torch,tensorflow", "--variant", "tensorflow=xla"], "give it alone"),
 ])
 def test_check_bad_input_exits_2(tiny_check_args, extra, message, capsys):
     assert main_entry(tiny_check_args + extra) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1, f"not one line: {err}"
 
 
 def test_check_on_an_absent_gpu_exits_2(tiny_check_args, capsys):

@@ -266,7 +266,8 @@ def test_a_third_framework_is_one_folder_and_one_registry_line(numpy_framework, 
     worst = max(d["rel_l2"] for d in seed["weights"])
     assert worst <= 1e-5, f"torch vs numpy weights after {cfg.epochs} SGD epochs differ by {worst:.3g} relative L2"
     assert res["holds"], check.format_report(res)
-    assert res["per_seed"][0]["frameworks"]["numpy"]["accuracy"] == pytest.approx(result.test_accuracy)
+    assert res["cases"] == ["torch:eager", "numpy:eager"]
+    assert res["per_seed"][0]["cases"]["numpy:eager"]["accuracy"] == pytest.approx(result.test_accuracy)
 
 
 def test_fit_streams_batches_when_an_epoch_does_not_fit(tiny_archive, tmp_path, monkeypatch):

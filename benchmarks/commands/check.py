@@ -1,4 +1,4 @@
-"""`fwbench check`: train two twins from the same start and say whether they agree.
+"""`fwbench check`: train two cases (FRAMEWORK[:VARIANT]) from the same start and say whether they agree.
 
 The training and the figures live in shared/parity.py (the tests use them too); this module
 parses the options, runs it and prints the verdict.
@@ -30,9 +30,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "native: each framework's own Adam, compared statistically")
     p.add_argument("--seeds", type=int, default=None,
                    help="number of seeds, run as --seed, --seed+1, ... (default 3 for strict, 5 for native)")
-    p.add_argument("--frameworks", default="torch,tensorflow", help="the two frameworks to compare (default torch,tensorflow)")
+    p.add_argument("--cases", default=None, metavar="A,B",
+                   help="the two cases to compare, each FRAMEWORK[:VARIANT], e.g. torch:eager,torch:fused or "
+                        "tensorflow:graph,tensorflow:xla (default torch,tensorflow: each framework's default variant)")
+    p.add_argument("--frameworks", default=None,
+                   help="older form of --cases: two different frameworks, their variants from --variant")
     p.add_argument("--variant", action="append", default=[], metavar="FRAMEWORK=NAME",
-                   help="execution variant of one framework, e.g. tensorflow=xla (repeatable; default: each twin's default)")
+                   help="with --frameworks: execution variant of one framework, e.g. tensorflow=xla (repeatable)")
     p.add_argument("--device", choices=["cpu", "gpu"], default=None,
                    help="where both twins train (default cpu); gpu fails with one line when a framework sees none")
     p.add_argument("--json", dest="json_path", metavar="PATH", help="also write every figure to PATH as JSON")
@@ -42,7 +46,8 @@ def parse_frameworks(text: str) -> tuple[str, str]:
     from shared.registry import canonical
     names = tuple(canonical(n.strip()) for n in text.split(",") if n.strip())
     if len(names) != 2 or names[0] == names[1]:
-        raise UserError(f"--frameworks needs two different frameworks, got {text!r}: e.g. --frameworks torch,tensorflow")
+        raise UserError(f"--frameworks needs two different frameworks, got {text!r}: e.g. --frameworks torch,tensorflow "
+                        f"(two variants of one framework: --cases torch:eager,torch:fused)")
     return names
 
 
@@ -60,30 +65,51 @@ def parse_variants(items: list[str], frameworks: tuple[str, ...]) -> dict[str, s
     return variants
 
 
+def cases_from_args(args: argparse.Namespace) -> tuple[str, str]:
+    """The two case ids, from --cases or from the older --frameworks/--variant; every name is
+    checked here, before any data is prepared or framework imported."""
+    from shared.parity import check_cases
+    if args.cases is not None:
+        if args.frameworks is not None or args.variant:
+            raise UserError("--cases names the variants itself: give it alone, without --frameworks or --variant")
+        items = [c for c in args.cases.split(",") if c.strip()]
+        if len(items) != 2:
+            raise UserError(f"--cases takes two cases, FRAMEWORK[:VARIANT] each, got {args.cases!r}: "
+                            f"e.g. --cases torch:eager,torch:fused")
+        return check_cases(items)
+    frameworks = parse_frameworks(args.frameworks or "torch,tensorflow")
+    variants = parse_variants(args.variant, frameworks)
+    return check_cases([f"{fw}:{variants[fw]}" if variants[fw] else fw for fw in frameworks])
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
 def format_report(res: dict) -> str:
-    a, b = res["frameworks"]
+    a, b = res["cases"]
+    w = max(12, len(a), len(b))
     first = res["per_seed"][0]
-    lines = [f"Parity check, optimizer mode {res['optimizer']!r}: {a} vs {b}, seeds {', '.join(map(str, res['seeds']))}",
-             "", f"Mean training loss per epoch (seed {first['seed']}; last column: max over all seeds)",
-             f"  {'epoch':>5}  {a:>12}  {b:>12}  {'|diff|':>10}  {'max |diff|':>10}"]
+    labels = res.get("labels", {})
+    lines = [f"Parity check, optimizer mode {res['optimizer']!r}: {a} vs {b}, seeds {', '.join(map(str, res['seeds']))}"]
+    if labels:
+        lines.append(f"  {a} = {labels.get(a, a)}; {b} = {labels.get(b, b)}")
+    lines += ["", f"Mean training loss per epoch (seed {first['seed']}; last column: max over all seeds)",
+              f"  {'epoch':>5}  {a:>{w}}  {b:>{w}}  {'|diff|':>10}  {'max |diff|':>10}"]
     all_diffs = np.max([s["epoch_loss_abs_diff"] for s in res["per_seed"]], axis=0)
-    for e, (la, lb) in enumerate(zip(first["frameworks"][a]["epoch_mean_loss"], first["frameworks"][b]["epoch_mean_loss"])):
-        lines.append(f"  {e + 1:>5}  {la:>12.6g}  {lb:>12.6g}  {abs(la - lb):>10.3g}  {all_diffs[e]:>10.3g}")
+    for e, (la, lb) in enumerate(zip(first["cases"][a]["epoch_mean_loss"], first["cases"][b]["epoch_mean_loss"])):
+        lines.append(f"  {e + 1:>5}  {la:>{w}.6g}  {lb:>{w}.6g}  {abs(la - lb):>10.3g}  {all_diffs[e]:>10.3g}")
     lines += ["", "Per seed",
-              f"  {'seed':>4}  {'acc ' + a:>15}  {'acc ' + b:>15}  {'diff (pp)':>9}  {'agree':>7}  "
+              f"  {'seed':>4}  {'acc ' + a:>{w + 4}}  {'acc ' + b:>{w + 4}}  {'diff (pp)':>9}  {'agree':>7}  "
               f"{'epoch-1 loss rel':>16}  weights rel L2 / max abs per layer"]
     for s in res["per_seed"]:
-        w = "  ".join(f"{d['rel_l2']:.2e}/{d['max_abs']:.2e}" for d in s["weights"])
-        lines.append(f"  {s['seed']:>4}  {s['frameworks'][a]['accuracy']:>15.4f}  {s['frameworks'][b]['accuracy']:>15.4f}"
+        wd = "  ".join(f"{d['rel_l2']:.2e}/{d['max_abs']:.2e}" for d in s["weights"])
+        lines.append(f"  {s['seed']:>4}  {s['cases'][a]['accuracy']:>{w + 4}.4f}  {s['cases'][b]['accuracy']:>{w + 4}.4f}"
                      f"  {100 * s['accuracy_difference']:>+9.2f}  {_pct(s['agreement']):>7}"
-                     f"  {s['first_epoch_step_loss_max_rel']:>16.2e}  {w}")
+                     f"  {s['first_epoch_step_loss_max_rel']:>16.2e}  {wd}")
     acc = res["accuracy"]
     lines += ["", "Test accuracy over seeds: " + "; ".join(
-        f"{fw} mean {acc[fw]['mean']:.4f} (sd {acc[fw]['sd']:.4f})" for fw in (a, b))]
+        f"{c} mean {acc[c]['mean']:.4f} (sd {acc[c]['sd']:.4f})" for c in (a, b))]
     ci = res["difference_of_means"]
     if ci:
         df = "n/a" if ci["df"] is None else f"{ci['df']:.1f}"
@@ -101,7 +127,7 @@ def format_report(res: dict) -> str:
     failed = [r["text"] for r in res["rules"] if not r["holds"]]
     lines += ["", "Parity HOLDS: " + (
         "the two twins train as the same computation within the rules." if res["optimizer"] != "native" else
-        "both frameworks' own Adams reach the required accuracy, with no difference of mean accuracy detectable "
+        "both cases' own Adams reach the required accuracy, with no difference of mean accuracy detectable "
         "at these seeds (see the interval's width for how small a difference that could detect).")
         if res["holds"] else "Parity does NOT hold: failed " + "; ".join(failed) + "."]
     return "\n".join(lines)
@@ -122,18 +148,15 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"--seeds must be at least 1, got {seeds}")
     if cfg.optimizer == "native" and seeds < 2:
         raise UserError(f"native mode compares two samples of accuracies: --seeds must be at least 2, got {seeds}")
-    frameworks = parse_frameworks(args.frameworks)
-    variants = parse_variants(args.variant, frameworks)
+    cases = cases_from_args(args)  # before any data or framework: bad names cost nothing
     json_path = Path(args.json_path) if args.json_path else None
     if json_path is not None and json_path.is_dir():
         raise UserError(f"--json {json_path} is a directory: give a file path")
     data = prepare(cfg, archive=args.archive)
     check_fits(cfg, data)
-    for fw in frameworks:  # before any tensor exists; TF fixes its thread pools at its first op
+    for fw in dict.fromkeys(c.split(":")[0] for c in cases):  # before any tensor; TF fixes its thread pools at its first op
         registry.runtime(fw).configure(cfg.thread_count, cfg.device)
-    for fw, name in variants.items():  # fail before training, not after the first framework's run
-        registry.variant(fw, name)
-    res = run_check(cfg, data, frameworks, seeds, variants, log=lambda m: print(m, file=sys.stderr, flush=True))
+    res = run_check(cfg, data, cases, seeds, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(format_report(res))
     if json_path is not None:
         write_json_atomic(json_path, res)
