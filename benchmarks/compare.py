@@ -85,6 +85,8 @@ def flags(runs: list[Run], cells: dict, key: tuple[str, str]) -> list[str]:
     dirs = {c.verdict for _, c in got if c.verdict in ("faster", "slower")}
     if len(dirs) == 2:
         out.append("verdict changes direction between runs")
+    elif len({c.verdict for _, c in got}) > 1:
+        out.append("verdict differs between runs (" + ", ".join(c.verdict for _, c in got) + ")")
     for n, c in got:
         for m, d in got:
             if n != m and d.low is not None and not (d.low <= c.speedup <= d.high):
@@ -107,8 +109,12 @@ def comparison_markdown(runs: list[Run], figure: Path | None) -> tuple[str, int]
         parts += ["## Missing results", "\n".join(f"- {n}" for n in missing)]
     if figure:
         parts.append(f"![speedups across runs]({figure.name})")
-    rows, flagged = [], 0
+    rows, flagged, never = [], 0, []
     for case, phase in keys:
+        if not any((cells.get((r.name, case, phase)) or Cell(None, None, None, None)).speedup is not None
+                   for r in runs):
+            never.append(f"{case} {PHASES[phase].label}")  # not a comparison: no run measured it
+            continue
         cols = []
         for r in runs:
             c = cells.get((r.name, case, phase))
@@ -121,8 +127,10 @@ def comparison_markdown(runs: list[Run], figure: Path | None) -> tuple[str, int]
         rows.append([case, PHASES[phase].label, *cols, "; ".join(f) or "stable"])
     parts += ["## Speedup over each run's baseline (95% CI) and verdict",
               md_table(["case", "phase", *[r.name for r in runs], "across runs"], rows),
-              f"{len(keys) - flagged} of {len(keys)} comparisons are stable across the runs (same verdict, each "
+              f"{len(rows) - flagged} of {len(rows)} comparisons are stable across the runs (same verdict, each "
               f"speedup inside the other runs' intervals)."]
+    if never:
+        parts.append("Not measured in any of the runs: " + "; ".join(never) + ".")
     return "\n\n".join(parts) + "\n", flagged
 
 

@@ -442,7 +442,9 @@ def write_tables(run: Run, folder: Path) -> None:
 
 def kind_banner(run: Run) -> str:
     return {"quick": "Quick run (--quick: a few rounds per phase): a smoke test, not a measurement.",
-            "partial": "Partial run (a subset of the default phases, cases or processes): not the reference."
+            "partial": "Partial run (a subset of the default phases, cases or processes): not the reference.",
+            "matrix": "Execution-mode matrix: every variant, with fewer rounds per process than the default run "
+                      "(see How to read this report); results/latest keeps the default run.",
             }.get(run.kind, "")
 
 

@@ -25,7 +25,6 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib.metadata import version
 from pathlib import Path
 
 from benchmarks import rundata
@@ -76,6 +75,17 @@ class Clock:
     def say(self, text: str) -> None:
         if not self.quiet:
             print(f"[{time.perf_counter() - self.t0:7.1f}s] {text}", flush=True)
+
+
+def fwbench_version() -> str:
+    """The installed version, else pyproject's (a checkout run without `pip install`)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("fwbench")
+    except PackageNotFoundError:
+        import re
+        m = re.search(r'^version = "([^"]+)"', (REPO / "pyproject.toml").read_text(), re.M)
+        return f"{m.group(1) if m else 'unknown'} (uninstalled checkout)"
 
 
 def child_env(threads: int, cache: Path) -> dict:
@@ -305,7 +315,7 @@ def run_plan(plan: Plan, dest: Path, clock: Clock | None = None, env: dict | Non
         failed = [w for w in workers if w["status"] == "failed"]
         manifest = {
             "schema": rundata.SCHEMA,
-            "fwbench_version": version("fwbench"),
+            "fwbench_version": fwbench_version(),
             "command": plan.command or shlex.join(sys.argv),
             "status": "failed" if failed else "complete",
             "kind": plan.kind,

@@ -142,7 +142,6 @@ class ExperimentConfig:
         d = dataclasses.asdict(self)
         d["categories"] = list(self.categories) if self.categories is not None else None
         d["hidden"] = list(self.hidden)
-        d["resolved_threads"] = self.thread_count
         return d
 
     @classmethod
