@@ -34,6 +34,28 @@ def _ok(x) -> bool:
     return x is not None and not (isinstance(x, float) and math.isnan(x))
 
 
+def grouped_bars(ax, series: list[tuple[str, object]], slots: list, value: str) -> None:
+    """One bar per (series, slot) with its 95% CI as error bars. A slot is a phase name, or a
+    (case, phase) pair; `value` names the summary columns: time -> time_s/time_low_s/time_high_s,
+    speedup -> speedup/speedup_low/speedup_high."""
+    col = "time_s" if value == "time" else value
+    low, high = (("time_low_s", "time_high_s") if value == "time" else (f"{value}_low", f"{value}_high"))
+    width = 0.8 / len(series)
+    for i, (label, f) in enumerate(series):
+        xs, ys, lo, hi = [], [], [], []
+        for j, slot in enumerate(slots):
+            case, phase = slot if isinstance(slot, tuple) else (None, slot)
+            r = f[(f.phase == phase) & ((f.case == case) if case else True)]
+            if not len(r) or not _ok(r.iloc[0][col]):
+                continue
+            r = r.iloc[0]
+            xs.append(j + (i - (len(series) - 1) / 2) * width)
+            ys.append(r[col])
+            lo.append(r[col] - r[low] if _ok(r[low]) else 0)
+            hi.append(r[high] - r[col] if _ok(r[high]) else 0)
+        ax.bar(xs, ys, width * 0.95, color=PALETTE[i % len(PALETTE)], label=label, yerr=[lo, hi], capsize=2)
+
+
 def phases_figure(run: Run, frame, device: str, path: Path) -> Path | None:
     """Each case's time per phase (log scale: phases span 1 ms to 15 s), 95% CI as error bars."""
     rows = frame[(frame.device == device) & (frame.status == "ok") & (frame.framework != "shared")]
@@ -43,19 +65,7 @@ def phases_figure(run: Run, frame, device: str, path: Path) -> Path | None:
     cases = list(dict.fromkeys(rows.case))
     labels = dict(zip(rows.case, rows.label))
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(phases) + 2), 4.0))
-    width = 0.8 / len(cases)
-    for i, cid in enumerate(cases):
-        xs, ys, lo, hi = [], [], [], []
-        for j, p in enumerate(phases):
-            r = rows[(rows.case == cid) & (rows.phase == p)]
-            if not len(r):
-                continue
-            r = r.iloc[0]
-            xs.append(j + (i - (len(cases) - 1) / 2) * width)
-            ys.append(r["time_s"])
-            lo.append(r["time_s"] - r["time_low_s"] if _ok(r["time_low_s"]) else 0)
-            hi.append(r["time_high_s"] - r["time_s"] if _ok(r["time_high_s"]) else 0)
-        ax.bar(xs, ys, width * 0.95, color=PALETTE[i % len(PALETTE)], label=labels[cid], yerr=[lo, hi], capsize=2)
+    grouped_bars(ax, [(labels[c], rows[rows.case == c]) for c in cases], phases, "time")
     ax.set_yscale("log")
     ax.set_ylabel("seconds (log scale)")
     ax.set_xticks(range(len(phases)), [PHASES[p].label for p in phases], rotation=15, ha="right", fontsize=8)
@@ -180,19 +190,7 @@ def compare_figure(frames: list[tuple[str, object]], path: Path) -> Path | None:
     if not keys:
         return None
     fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(keys) + 2), 4.0))
-    width = 0.8 / len(frames)
-    for i, (name, f) in enumerate(frames):
-        xs, ys, lo, hi = [], [], [], []
-        for j, (c, p) in enumerate(keys):
-            r = f[(f.case == c) & (f.phase == p)]
-            if not len(r) or not _ok(r.iloc[0]["speedup"]):
-                continue
-            r = r.iloc[0]
-            xs.append(j + (i - (len(frames) - 1) / 2) * width)
-            ys.append(r["speedup"])
-            lo.append(r["speedup"] - r["speedup_low"] if _ok(r["speedup_low"]) else 0)
-            hi.append(r["speedup_high"] - r["speedup"] if _ok(r["speedup_high"]) else 0)
-        ax.bar(xs, ys, width * 0.95, color=PALETTE[i % len(PALETTE)], label=name, yerr=[lo, hi], capsize=2)
+    grouped_bars(ax, [(name, f) for name, f in frames], keys, "speedup")
     ax.axhline(1.0, color="black", lw=0.8)
     ax.set_xticks(range(len(keys)), [f"{c}\n{PHASES[p].label}" for c, p in keys], rotation=30, ha="right", fontsize=6)
     ax.set_ylabel("speedup over baseline")

@@ -22,7 +22,6 @@ import math
 import os
 import re
 import socket
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -457,17 +456,12 @@ def run_name(now: datetime | None = None) -> str:
 
 
 def staging_dir(parent: Path, name: str) -> Path:
-    """A hidden folder beside the final one (same file system, so the rename is atomic); the
-    owner's pid is in its name so a later run can tell a dead run's leftovers from a live one."""
+    """A hidden folder beside the final one (same file system, so the rename is atomic), named
+    by shared/atomic's temp_name: the owner's pid and host in it let a later run sweep a killed
+    run's leftovers (atomic.sweep_stale) without touching a live one's."""
+    from shared.atomic import make_temp_dir
     parent.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix=f".{name}-pid{os.getpid()}-", suffix=".tmp", dir=parent))
-    path.chmod(0o755)  # mkdtemp's 0700 would make the published run private
-    return path
-
-
-def staging_pid(name: str) -> int | None:
-    m = re.search(r"-pid(\d+)-[^-]*\.tmp$", name)
-    return int(m.group(1)) if m else None
+    return make_temp_dir(parent, name)
 
 
 def publish(staging: Path, parent: Path, name: str) -> Path:

@@ -30,7 +30,7 @@ from pathlib import Path
 from benchmarks import rundata
 from benchmarks.cases import SHARED, Case, baselines, schedule
 from benchmarks.phases import PHASES, Rounds, rounds_for
-from shared.atomic import write_atomic
+from shared.atomic import sweep_stale, write_atomic
 from shared.config import ExperimentConfig
 from shared.errors import UserError
 
@@ -138,30 +138,6 @@ def other_timing_run() -> str | None:
                 "inflated; rerun when it has finished")
     other_timing_run.fd = fd  # held until the process exits
     return None
-
-
-def sweep_stale_staging(parent: Path) -> list[Path]:
-    """Remove hidden staging folders of earlier runs whose process is gone (a SIGKILL, a power
-    cut). The owner's pid is part of the name, so a live concurrent run's staging is kept."""
-    import shutil
-    removed = []
-    for p in parent.glob(".*.tmp") if parent.is_dir() else ():
-        pid = rundata.staging_pid(p.name)
-        if pid is None or pid == os.getpid() or _alive(pid):
-            continue
-        shutil.rmtree(p, ignore_errors=True)
-        removed.append(p)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --------------------------------------------------------------------------- one worker
@@ -287,8 +263,9 @@ def run_plan(plan: Plan, dest: Path, clock: Clock | None = None, env: dict | Non
     if concurrent:
         clock.say(f"warning: {concurrent}")
     dest.mkdir(parents=True, exist_ok=True)
-    for stale in sweep_stale_staging(dest):
-        clock.say(f"removed {stale}, left behind by an earlier run that was killed")
+    swept = sweep_stale(dest)  # safe: this run holds the folder's lock, so no live run stages here
+    if swept:
+        clock.say(f"removed {swept} half-written folder(s) left in {dest} by earlier runs that were killed")
     name = name or rundata.run_name(started)
     staging = rundata.staging_dir(dest, name)
     try:

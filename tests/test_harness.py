@@ -231,15 +231,15 @@ def test_sigterm_during_a_run_leaves_nothing_half_written(world, tmp_path):
 
 
 def test_stale_staging_of_a_dead_run_is_swept(tmp_path):
-    from benchmarks.runner import sweep_stale_staging
+    from shared.atomic import sweep_stale
     parent = tmp_path / "runs"
     dead = rundata.staging_dir(parent, "20260101T000000Z-host")
     dead_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                               text=True).stdout.strip()
-    renamed = dead.with_name(dead.name.replace(f"pid{os.getpid()}", f"pid{dead_pid}"))
+    renamed = dead.with_name(dead.name.replace(f"-{os.getpid()}-", f"-{dead_pid}-"))
     dead.rename(renamed)
     live = rundata.staging_dir(parent, "20260101T000001Z-host")  # this process: alive
-    assert sweep_stale_staging(parent) == [renamed]
+    assert sweep_stale(parent) == 1
     assert not renamed.exists() and live.exists()
 
 
