@@ -358,7 +358,7 @@ def test_matrix_breakdown_and_limits(tmp_path, capsys):
             "the largest part of it is the backward (6 ms -> 2 ms, 66% of the difference).") in sentences
 
     lim = section(text, "Distance to the machine's limit on CPU", 3)
-    assert "Peak taken as the best of the probes: 80 GFLOP/s, 12.0 GB/s." in lim
+    assert "Peak taken as the best of all: 80 GFLOP/s, 12.0 GB/s." in lim
     lrows = table_rows(lim)
     assert ["tensorflow", "80", "12.0"] in lrows and ["torch", "50", "10.0"] in lrows
     per_case = {r[0]: r for r in lrows if len(r) == 9}
