@@ -103,7 +103,8 @@ def figure(frame, fitted: list[dict], param: str, phase: str, column: str, path:
             f = next((f for f in fitted if f["series"] == series and f["phase"] == phase), None)
             yerr = [h["time_s"] - h["time_low_s"].fillna(h["time_s"]), h["time_high_s"].fillna(h["time_s"]) - h["time_s"]]
             ax.errorbar(h[param], h["time_s"], yerr=yerr, fmt="o", color=color, capsize=2,
-                        label=label + (f": slope {f['exponent']:.2f} ({fmt_interval(f['low'], f['high'], lambda x: f'{x:.2f}')})"
+                        label=label + (f": slope {f['exponent']:.2f}" + ("" if f["low"] is None else
+                                                                        f" ({f['low']:.2f} to {f['high']:.2f})")
                                        if f else ""))
             if f:
                 xs = np.geomspace(h[param].min(), h[param].max(), 50)
@@ -154,13 +155,15 @@ def write(folder: Path) -> Path:
     if pts:
         m = pts[0][1].manifest
         env = m.get("environment") or {}
+        pk = env.get("packages") or {}
         parts.append(f"Machine: {env.get('cpu')}, {m.get('threads', {}).get('intra_op')} intra-op threads per case; "
-                     f"torch {(env.get('packages') or {}).get('torch')}, tensorflow "
-                     f"{(env.get('packages') or {}).get('tensorflow')}. Command: `fwbench {' '.join(req['argv'])}`.")
+                     f"torch {pk.get('torch')}, tensorflow {pk.get('tensorflow') or pk.get('tensorflow-cpu')}. "
+                     f"Command: `fwbench {' '.join(req['argv'])}`.")
     parts.append("## Cost exponents (time ~ a * x^b, fitted on per-process medians, 95% CI)")
     parts.append(md_table(["case", "phase", "points", "exponent b", "95% CI"],
                           [[f["series"], PHASES[f["phase"]].label, f["points"], f"{f['exponent']:.3f}",
-                            fmt_interval(f["low"], f["high"], lambda x: f"{x:.3f}")] for f in fitted]) if fitted
+                            "no interval" if f["low"] is None else f"{f['low']:.3f} to {f['high']:.3f}"]
+                           for f in fitted]) if fitted
                  else "Too few points for a fit.")
     parts.append("## Crossovers (where a verdict against the baseline changes sign)")
     parts.append("\n".join(f"- {PHASES[c['phase']].label}: {c['before']} is faster below, {c['after']} above "
