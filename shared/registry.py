@@ -34,8 +34,8 @@ def _module(name: str, part: str) -> ModuleType:
         # Only a missing third-party module means "not installed"; our own import errors are bugs.
         if (e.name or "").split(".")[0] in {"shared", "benchmarks", *FRAMEWORKS.values()}:
             raise
-        raise UserError(f"{name} is not installed in this environment ({e}): run `make venv` or "
-                        f"`pip install -e '.[cpu]'`") from None
+        raise UserError(f"{name} is not installed in this environment ({e}): run `make venv`, or "
+                        f"`pip install -e '.[cpu]'` (CPU) / `pip install -e '.[gpu]'` (GPU)") from None
 
 
 def runtime(name: str) -> ModuleType:
