@@ -126,6 +126,8 @@ class FolderLock:
 def other_timing_run() -> str | None:
     """Whether another fwbench run is timing on this machine (it would inflate both runs'
     figures). Takes a shared marker lock; returns a warning, or None."""
+    if getattr(other_timing_run, "fd", None) is not None:
+        return None  # this process holds it already (a sweep runs one plan per point)
     try:
         fd = os.open(MACHINE_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError:
