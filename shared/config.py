@@ -127,6 +127,17 @@ class ExperimentConfig:
         """Selected newsgroups in label order (scikit-learn sorts them)."""
         return tuple(sorted(self.categories)) if self.categories is not None else ALL_CATEGORIES
 
+    # The settings that decide what accuracy a run can reach; the tutorial's accuracy floor
+    # (shared/metrics.py) was measured with all of them at their defaults.
+    _ACCURACY_SETTINGS = ("categories", "vocab_mode", "vocab_size", "hidden", "learning_rate", "batch_size",
+                          "epochs", "beta1", "beta2", "adam_eps", "shuffle_each_epoch")
+
+    @property
+    def is_tutorial_workload(self) -> bool:
+        """Whether this is the tutorial's workload, the one with a known accuracy to reach."""
+        default = ExperimentConfig()
+        return all(getattr(self, f) == getattr(default, f) for f in self._ACCURACY_SETTINGS)
+
     @property
     def thread_count(self) -> int:
         return int(self.threads) if self.threads is not None else usable_cores()

@@ -102,6 +102,9 @@ STRICT_MAX_MEDIAN_ACC_DIFF = 0.01
 # frameworks. The rule is therefore "no detectable difference": the 95% Welch interval of the
 # difference contains 0 (wrong ~5% of the time when they are equal); its width, printed beside
 # it, says how small a difference that could have detected.
+# The floor is the tutorial workload's (three groups, full vocabulary; the tutorial reported
+# 91%): other workloads (all 20 groups, a cut vocabulary) have no accuracy target, so the native
+# rule there is only "no detectable difference", and the accuracies are reported as they are.
 NATIVE_MIN_MEAN_ACCURACY = 0.88
 
 
@@ -136,12 +139,14 @@ def strict_rules(first_epoch_rel: Sequence[float], agreements: Sequence[float],
     ]
 
 
-def native_rules(accuracies: dict[str, Sequence[float]]) -> list[Rule]:
+def native_rules(accuracies: dict[str, Sequence[float]], min_accuracy: float | None = NATIVE_MIN_MEAN_ACCURACY
+                 ) -> list[Rule]:
     """accuracies: case id (e.g. "torch:eager") -> per-seed test accuracies (exactly two cases,
-    >= 2 seeds each)."""
+    >= 2 seeds each). min_accuracy: the workload's accuracy floor, None where it has none."""
     (na, a), (nb, b) = accuracies.items()
-    rules = [Rule(f"mean test accuracy of {name}", float(np.mean(acc)), NATIVE_MIN_MEAN_ACCURACY, False)
-             for name, acc in accuracies.items()]
+    rules = [] if min_accuracy is None else [
+        Rule(f"mean test accuracy of {name}", float(np.mean(acc)), min_accuracy, False)
+        for name, acc in accuracies.items()]
     ci = welch_interval(a, b)
     if ci is None:
         raise ValueError("the native rule compares two samples: it needs at least 2 seeds")
