@@ -120,3 +120,20 @@ def test_phase_registry_drives_the_worker_and_the_report():
            "processes": 3, "verdict": "faster", "label": "X"}
     assert PHASES["train_epoch"].verb in report.sentence(row, "Y")
     del argparse
+
+
+def test_rounds_option_reaches_the_plan_over_the_matrix_defaults():
+    # --rounds: per-process rounds for workloads whose rounds take minutes; it overrides the
+    # matrix's own sizing and is what the workers are told (the manifest records plan.rounds_of)
+    from benchmarks.cli import build_parser
+    from benchmarks.commands.run import plan_from_args
+    from benchmarks.phases import Rounds, rounds_for
+
+    args = build_parser("run").parse_args(["run", "--devices", "cpu", "--matrix", "--rounds", "train_epoch=2+1,first_epoch=1"])
+    plan = plan_from_args(args)
+    assert plan.rounds_of("train_epoch") == Rounds(2, 1) and plan.rounds_of("first_epoch") == Rounds(1, 0)
+    assert plan.rounds_of("predict_all") == Rounds(5, 1)  # the matrix's, untouched
+    args = build_parser("run").parse_args(["run", "--devices", "cpu", "--phases", "predict_one,train_epoch",
+                                           "--rounds", "predict_one=50+5"])
+    plan = plan_from_args(args)
+    assert plan.rounds_of("predict_one") == Rounds(50, 5) and plan.rounds_of("train_epoch") == rounds_for("train_epoch", False)

@@ -182,6 +182,11 @@ def test_failed_run_never_replaces_latest_nor_leaves_a_run_folder(world, first_r
     (["--min-effect", "nan"], "--min-effect must be a finite percentage"),
     (["--threads", "9999"], "more than the"),
     (["--matrix", "--frameworks", "torch"], "--matrix runs every variant"),
+    (["--rounds", "warp=1"], "unknown phase 'warp' in --rounds"),
+    (["--rounds", "train_epoch=0"], "--rounds takes PHASE=N or PHASE=N+W"),
+    (["--rounds", "train_epoch=two"], "--rounds takes PHASE=N or PHASE=N+W"),
+    (["--phases", "predict_one", "--rounds", "train_epoch=2"], "which this run does not run"),
+    (["--rounds", "train_epoch=2+1"], "give --rounds or --quick, not both"),
 ])
 def test_bad_input_is_one_line_and_exit_2(world, extra, message):
     out = world["out"].parent / "untouched"

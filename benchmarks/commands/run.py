@@ -47,6 +47,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="smallest speedup in percent that a verdict names a winner for (default 5)")
     p.add_argument("--phases", default=None, help=f"comma-separated subset of {', '.join(ALL_PHASES)} (default all)")
     p.add_argument("--quick", action="store_true", help="a few rounds per phase: a smoke test, not a measurement")
+    p.add_argument("--rounds", default=None, metavar="PHASE=N[+W],...",
+                   help="rounds (and warm-up rounds) per worker process for some phases, e.g. "
+                        "train_epoch=2+1,first_epoch=1: for workloads whose rounds take minutes (all 20 groups); "
+                        "recorded in the run and stated in its report")
     p.add_argument("--force", action="store_true", help="allow --threads above the usable cores (recorded in the report)")
 
 
@@ -90,6 +94,27 @@ def parse_phases(text: str | None) -> list[str]:
     return [p for p in ALL_PHASES if p in items]
 
 
+def parse_rounds(text: str | None, phases: list[str]) -> dict:
+    """--rounds 'train_epoch=2+1,first_epoch=1' -> {phase: Rounds}; every phase must be one that runs."""
+    from benchmarks.phases import Rounds
+    if text is None:
+        return {}
+    out = {}
+    for item in [t.strip() for t in text.split(",") if t.strip()] or [text]:
+        phase, sep, value = item.partition("=")
+        n, plus, w = value.partition("+")
+        phase = phase.strip()
+        if phase not in ALL_PHASES:
+            raise UserError(f"unknown phase {phase!r} in --rounds: choose from {', '.join(ALL_PHASES)}")
+        if phase not in phases:
+            raise UserError(f"--rounds names {phase}, which this run does not run: add it to --phases or drop it")
+        if not sep or not n.strip().isdigit() or int(n) < 1 or (plus and not w.strip().isdigit()):
+            raise UserError(f"--rounds takes PHASE=N or PHASE=N+W with N >= 1 rounds and W >= 0 warm-up rounds, "
+                            f"got {item!r}: e.g. --rounds train_epoch=2+1")
+        out[phase] = Rounds(int(n), int(w) if plus else 0)
+    return out
+
+
 def plan_from_args(args: argparse.Namespace, **fixed):
     """Validate everything and build the Plan; nothing is written and no worker starts."""
     from benchmarks import cases as cs
@@ -110,6 +135,9 @@ def plan_from_args(args: argparse.Namespace, **fixed):
     has_gpu = machine_has_gpu()
     devices = parse_devices(args.devices, has_gpu)
     phases = parse_phases(args.phases)
+    rounds = parse_rounds(getattr(args, "rounds", None), phases)
+    if rounds and args.quick:
+        raise UserError("--quick sets its own rounds: give --rounds or --quick, not both")
     if args.matrix and args.frameworks != DEFAULT_FRAMEWORKS:
         raise UserError("--matrix runs every variant: leave out --frameworks, or drop --matrix")
     cases = cs.all_variants(devices) if args.matrix else cs.expand(args.frameworks, devices)
@@ -125,7 +153,7 @@ def plan_from_args(args: argparse.Namespace, **fixed):
                 unavailable=unavailable,
                 kind="quick" if args.quick else "matrix" if args.matrix else "full" if full else "partial",
                 label="execution-mode matrix" if args.matrix else None, command=command_line(),
-                rounds=matrix_rounds() if args.matrix and not args.quick else {})
+                rounds={**(matrix_rounds() if args.matrix and not args.quick else {}), **rounds})
 
 
 def command_line() -> str:

@@ -157,7 +157,8 @@ def main(args: argparse.Namespace) -> int:
     plans = []
     for v in req["values"]:
         plan = plan_from_args(args, **param.overrides(v))
-        plan.rounds = {k: Rounds(**r) for k, r in (req.get("rounds") or {}).items()}
+        # a preset's rounds, then any --rounds the user gave on top
+        plan.rounds = {**{k: Rounds(**r) for k, r in (req.get("rounds") or {}).items()}, **plan.rounds}
         plan.kind, plan.label, plan.command = "sweep", f"sweep point {point_name(param.name, v)}", command_line()
         plans.append((v, plan))
     # Every point's data first: a setting the data cannot honour (a vocabulary size above V) is
