@@ -331,8 +331,10 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
             parts.append(f"![main figure]({main.name})")
     w = warnings_section(run, frame)
     parts += ["## Warnings", "\n".join(f"- {x}" for x in w) if w else "None."]
+    skipped = int((frame["status"] == "skipped").sum()) if "status" in frame else 0
     parts += ["## Missing results", "\n".join(f"- {n}" for n in run.notes + notes) if run.notes or notes
-              else "None: every case and phase the run asked for produced results."]
+              else "None: every case and phase the run asked for produced results" + (
+                  f", except {skipped} skipped on purpose (their reasons are in the tables)." if skipped else ".")]
     for dev in run.devices():
         base = run.baseline(dev)
         parts.append(f"## Timings on {dev.upper()} (baseline: {base.label if base else 'none'})")
