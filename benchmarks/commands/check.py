@@ -20,6 +20,7 @@ from benchmarks.commands.run import command_line
 from shared import environment
 from shared.atomic import write_atomic
 from shared.errors import UserError
+from shared.metrics import NATIVE_MIN_MEAN_ACCURACY
 from shared.parity import run_check
 
 # strict: the median over 3 seeds tolerates the one chaotic seed in three that the issue
@@ -129,8 +130,8 @@ def format_report(res: dict) -> str:
                  f"median |accuracy difference| {100 * res['median_abs_accuracy_difference']:.2f} pp")
     lines += ["", f"Rules ({res['optimizer']}):"]
     if res["optimizer"] == "native" and not res.get("accuracy_target", True):
-        lines.append("  (no accuracy floor: the 0.88 floor is the tutorial workload's; this workload's accuracy is "
-                     "reported as it is, with its spread over seeds)")
+        lines.append(f"  (no accuracy floor: the {NATIVE_MIN_MEAN_ACCURACY:g} floor is the tutorial workload's; this "
+                     f"workload's accuracy is reported as it is, with its spread over seeds)")
     for r in res["rules"]:
         op = "<=" if r["at_most"] else ">="
         lines.append(f"  [{'ok' if r['holds'] else 'FAIL'}] {r['text']}: {r['measured']:.4g} {op} {r['limit']:g}")
@@ -165,7 +166,7 @@ def record_markdown(res: dict) -> str:
         f"- wall time {rec['wall_s'] / 60:.1f} min for {len(res['seeds'])} seeds x 2 trainings, one after another in "
         f"one process (not a benchmark: see `fwbench run` for times); peak RSS of that process "
         f"{rec['peak_rss_mb']:,.0f} MB; finished {rec['finished_utc']}",
-        f"- accuracy target: {'the tutorial workload floor, 0.88' if res.get('accuracy_target', True) else 'none (not the tutorial workload): reported as it is'}",
+        f"- accuracy target: {f'the tutorial workload floor, {NATIVE_MIN_MEAN_ACCURACY:g}' if res.get('accuracy_target', True) else 'none (not the tutorial workload): reported as it is'}",
     ])
 
 
