@@ -32,6 +32,10 @@ class RuntimeInfo:
     intra_op_threads: int
     inter_op_threads: int
     tf32: bool  # False is what a fair run wants
+    # Whether the framework's compute threads flush denormal floats to zero, measured by an op on
+    # the configured runtime (None: not measured). Denormal Adam state costs PyTorch time on CPU
+    # that TensorFlow's threads, which flush by default, never pay (README, "Fairness").
+    flush_denormal: bool | None = None
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
