@@ -9,6 +9,7 @@ the same case (the mean of its per-process medians) and the difference in percen
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -53,12 +54,21 @@ def run(args: argparse.Namespace) -> int:
     twin = build(registry.twin_class(fw), cfg, data, args.variant)
     case = parse_case(f"{fw}:{twin.variant}", cfg.device)
     batches = device_epoch(twin, data, phases.epoch0_indices(cfg, data))
-    phases.train_epoch(twin, batches)  # the warm-up epoch the harness also excludes
-    times = []
-    for _ in range(args.rounds):
+    times, losses = [], []
+    for _ in range(1 + args.rounds):  # the first: the warm-up epoch the harness also excludes
         t0 = time.perf_counter()
-        phases.train_epoch(twin, batches)
+        out = phases.train_epoch(twin, batches)
         times.append(time.perf_counter() - t0)
+        losses.append([float(x) for x in out])
+    warmup, times = times[0], times[1:]
+    if args.json:  # for `fwbench plain`: every epoch, the warm-up first, as the plain scripts write it
+        runtime = registry.runtime(fw)
+        args.json.write_text(json.dumps({
+            "kind": "twin", "framework": fw, "variant": twin.variant, "epoch_seconds": [warmup, *times],
+            "epoch_losses": losses, "read_back": {"intra_op_threads": info.intra_op_threads,
+                                                  "inter_op_threads": info.inter_op_threads,
+                                                  "flush_denormal": runtime.flushes_denormals(cfg.device),
+                                                  "version": info.version}}))
     q1, med, q3 = quartiles(times)
     print(f"{twin.variant_label} on {info.device_name}, {info.intra_op_threads} intra-op threads, "
           f"{len(batches)} steps of {cfg.batch_size}, V = {data.vocab_size:,}")
@@ -78,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--compare", default=None, help="run folder to compare against")
+    p.add_argument("--json", type=Path, default=None, help="also write every epoch's time and losses here")
     args = p.parse_args(argv)
     try:
         if args.rounds < 1:

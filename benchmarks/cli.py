@@ -22,6 +22,7 @@ COMMANDS = {
     "run": ("benchmarks.commands.run", "run the benchmark cases in interleaved worker processes and write a run folder"),
     "report": ("benchmarks.commands.report", "turn run folders into report.md and figures; compare runs; gate regressions"),
     "sweep": ("benchmarks.commands.sweep", "run the cases at each value of one parameter: cost exponents and crossovers"),
+    "plain": ("benchmarks.plain.check", "time each twin against a plain training script of the same model, interleaved"),
 }
 
 

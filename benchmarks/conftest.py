@@ -129,6 +129,8 @@ class Bench:
             except Unavailable as e:  # e.g. torch.compile without a compiler toolchain
                 config.stash[_STATE]["unavailable"] = str(e)
                 raise
+            # The variant may change it (PyTorch's ftz): what the timed phases ran with, measured.
+            config.stash[_STATE]["runtime"]["flush_denormal"] = self.runtime.flushes_denormals(self.device)
 
     def fresh_twin(self):
         from shared.training import build

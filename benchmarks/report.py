@@ -282,9 +282,12 @@ def environment_section(run: Run) -> list[str]:
         if rt:
             rts[c.id] = rt
     if rts:
-        out += ["", md_table(["case", "framework version", "device", "intra-op read back", "inter-op read back", "TF32"],
+        out += ["", md_table(["case", "framework version", "device", "intra-op read back", "inter-op read back", "TF32",
+                              "denormals flushed (measured)"],
                              [[k, r.get("version"), r.get("device_name"), r.get("intra_op_threads"),
-                               r.get("inter_op_threads"), r.get("tf32")] for k, r in rts.items()])]
+                               r.get("inter_op_threads"), r.get("tf32"),
+                               "not recorded" if r.get("flush_denormal") is None else r.get("flush_denormal")]
+                              for k, r in rts.items()])]
     return out
 
 

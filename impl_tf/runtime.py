@@ -14,6 +14,19 @@ def device_of(device: str) -> str:
 
 
 
+@tf.function
+def _halved_nonzeros(x):
+    return tf.math.count_nonzero(x * 0.5)
+
+
+def flushes_denormals(device: str = "cpu") -> bool:
+    """Measured, not asked: a denormal float32 (1e-39) halved in a tf.function on TensorFlow's
+    intra-op pool comes out as zero when its threads flush denormals to zero (TensorFlow sets
+    flush-to-zero on its own compute threads; there is no public switch)."""
+    with tf.device(device_of(device)):
+        return int(_halved_nonzeros(tf.fill([1 << 22], tf.constant(1e-39, tf.float32)))) == 0
+
+
 def configure(threads: int, device: str) -> RuntimeInfo:
     """Call before building a twin: TensorFlow fixes its thread pools at the first op.
     Inter-op threads: 1 on both frameworks, so the budget compared is intra-op."""
@@ -43,7 +56,8 @@ def configure(threads: int, device: str) -> RuntimeInfo:
         framework="tensorflow", version=tf.__version__, device=device, device_name=name,
         intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads(),
         inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads(),
-        tf32=bool(tf.config.experimental.tensor_float_32_execution_enabled()), extra=extra)
+        tf32=bool(tf.config.experimental.tensor_float_32_execution_enabled()),
+        flush_denormal=flushes_denormals(device), extra=extra)
 
 
 def reset_peak_device_memory(device: str) -> None:

@@ -137,6 +137,9 @@ class Twin(FrameworkTwin):
         super().__init__(cfg, weights, variant)
         self.device = device_of(cfg.device)
         self.sparse = self.spec.input == "sparse"
+        # Process-wide in PyTorch (every intra-op thread): set for every twin, so one variant's
+        # setting never leaks into the next twin built in the same process (tests, checks).
+        torch.set_flush_denormal(bool(self.spec.flush_denormal))
         if self.variant == "compile":
             reason = compile_unavailable_reason(self.device)
             if reason:

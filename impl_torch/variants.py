@@ -13,6 +13,11 @@ VARIANTS = {v.name: v for v in (
             "torch.compile of the model (inductor, default mode, no CUDA graphs), eager optimizer; compilation "
             "happens in the first epoch and every recompilation is counted as a trace; unavailable without "
             "inductor's compiler (C++ on CPU, Triton on GPU)"),
+    Variant("ftz", "PyTorch (eager, denormals flushed)",
+            "eager as the default, with torch.set_flush_denormal(True): denormal floats flushed to zero, as "
+            "TensorFlow's threads do by default. Adam's state on this workload holds ~10^5 denormal values, "
+            "which x86 CPUs compute at many times the normal cost; the tutorial's PyTorch script did not flush",
+            flush_denormal=True),
     Variant("sparse", "PyTorch (eager, sparse input)",
             "eager, batches as torch sparse CSR tensors, never densified: the first layer is CSR @ weight "
             "(held (in, out)), the rest as eager", input="sparse"),

@@ -50,6 +50,10 @@ class Variant:
     label: str  # how reports name the case, e.g. "TensorFlow (graph, XLA)"
     about: str  # one honest line: what this mode changes against the framework's default
     input: str = "dense"  # "dense" or "sparse": the batch representation its input pipeline builds
+    # True: the twin switches its framework's threads to flush denormal floats to zero, where the
+    # framework offers a switch (PyTorch); None: the framework's default, measured and recorded
+    # in every worker's runtime read-back (RuntimeInfo.flush_denormal).
+    flush_denormal: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,200 @@
+"""`fwbench plain`: each twin against a plain script of the same model, timed interleaved.
+
+    fwbench plain [--cases torch,torch:fused,...] [--processes 4] [--epochs 7] [--init shared|own]
+
+For every case, K pairs of fresh processes: the plain script (benchmarks/plain/*_script.py) and
+the project's twin through benchmarks/bare_loop.py (the harness's own batches and timed epoch
+callable), the order alternating pair by pair and the cases rotating, so drift falls on both
+sides. Both get the same thread budget (set through the framework's API, read back) and, with
+--init shared (the default), the same initial weights, so both follow one training trajectory:
+the same number of denormal values in Adam's state, which PyTorch computes at full cost
+(README, "Fairness"). Each process gives the median of its warm epochs (the first is left out,
+as the harness's warm-up); twin / plain is the suite's process-level ratio (benchmarks/stats.py)
+with its 95% interval. A twin is "as fast as its plain script" when the interval's upper end is
+below 1 + TOLERANCE. The first epoch's step losses of the two sides are compared too: with
+shared weights they must agree, or the timing compares different computations.
+
+Writes <output>/<stamp>-<host>/plain.json and report.md; --into RUN puts plain.json into a run
+folder instead, whose report then shows the "Twin against plain script" section.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from shared.errors import UserError
+
+TOLERANCE = 0.05  # the issue's bar: a twin at most 5% slower than its plain script
+PLAIN_FILE = "plain.json"
+SCRIPTS = {"torch": "benchmarks.plain.torch_script", "tensorflow": "benchmarks.plain.tf_script"}
+DEFAULT_CASES = "torch,torch:fused,torch:compile,torch:ftz,torch:sparse,tensorflow,tensorflow:eager,tensorflow:xla,tensorflow:sparse"
+# Relative difference of a first-epoch step loss between twin and plain script, shared weights:
+# both run the same float32 ops in the same order except where the two differ in how they
+# express them (Keras' loss object against tf.nn's, nn.Sequential against the twin's loop), so
+# they agree to rounding. A formula difference shows at the first steps, far above this.
+LOSS_RTOL = 1e-4
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cases", default=DEFAULT_CASES, help=f"FRAMEWORK[:VARIANT],... (default: {DEFAULT_CASES})")
+    p.add_argument("--processes", type=int, default=4, help="process pairs per case (default 4)")
+    p.add_argument("--epochs", type=int, default=7, help="epochs per process, the first left out (default 7)")
+    p.add_argument("--init", choices=["shared", "own"], default="shared",
+                   help="shared: both start from the suite's initial weights (like for like, default); own: the "
+                        "plain script keeps its framework's initialisation, as a user's script would")
+    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: usable cores)")
+    p.add_argument("--archive", default=None)
+    p.add_argument("--output", type=Path, default=Path("results") / "plain-cpu")
+    p.add_argument("--into", type=Path, default=None, help="write plain.json into this run folder instead")
+
+
+def _cases(text: str):
+    from benchmarks.cases import parse_case
+    out = []
+    for item in [t for t in text.split(",") if t.strip()]:
+        case = parse_case(item, "cpu")
+        if case.device != "cpu":
+            raise UserError(f"case {item!r}: the plain-script check runs on the CPU only")
+        if case.overrides:
+            raise UserError(f"case {item!r}: the plain scripts take no setting overrides; drop [{item.split('[', 1)[-1]}")
+        script = _script_variants(case.framework)
+        if case.variant not in script:
+            raise UserError(f"case {item!r}: the plain {case.framework} script has no variant {case.variant!r}: "
+                            f"choose from {', '.join(script)}")
+        if case in out:
+            raise UserError(f"case {item!r} is named twice: list each case once")
+        out.append(case)
+    if not out:
+        raise UserError("no cases: e.g. --cases torch,tensorflow")
+    return out
+
+
+def _script_variants(fw: str) -> tuple[str, ...]:
+    if fw not in SCRIPTS:
+        raise UserError(f"no plain script for {fw}: plain scripts exist for {', '.join(SCRIPTS)}")
+    # read without importing the framework: the tuple literal in the script
+    import ast
+    import importlib.util
+    src = Path(importlib.util.find_spec(SCRIPTS[fw]).origin).read_text()
+    for node in ast.parse(src).body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "VARIANTS":
+            return tuple(ast.literal_eval(node.value))
+    raise RuntimeError(f"{SCRIPTS[fw]} declares no VARIANTS")
+
+
+def _side_command(side: str, case, args, threads: int, weights: Path | None, out: Path) -> list[str]:
+    common = ["--threads", str(threads), "--json", str(out)]
+    if args.archive:
+        common += ["--archive", args.archive]
+    if side == "plain":
+        cmd = [sys.executable, "-m", SCRIPTS[case.framework], "--variant", case.variant, "--epochs", str(args.epochs)]
+        return cmd + (["--weights", str(weights)] if weights else []) + common
+    return [sys.executable, "-m", "benchmarks.bare_loop", "--fw", case.framework, "--variant", case.variant,
+            "--rounds", str(args.epochs - 1)] + common
+
+
+def _run_side(cmd: list[str], env: dict, what: str) -> dict:
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    out = Path(cmd[cmd.index("--json") + 1])
+    if p.returncode != 0 or not out.exists():
+        tail = (p.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UserError(f"{what} failed (exit {p.returncode}): {tail}")
+    return json.loads(out.read_text())
+
+
+def summarise(case_id: str, pairs: list[dict]) -> dict:
+    """One case's figures from its process pairs: medians of warm epochs, the ratio twin / plain
+    with its interval, the loss agreement and the fairness verdict."""
+    from benchmarks import stats
+    plain = [p["plain"]["epoch_seconds"][1:] for p in pairs]
+    twin = [p["twin"]["epoch_seconds"][1:] for p in pairs]
+    r = stats.ratio(twin, plain)
+    loss_diff = max(float(np.max(np.abs(np.array(p["twin"]["epoch_losses"][0]) - np.array(p["plain"]["epoch_losses"][0]))
+                                 / np.abs(np.array(p["plain"]["epoch_losses"][0])))) for p in pairs)
+    if not r.has_interval:
+        verdict = "no interval: fewer than 2 process pairs"
+    elif r.high < 1 + TOLERANCE:
+        verdict = f"as fast as the plain script (within {TOLERANCE:.0%})"
+    elif r.low > 1 + TOLERANCE:
+        verdict = f"slower than the plain script by more than {TOLERANCE:.0%}"
+    else:
+        verdict = f"could not tell: the interval reaches past {1 + TOLERANCE:.2f}"
+    return {"case": case_id, "plain_s": stats.location(plain).to_dict(), "twin_s": stats.location(twin).to_dict(),
+            "ratio": r.to_dict(), "verdict": verdict, "first_epoch_loss_max_rel_diff": loss_diff,
+            "plain_read_back": pairs[0]["plain"]["read_back"], "twin_read_back": pairs[0]["twin"]["read_back"],
+            "processes": len(pairs)}
+
+
+def main(args: argparse.Namespace) -> int:
+    from benchmarks.runner import child_env, other_timing_run
+    from shared.config import ExperimentConfig
+    from shared.dataset import prepare
+    from shared.environment import capture
+    from shared.paths import cache_root
+    from shared.weights import initial_weights, layer_sizes
+    from benchmarks.plain.common import save_weights
+
+    if args.processes < 2:
+        raise UserError("--processes must be at least 2: the interval is built from process pairs")
+    if args.epochs < 2:
+        raise UserError("--epochs must be at least 2: the first epoch is left out as warm-up")
+    if args.into is not None and not (args.into / "manifest.json").is_file():
+        raise UserError(f"--into {args.into}: not a run folder (no manifest.json there)")
+    cases = _cases(args.cases)
+    cfg = ExperimentConfig(threads=args.threads)
+    threads = cfg.thread_count
+    warning = other_timing_run()
+    if warning:
+        print(f"fwbench plain: warning: {warning}", file=sys.stderr)
+    data = prepare(cfg, args.archive)  # once, before any timing: every process then loads the cache
+    env = child_env(threads, cache_root())
+    t_start = time.time()
+    with tempfile.TemporaryDirectory(prefix="fwbench-plain-") as tmp:
+        tmp = Path(tmp)
+        weights = None
+        if args.init == "shared":
+            weights = tmp / "weights.npz"
+            save_weights(weights, initial_weights(layer_sizes(data.vocab_size, cfg.hidden, data.n_classes), cfg.seed))
+        pairs = {c.id: [] for c in cases}
+        for k in range(args.processes):
+            order = cases[k % len(cases):] + cases[:k % len(cases)]
+            for case in order:
+                sides = ("plain", "twin") if (k + cases.index(case)) % 2 == 0 else ("twin", "plain")
+                got = {}
+                for side in sides:
+                    out = tmp / f"{case.slug}-{k}-{side}.json"
+                    print(f"[{time.time() - t_start:7.1f}s] {case.id} process pair {k + 1}/{args.processes}: {side}",
+                          flush=True)
+                    got[side] = _run_side(_side_command(side, case, args, threads, weights, out), env,
+                                          f"{side} side of {case.id}")
+                pairs[case.id].append(got)
+    results = [summarise(c.id, pairs[c.id]) for c in cases]
+    doc = {"kind": "plain-check", "command": "fwbench plain " + " ".join(sys.argv[2:]), "init": args.init,
+           "epochs": args.epochs, "processes": args.processes, "threads": threads, "tolerance": TOLERANCE,
+           "started": datetime.fromtimestamp(t_start, timezone.utc).isoformat(timespec="seconds"),
+           "seconds": round(time.time() - t_start, 1), "environment": capture(), "results": results,
+           "pairs": pairs}
+    from benchmarks.plain.report import render
+    if args.into is not None:
+        (args.into / PLAIN_FILE).write_text(json.dumps(doc, indent=1))
+        print(render(doc))
+        print(f"wrote {args.into / PLAIN_FILE}; `fwbench report {args.into}` shows it in the run's report")
+        return 0
+    from benchmarks.rundata import publish, run_name, staging_dir
+    name = run_name()
+    staging = staging_dir(args.output, name)
+    (staging / PLAIN_FILE).write_text(json.dumps(doc, indent=1))
+    (staging / "report.md").write_text(render(doc, standalone=True))
+    folder = publish(staging, args.output, name)
+    print(render(doc))
+    print(f"wrote {folder}")
+    return 0

@@ -1,0 +1,36 @@
+"""The "Twin against plain script" section: a plain-check document (benchmarks/plain/check.py)
+as Markdown, for its own report.md and for a run report that holds a plain.json."""
+from __future__ import annotations
+
+from benchmarks.rundata import fmt_interval, fmt_ratio, fmt_time, md_table
+
+
+def _case_label(case_id: str) -> str:
+    from benchmarks.cases import parse_case
+    return parse_case(case_id).label
+
+
+def render(doc: dict, standalone: bool = False) -> str:
+    env = doc.get("environment") or {}
+    head = ["# Twin against plain script", ""] if standalone else ["## Twin against plain script", ""]
+    head += [f"Each twin's warm training epoch against a plain training script of the same model "
+             f"(`benchmarks/plain/`), {doc['processes']} interleaved process pairs per case, "
+             f"{doc['epochs'] - 1} warm epochs per process after one left out, {doc['threads']} intra-op threads "
+             f"on both sides; initial weights: "
+             + ("the suite's shared weights on both sides (one training trajectory)." if doc["init"] == "shared" else
+                "each plain script's own framework initialisation (a different trajectory from the twin's).")
+             + f" Machine: {env.get('cpu', '?')}; {doc.get('started', '?')}, {doc.get('seconds', '?')} s; "
+               f"`{doc.get('command', '')}`.", "",
+             f"twin / plain above 1: the twin is slower. A twin passes when the 95% interval's upper end is below "
+             f"{1 + doc['tolerance']:.2f}.", ""]
+    rows = []
+    for r in doc["results"]:
+        ratio = r["ratio"]
+        rows.append([_case_label(r["case"]), f"`{r['case']}`", fmt_time(r["plain_s"]["value"]), fmt_time(r["twin_s"]["value"]),
+                     f"{fmt_ratio(ratio['value'])} ({fmt_interval(ratio['low'], ratio['high'])})", r["verdict"],
+                     f"{r['first_epoch_loss_max_rel_diff']:.1e}",
+                     f"{r['plain_read_back'].get('flush_denormal')} / {r['twin_read_back'].get('flush_denormal')}"])
+    table = md_table(["case", "id", "plain script (warm epoch)", "twin (warm epoch)", "twin / plain (95% CI)",
+                      "verdict", "first-epoch step loss, max rel. difference",
+                      "denormals flushed (plain / twin, measured)"], rows)
+    return "\n".join(head) + "\n" + table + "\n"

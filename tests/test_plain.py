@@ -1,0 +1,104 @@
+"""The plain-script baseline (benchmarks/plain/): each plain script, started from the suite's
+shared initial weights, computes what its twin computes (the same first-epoch step losses), so
+`fwbench plain` compares the speed of like with like; its summary figures are the suite's
+process-level ratio; and its bad input is one line."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from benchmarks.plain import check
+from benchmarks.plain.common import save_weights
+from shared import registry, training
+from shared.config import ExperimentConfig
+from shared.errors import Unavailable, UserError
+from tests.conftest import REPO, fwbench, one_stderr_line
+
+CASES = [(fw, v) for fw in check.SCRIPTS for v in check._script_variants(fw)]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("fw,variant", CASES, ids=[f"{fw}:{v}" for fw, v in CASES])
+def test_plain_script_and_twin_compute_the_same_first_epoch(fw, variant, tutorial_data, archive_path, corpus_cache,
+                                                            tmp_path):
+    cfg = ExperimentConfig()
+    registry.runtime(fw).configure(cfg.thread_count, "cpu")
+    weights = training.start_weights(cfg, tutorial_data)
+    try:
+        twin = training.build(registry.twin_class(fw), cfg, tutorial_data, variant, weights)
+    except Unavailable as e:
+        pytest.skip(f"{fw}:{variant} is unavailable here: {e}")
+    twin_losses = training.run_epoch(twin, training.device_epochs(twin, cfg, tutorial_data)[0])
+    save_weights(tmp_path / "w.npz", weights)
+    out = tmp_path / "plain.json"
+    env = {**os.environ, "FWBENCH_CACHE": str(corpus_cache)}
+    p = subprocess.run([sys.executable, "-m", check.SCRIPTS[fw], "--variant", variant, "--epochs", "1",
+                        "--threads", str(cfg.thread_count), "--weights", str(tmp_path / "w.npz"),
+                        "--archive", str(archive_path), "--json", str(out)],
+                       capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    plain = json.loads(out.read_text())
+    plain_losses = np.array(plain["epoch_losses"][0])
+    assert plain_losses.shape == twin_losses.shape == (11,)
+    rel = np.abs(plain_losses - twin_losses) / np.abs(twin_losses)
+    print(f"{fw}:{variant}: max relative step-loss difference {rel.max():.2e}")
+    assert rel.max() <= check.LOSS_RTOL, (plain_losses, twin_losses)
+    # the read-back each side records: the thread budget, and the flush state its variant asks for
+    assert plain["read_back"]["intra_op_threads"] == cfg.thread_count
+    assert plain["read_back"]["flush_denormal"] == (fw == "tensorflow" or variant == "ftz")
+
+
+def _pairs(plain_medians, twin_medians):
+    """Process pairs whose warm epochs all equal the given per-process figure."""
+    losses = [[1.0, 0.5]]
+    return [{"plain": {"epoch_seconds": [9.0, p, p, p], "epoch_losses": losses, "read_back": {}},
+             "twin": {"epoch_seconds": [9.0, t, t, t], "epoch_losses": losses, "read_back": {}}}
+            for p, t in zip(plain_medians, twin_medians)]
+
+
+def test_summary_is_the_process_level_ratio_without_the_first_epoch():
+    s = check.summarise("torch:eager@cpu", _pairs([1.0, 2.0], [1.1, 2.2]))
+    # per process the median of the warm epochs (the 9.0 s first epoch left out); geometric means
+    assert s["plain_s"]["value"] == pytest.approx(2 ** 0.5)
+    assert s["twin_s"]["value"] == pytest.approx(1.1 * 2 ** 0.5)
+    assert s["ratio"]["value"] == pytest.approx(1.1)
+    assert s["processes"] == 2
+    assert s["first_epoch_loss_max_rel_diff"] == 0.0
+    # unpaired (Welch), as every ratio of the suite: the processes' own spread widens the interval
+    assert s["ratio"]["low"] < 1.0 < s["ratio"]["high"]
+    assert s["verdict"].startswith("could not tell")
+
+
+@pytest.mark.parametrize("twin,verdict", [
+    ([1.00, 1.01, 0.99], "as fast as the plain script"),
+    ([1.2, 0.9, 1.0], "could not tell"),
+    ([1.10, 1.11, 1.09], "slower than the plain script"),
+])
+def test_summary_verdicts(twin, verdict):
+    s = check.summarise("torch:eager@cpu", _pairs([1.0, 1.0, 1.0], twin))
+    assert s["verdict"].startswith(verdict)
+
+
+def test_summary_loss_difference_is_relative_and_the_largest():
+    pairs = _pairs([1.0, 1.0], [1.0, 1.0])
+    pairs[1]["twin"]["epoch_losses"] = [[1.0, 0.5005]]
+    assert check.summarise("torch:eager@cpu", pairs)["first_epoch_loss_max_rel_diff"] == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--cases", "tensorflow:fused"], "tensorflow has no variant 'fused'"),
+    (["--cases", "torch@gpu"], "CPU only"),
+    (["--cases", "torch,torch:eager"], "named twice"),
+    (["--cases", "torch[batch_size=300]"], "no setting overrides"),
+    (["--processes", "1"], "at least 2"),
+    (["--epochs", "1"], "at least 2"),
+])
+def test_bad_input_is_one_line(args, fragment, tmp_path):
+    p = fwbench("plain", *args, "--output", str(tmp_path / "out"), cache=tmp_path / "cache")
+    assert fragment in one_stderr_line(p, 2)
+    assert not (tmp_path / "out").exists()
