@@ -64,11 +64,20 @@ class Case:
     def config(self, base: ExperimentConfig) -> ExperimentConfig:
         return base.replace(device=self.device, **dict(self.overrides))
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Case":
+        """The case a worker's plan carries (to_dict's output), rebuilt without parsing its id."""
+        over = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in (d.get("overrides") or {}).items())
+        case = cls(d["framework"], d["variant"], d["device"], over)
+        if case.id != d["id"]:
+            raise ValueError(f"a case record names {d['id']!r} but its fields make {case.id!r}")
+        return case
+
     def to_dict(self) -> dict:
         spec = self.spec()
         return {"id": self.id, "framework": self.framework, "variant": self.variant, "device": self.device,
                 "overrides": {k: _jsonable(v) for k, v in self.overrides}, "label": self.label,
-                "about": spec.about, "input": spec.input}
+                "about": spec.about, "input": spec.input, "settings": spec.settings}
 
 
 def _jsonable(v):
@@ -116,7 +125,7 @@ def parse_overrides(text: str) -> tuple[tuple[str, object], ...]:
     return tuple(sorted(out))
 
 
-_ID = re.compile(r"^(?P<fw>[A-Za-z_]+)(?::(?P<variant>[A-Za-z0-9_]+))?(?:@(?P<device>[a-z]+))?(?:\[(?P<over>[^\]]*)\])?$")
+_ID = re.compile(r"^(?P<fw>[A-Za-z_]+)(?::(?P<variant>[A-Za-z0-9_+]+))?(?:@(?P<device>[a-z]+))?(?:\[(?P<over>[^\]]*)\])?$")
 
 
 def parse_case(text: str, device: str | None = None) -> Case:
@@ -159,8 +168,7 @@ def all_variants(devices: list[str]) -> list[Case]:
     out = []
     for dev in devices:
         for fw in registry.FRAMEWORKS:
-            default = registry.default_variant(fw)
-            names = [default] + [v for v in registry.variants(fw) if v != default]
+            names = registry.matrix_variants(fw)
             out += [Case(fw, v, dev) for v in names]
     return out
 

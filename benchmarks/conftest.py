@@ -1,15 +1,20 @@
-"""The worker protocol, in one place: pytest options and session state of one worker process,
-which times one case (framework, variant, device, overrides) once.
+"""The worker protocol, in one place: one worker process times one case once, from one input
+(the plan: a JSON file the runner writes, everything resolved) to one output (the result: a
+JSON file in the reader's schema), beside pytest-benchmark's own JSON (the raw evidence that
+`pytest-benchmark compare` reads).
 
 `fwbench run` starts K such processes per case, interleaved with the other cases' (see
 benchmarks/cases.schedule), so frameworks are never imported into the same timed process and
-each case's figures carry the between-process variation. A worker can also be run by hand:
+each case's figures carry the between-process variation. A worker can be rerun by hand from the
+plan its run folder keeps:
 
-    python -m pytest benchmarks/test_bench.py -p no:cacheprovider --case tensorflow:graph@cpu --quick
+    python -m pytest benchmarks/test_bench.py -p no:cacheprovider --plan RUN/workers/<case>.p0.plan.json
 
-Talking to the runner: progress lines on stdout, prefixed with PROGRESS_MARK; at the end the
-status file (--status-json) holds each phase's outcome, the runtime read back from the framework
-(threads, device, TF32), and the separate anatomy pass (step breakdown, machine probe).
+The plan (runner.worker_plan): the case (as Case.to_dict), the case's resolved configuration,
+its phases with their rounds, the process index, the archive, whether to run the anatomy pass,
+and where to write the result. The result: each phase's outcome, the runtime read back from the
+framework (threads, device, TF32, flush-to-zero), each phase's round times and extra figures, the
+anatomy pass. Progress lines on stdout (PROGRESS_MARK) are only progress.
 """
 from __future__ import annotations
 
@@ -21,65 +26,50 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.phases import HOLDINGS, PHASES, held_bytes
+from benchmarks.phases import HOLDINGS, PHASES, Rounds, held_bytes
 from shared.config import ExperimentConfig
 
 PROGRESS_MARK = "@@fwbench "
+RESULT_SCHEMA = 1
 # Test hook for the harness's failure path: a worker whose framework is named here fails its
 # first phase, as a crashing framework would.
 FAIL_ENV = "FWBENCH_FAIL_FRAMEWORK"
 # A phase's pre-converted data may take at most this share of the available memory.
 MEMORY_SHARE = 0.5
 _STATE = pytest.StashKey[dict]()
-_config = None  # pytest_runtest_logreport gets no config; set at session start
+_PLAN = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser):
-    g = parser.getgroup("fwbench")
-    g.addoption("--case", default="torch@cpu", help="case id, e.g. tensorflow:xla@cpu (see benchmarks/cases.py)")
-    g.addoption("--process-index", type=int, default=0, help="which of the case's worker processes this is")
-    g.addoption("--config-json", default=None, help="the run's base ExperimentConfig as JSON; default: the defaults")
-    g.addoption("--archive", default=None, help="20news-bydate.tar.gz (default: $FWBENCH_ARCHIVE)")
-    g.addoption("--phases", default=None, help="comma-separated phases (default: all of the case's scope)")
-    g.addoption("--quick", action="store_true", help="tiny round counts, for smoke tests")
-    g.addoption("--rounds", default=None, help="per-phase overrides PHASE=ROUNDS+WARMUP,... (sweep presets)")
-    g.addoption("--anatomy", action="store_true", help="after the timed phases: step breakdown and machine probe")
-    g.addoption("--status-json", default=None, help="write outcomes, runtime read-back and anatomy here")
+    parser.getgroup("fwbench").addoption("--plan", default=None, help="the worker's plan (JSON), written by `fwbench run`")
 
 
 def pytest_configure(config):
-    config.stash[_STATE] = {"outcomes": {}, "runtime": None, "unavailable": None, "user_error": None,
-                            "anatomy": None, "fresh_models": 0}
+    config.stash[_STATE] = {"schema": RESULT_SCHEMA, "outcomes": {}, "runtime": None, "unavailable": None,
+                            "user_error": None, "anatomy": None, "fresh_models": 0, "phases": {}}
 
 
-def options(config) -> dict:
-    from benchmarks.cases import SHARED, Case, parse_case
-    text = config.getoption("--case")
-    case = Case(SHARED, "data", "cpu") if text.split(":")[0].split("@")[0] == SHARED else parse_case(text)
-    path = config.getoption("--config-json")
-    base = ExperimentConfig.from_dict(json.loads(Path(path).read_text())) if path else ExperimentConfig()
-    scope = "shared" if case.is_shared else "framework"
-    own = [p for p, ph in PHASES.items() if ph.scope == scope]
-    wanted = config.getoption("--phases")
-    phases = own if not wanted else [p for p in own if p in wanted.split(",")]
-    return {"case": case, "cfg": case.config(base), "phases": phases, "quick": config.getoption("--quick"),
-            "archive": config.getoption("--archive"), "index": config.getoption("--process-index")}
-
-
-def parse_rounds(text: str | None) -> dict:
-    from benchmarks.phases import Rounds
-    out = {}
-    for item in [t for t in (text or "").split(",") if t]:
-        phase, _, spec = item.partition("=")
-        rounds, _, warmup = spec.partition("+")
-        out[phase] = Rounds(int(rounds), int(warmup or 0))
-    return out
+def plan_of(config) -> dict:
+    """The plan, read once; the worker's only input."""
+    if _PLAN not in config.stash:
+        path = config.getoption("--plan")
+        if not path:
+            raise pytest.UsageError("a worker needs --plan PLAN.json (written by `fwbench run`, kept in its run "
+                                    "folder under workers/)")
+        plan = json.loads(Path(path).read_text())
+        from benchmarks.cases import Case
+        plan["case"] = Case.from_dict(plan["case"])
+        plan["config"] = ExperimentConfig.from_dict(plan["config"])
+        plan["rounds"] = {p: Rounds(**r) for p, r in plan["rounds"].items()}
+        plan["result"] = str(Path(path).parent / plan["result"])
+        config.stash[_PLAN] = plan
+    return config.stash[_PLAN]
 
 
 def pytest_generate_tests(metafunc):
     if "phase" in metafunc.fixturenames:
-        o = options(metafunc.config)  # ids name the case: `pytest-benchmark compare` shows only the test name
-        metafunc.parametrize("phase", o["phases"], ids=[f"{o['case'].slug}-{p}" for p in o["phases"]])
+        plan = plan_of(metafunc.config)  # ids name the case: `pytest-benchmark compare` shows only the test name
+        metafunc.parametrize("phase", plan["phases"], ids=[f"{plan['case'].slug}-{p}" for p in plan["phases"]])
 
 
 def emit(config, **event) -> None:
@@ -101,14 +91,13 @@ class Bench:
     def __init__(self, config):
         from shared.dataset import check_fits, prepare
         from shared.paths import cache_root
-        o = options(config)
-        self.config, self.case, self.cfg, self.quick = config, o["case"], o["cfg"], o["quick"]
-        self.fw, self.device, self.index = self.case.framework, self.case.device, o["index"]
-        self.archive, self.cache = o["archive"], cache_root()
+        plan = plan_of(config)
+        self.config, self.case, self.cfg, self.quick = config, plan["case"], plan["config"], plan["quick"]
+        self.fw, self.device, self.index = self.case.framework, self.case.device, plan["process_index"]
+        self.archive, self.cache, self.rounds = plan["archive"], cache_root(), plan["rounds"]
         self.info, self.runtime, self.twin_cls, self.twin = None, None, None, None
         self.resident: dict = {}
         self.fresh_models = 0
-        self.rounds = parse_rounds(config.getoption("--rounds"))
         if not self.case.is_shared:
             from shared import registry
             from shared.errors import UserError
@@ -195,14 +184,20 @@ def record_anatomy(config, anatomy: dict) -> None:
     config.stash[_STATE]["anatomy"] = anatomy
 
 
-def pytest_runtest_logreport(report):
-    if report.when == "teardown" and report.passed:
+def record_phase(config, phase: str, rounds: list[float], extra: dict) -> None:
+    """A timed phase's round times (seconds, warm-up excluded) and its extra figures."""
+    config.stash[_STATE]["phases"][phase] = {"rounds": [float(x) for x in rounds], "extra": extra}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Each phase's outcome, keyed by the test's own parameter (never parsed from its id)."""
+    report = (yield).get_result()
+    phase = getattr(getattr(item, "callspec", None), "params", {}).get("phase")
+    if phase is None or (report.when == "teardown" and report.passed):
         return
-    if "[" not in report.nodeid:
-        return  # the anatomy pass reports through the status file, not as a phase
-    phase = report.nodeid.split("[", 1)[-1].rstrip("]").rsplit("-", 1)[-1]
     if report.failed or report.skipped or report.when == "call":
-        state = _config.stash[_STATE]
+        state = item.config.stash[_STATE]
         reason = None
         if report.skipped and isinstance(report.longrepr, tuple):
             reason = report.longrepr[2].removeprefix("Skipped: ")
@@ -213,24 +208,26 @@ def pytest_runtest_logreport(report):
         if state["outcomes"].get(phase, {}).get("outcome") != "failed":
             state["outcomes"][phase] = {"outcome": outcome, "reason": reason}
         if outcome != "passed":
-            emit(_config, event="end", phase=phase, outcome=outcome, reason=reason)
-
-
-def pytest_sessionstart(session):
-    global _config
-    _config = session.config
+            emit(item.config, event="end", phase=phase, outcome=outcome, reason=reason)
 
 
 def pytest_sessionfinish(session, exitstatus):
-    path = session.config.getoption("--status-json")
-    if path:
-        state = session.config.stash[_STATE]
-        Path(path).write_text(json.dumps({**state, "exitstatus": int(exitstatus), "finished": time.time()},
-                                         indent=2, default=str))
+    """The worker's one result, written whatever happened (a failed or unavailable case too)."""
+    if _PLAN not in session.config.stash:
+        return
+    plan = session.config.stash[_PLAN]
+    state = session.config.stash[_STATE]
+    result = {**state, "case": plan["case"].id, "process_index": plan["process_index"],
+              "exitstatus": int(exitstatus), "finished": time.time()}
+    path = Path(plan["result"])
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2, default=str))
+    os.replace(tmp, path)  # a killed worker leaves no half-written result
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     state = config.stash[_STATE]
-    o = options(config)
-    machine_info["fwbench"] = {"case": o["case"].id, "process_index": o["index"], "runtime": state["runtime"],
+    plan = plan_of(config)
+    machine_info["fwbench"] = {"case": plan["case"].id, "process_index": plan["process_index"],
+                               "runtime": state["runtime"],
                                "thread_env": {k: v for k, v in os.environ.items() if k.endswith("_THREADS")}}

@@ -365,6 +365,10 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
     d = derived_section(run)
     if d:
         parts += ["## Warm-up and input pipeline", d]
+    from benchmarks.plain.report import section_for
+    plain = section_for(run.path)  # `fwbench plain --into RUN`: each twin against its plain script
+    if plain:
+        parts.append(plain)
     lat = latency_section(frame)
     if lat:
         parts += ["## Latency distribution", lat]

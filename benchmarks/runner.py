@@ -144,25 +144,30 @@ def other_timing_run() -> str | None:
 
 # --------------------------------------------------------------------------- one worker
 
-def run_worker(clock: Clock, case: Case, index: int, plan: Plan, staging: Path, config_path: Path,
-               env: dict) -> dict:
+def worker_plan(case: Case, index: int, plan: Plan, result: Path) -> dict:
+    """Everything one worker needs, resolved here once: the worker parses nothing else."""
+    phases = [p for p in plan.phases if PHASES[p].scope == ("shared" if case.is_shared else "framework")]
+    return {"case": case.to_dict(), "config": case.config(plan.cfg).to_dict(), "process_index": index,
+            "phases": phases, "rounds": {p: vars(plan.rounds_of(p)) for p in phases}, "quick": plan.quick,
+            "anatomy": plan.anatomy and not case.is_shared, "threads": plan.cfg.thread_count,
+            "archive": str(Path(plan.archive).resolve()) if plan.archive else None,
+            "result": result.name}  # beside the plan: a run folder's plans stay valid after it is moved
+
+
+def run_worker(clock: Clock, case: Case, index: int, plan: Plan, staging: Path, env: dict) -> dict:
     """One pytest process timing `case` once; returns its manifest record."""
     tag = f"{case.id} #{index + 1}"
     stem = f"workers/{case.slug}.p{index}"
-    json_name, log_name, status_path = f"{stem}.json", f"{stem}.log", staging / f"{stem}.status.json"
+    json_name, log_name = f"{stem}.json", f"{stem}.log"
+    plan_name, result_name = f"{stem}.plan.json", f"{stem}.result.json"
     (staging / "workers").mkdir(exist_ok=True)
-    phases = [p for p in plan.phases if PHASES[p].scope == ("shared" if case.is_shared else "framework")]
+    task = worker_plan(case, index, plan, Path(result_name))
+    write_atomic(staging / plan_name, json.dumps(task, indent=2))
     cmd = [sys.executable, "-m", "pytest", str(TEST_FILE), "-p", "no:cacheprovider", "-q",
-           f"--benchmark-json={staging / json_name}", "--benchmark-save-data",
-           "--case", case.id, "--process-index", str(index), "--config-json", str(config_path),
-           "--status-json", str(status_path), "--phases", ",".join(phases)]
-    cmd += ["--quick"] if plan.quick else []
-    if plan.rounds:
-        cmd += ["--rounds", ",".join(f"{p}={r.rounds}+{r.warmup}" for p, r in plan.rounds.items() if p in phases)]
-    cmd += ["--anatomy"] if plan.anatomy and not case.is_shared else []
-    cmd += ["--archive", str(Path(plan.archive).resolve())] if plan.archive else []
-    record = {"case": case.id, "index": index, "json": json_name, "log": log_name}
-    clock.say(f"{tag}: starting ({len(phases)} phases)")
+           f"--benchmark-json={staging / json_name}", "--benchmark-save-data", "--plan", str(staging / plan_name)]
+    record = {"case": case.id, "index": index, "json": json_name, "log": log_name, "plan": plan_name,
+              "result": result_name}
+    clock.say(f"{tag}: starting ({len(task['phases'])} phases)")
     t0, tail, starts = time.perf_counter(), deque(maxlen=40), {}
     with open(staging / log_name, "w") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -179,11 +184,13 @@ def run_worker(clock: Clock, case: Case, index: int, plan: Plan, staging: Path, 
             proc.wait()
             raise
     record.update(returncode=rc, seconds=round(time.perf_counter() - t0, 2))
+    result_path = staging / result_name
     try:
-        status = json.loads(status_path.read_text()) if status_path.is_file() else {}
+        status = json.loads(result_path.read_text()) if result_path.is_file() else {}
     except ValueError:
         status = {}
-    status_path.unlink(missing_ok=True)
+    if not status:
+        record["result"] = None
     if status.get("user_error"):  # bad input only the worker could judge
         raise UserError(f"{case.id}: {status['user_error']}")
     record.update(runtime=status.get("runtime"), outcomes=status.get("outcomes", {}),
@@ -271,8 +278,7 @@ def run_plan(plan: Plan, dest: Path, clock: Clock | None = None, env: dict | Non
     name = name or rundata.run_name(started)
     staging = rundata.staging_dir(dest, name)
     try:
-        config_path = staging / "config.json"
-        write_atomic(config_path, json.dumps(plan.cfg.to_dict(), indent=2))
+        write_atomic(staging / "config.json", json.dumps(plan.cfg.to_dict(), indent=2))
         env = env or child_env(plan.cfg.thread_count, cache)
         workers, gone = [], dict(plan.unavailable)
         order = schedule(plan.all_cases(), plan.processes)
@@ -285,7 +291,7 @@ def run_plan(plan: Plan, dest: Path, clock: Clock | None = None, env: dict | Non
                 workers.append({"case": case.id, "index": k, "status": "unavailable", "reason": gone[case.id],
                                 "json": None, "outcomes": {}, "slot": slot})
                 continue
-            rec = run_worker(clock, case, k, plan, staging, config_path, env)
+            rec = run_worker(clock, case, k, plan, staging, env)
             rec["slot"] = slot
             workers.append(rec)
             if rec["status"] == "unavailable":

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from benchmarks import memory
-from benchmarks.conftest import FAIL_ENV, emit, record_anatomy
-from benchmarks.phases import PHASES, epoch0_indices, rounds_for
+from benchmarks.conftest import FAIL_ENV, emit, plan_of, record_anatomy, record_phase
+from benchmarks.phases import PHASES, epoch0_indices
 
 # Steps the breakdown times per part (after one warm-up step), on a fresh model.
 BREAKDOWN_REPEATS = 7
@@ -29,7 +29,7 @@ def test_phase(bench, benchmark, phase):
     if reason:
         pytest.skip(reason)  # the runner and the report put the phase beside it
     bench.hold(phase)
-    r = bench.rounds.get(phase) or rounds_for(phase, bench.quick)
+    r = bench.rounds[phase]  # resolved by the runner: the plan's figure is the one the manifest records
     emit(bench.config, event="start", phase=phase, rounds=r.rounds, warmup=r.warmup)
     benchmark.group = phase
     benchmark.extra_info.update(bench.extra_info(phase))
@@ -44,13 +44,14 @@ def test_phase(bench, benchmark, phase):
     if bench.runtime is not None:
         benchmark.extra_info["peak_device_mem_mb"] = bench.runtime.peak_device_memory_mb(bench.device)
     s = benchmark.stats.stats
+    record_phase(bench.config, phase, s.data, dict(benchmark.extra_info))
     emit(bench.config, event="end", phase=phase, outcome="passed", median=s.median, iqr=s.iqr)
 
 
 def test_anatomy(bench, request):
     """Not a timed phase: the training step taken apart (forward, backward, optimizer, read-back)
     and, in a case's first process, the machine probe (this framework's matmul and copy rates)."""
-    if not request.config.getoption("--anatomy") or bench.case.is_shared:
+    if not plan_of(request.config)["anatomy"] or bench.case.is_shared:
         pytest.skip("anatomy pass not requested")
     from shared import registry
     cfg, data = bench.cfg, bench.data

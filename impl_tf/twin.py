@@ -85,9 +85,9 @@ class Twin(FrameworkTwin):
     def _compiled(self, fn, signature):
         """The variant's execution of fn: eager as is; else tf.function with a fixed signature
         (a free batch dimension: one trace whatever the batch size), XLA-compiled for `xla`."""
-        if self.variant == "eager":
+        if self.spec.execution == "eager":
             return fn
-        return tf.function(fn, input_signature=signature, jit_compile=self.variant == "xla")
+        return tf.function(fn, input_signature=signature, jit_compile=self.spec.execution == "xla")
 
     def _loss(self, logits, y):
         return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
@@ -172,7 +172,7 @@ class Twin(FrameworkTwin):
 
     def trace_count(self) -> int | None:
         """Traces of the train and predict functions (step_breakdown's own functions not counted)."""
-        return None if self.variant == "eager" else self._traces
+        return None if self.spec.execution == "eager" else self._traces
 
     def _sync(self) -> None:
         """A device-wide barrier for step_breakdown: on GPU tf.test.experimental.sync_devices();

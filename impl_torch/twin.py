@@ -140,7 +140,7 @@ class Twin(FrameworkTwin):
         # Process-wide in PyTorch (every intra-op thread): set for every twin, so one variant's
         # setting never leaks into the next twin built in the same process (tests, checks).
         torch.set_flush_denormal(bool(self.spec.flush_denormal))
-        if self.variant == "compile":
+        if self.spec.execution == "compile":
             reason = compile_unavailable_reason(self.device)
             if reason:
                 raise Unavailable(reason)
@@ -154,10 +154,10 @@ class Twin(FrameworkTwin):
                     layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(w.T)))  # Linear stores (out, in)
                 layer.bias.copy_(torch.from_numpy(b))
         self.loss_fn = nn.CrossEntropyLoss()  # mean over the batch, integer labels
-        self.optimizer = make_optimizer(list(self.model.parameters()), cfg, fused=self.variant == "fused")
+        self.optimizer = make_optimizer(list(self.model.parameters()), cfg, fused=self.spec.optimizer_impl == "fused")
         self._backend = None
         self._forward = self.model
-        if self.variant == "compile":
+        if self.spec.execution == "compile":
             from torch import _dynamo
             # A fresh model compiles afresh, as a fresh tf.function traces afresh: dynamo's cache
             # (keyed on MLP.forward's code, shared by every instance) is dropped, so each twin's

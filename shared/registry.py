@@ -56,13 +56,67 @@ def default_variant(name: str) -> str:
 
 
 def variant(name: str, variant_name: str | None = None):
-    """The Variant `variant_name` of framework `name` (its default when None)."""
+    """The Variant `variant_name` of framework `name` (its default when None). A name may combine
+    named variants of different axes with '+' (torch:sparse+fused): the result takes each one's
+    setting on its own axis and the default's elsewhere, and is named in the axes' order with the
+    default execution left out (torch:eager+fused is torch:fused)."""
+    import dataclasses
+
+    from shared.contract import AXES
     fw = canonical(name)
     table = variants(fw)
-    chosen = variant_name or default_variant(fw)
-    if chosen not in table:
-        raise UserError(f"{fw} has no variant {chosen!r}: choose from {', '.join(table)}")
-    return table[chosen]
+    default = table[default_variant(fw)]
+    chosen = variant_name or default.name
+    parts = []
+    for word in chosen.split("+"):
+        if word not in table:
+            raise UserError(f"{fw} has no variant {word!r}: choose from {_choices(table)} "
+                            f"(values of different axes combine with '+')")
+        if table[word] in parts:
+            raise UserError(f"{fw}:{chosen} names {word!r} twice: name each value once")
+        clash = next((p for p in parts if p.axis == table[word].axis), None)
+        if clash:
+            values = ", ".join(v.name for v in table.values() if v.axis == clash.axis)
+            raise UserError(f"{fw}:{chosen} sets the {clash.axis} axis twice ({clash.name} and {word}): "
+                            f"choose one of {values}")
+        parts.append(table[word])
+    parts.sort(key=lambda p: AXES.index(p.axis))
+    module = importlib.import_module(f"{FRAMEWORKS[fw]}.variants")
+    for combo, why in getattr(module, "UNSUPPORTED", {}).items():
+        if set(combo) <= {p.name for p in parts}:
+            raise UserError(f"{fw}:{chosen} is not offered: {why}")
+    shown = [p for p in parts if p != default]  # the default execution goes without saying
+    if len(shown) <= 1:
+        return shown[0] if shown else default
+    by_axis = {p.axis: p for p in parts}
+    run = by_axis.get("execution", default)
+    pick = lambda field, axis: getattr(by_axis.get(axis, default), field)
+    extra = [p.tag or p.name for p in shown if p.axis != "execution"]
+    return dataclasses.replace(
+        default, name="+".join(p.name for p in shown),
+        label=f"{run.label[:-1]}, {', '.join(extra)})" if run.label.endswith(")") else f"{run.label} ({', '.join(extra)})",
+        about="; ".join(p.about for p in shown), execution=run.execution, input=pick("input", "input"),
+        optimizer_impl=pick("optimizer_impl", "optimizer_impl"), flush_denormal=pick("flush_denormal", "denormals"),
+        dtype=pick("dtype", "dtype"), axis="execution" if "execution" in by_axis else shown[0].axis, tag="")
+
+
+def _choices(table: dict) -> str:
+    """The values a framework offers, by axis: 'execution: eager, compile; input: sparse'."""
+    from shared.contract import AXES
+    by_axis: dict[str, list[str]] = {}
+    for v in table.values():
+        by_axis.setdefault(v.axis, []).append(v.name)
+    return "; ".join(f"{a}: {', '.join(by_axis[a])}" for a in AXES if a in by_axis)
+
+
+def matrix_variants(name: str) -> list[str]:
+    """The variants `--matrix` runs: every named one, default first, then the framework's
+    declared combinations (variants.py MATRIX_COMBINATIONS)."""
+    fw = canonical(name)
+    module = importlib.import_module(f"{FRAMEWORKS[fw]}.variants")
+    default = module.DEFAULT_VARIANT
+    names = [default] + [v for v in module.VARIANTS if v != default]
+    return names + [variant(fw, c).name for c in getattr(module, "MATRIX_COMBINATIONS", ())]
 
 
 def probe(name: str) -> ModuleType:

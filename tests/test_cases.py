@@ -3,11 +3,13 @@ driving the worker and the report."""
 from __future__ import annotations
 
 import collections
+from pathlib import Path
 
 import pytest
 
 from benchmarks import cases as cs
 from benchmarks.phases import ALL_PHASES, FRAMEWORK_PHASES, PHASES, SHARED_PHASES
+from shared.config import ExperimentConfig
 from shared.errors import UserError
 
 
@@ -31,7 +33,7 @@ def test_expand_frameworks_and_devices():
 
 @pytest.mark.parametrize("text, needle", [
     ("torch,torch:eager", "named twice"),
-    ("torch:warp", "choose from eager"),
+    ("torch:warp", "execution: eager, compile"),
     ("jax", "unknown framework"),
     ("", "empty"),
     ("torch@gpu", "--devices"),
@@ -89,7 +91,8 @@ def test_matrix_has_every_variant_default_first():
     for fw in registry.FRAMEWORKS:
         mine = [c for c in got if c.framework == fw]
         assert [c.variant for c in mine][0] == registry.default_variant(fw)
-        assert {c.variant for c in mine} == set(registry.variants(fw))
+        assert {c.variant for c in mine} == set(registry.variants(fw)) | {
+            registry.variant(fw, c).name for c in registry.matrix_variants(fw) if "+" in c}
 
 
 def test_phase_registry_drives_the_worker_and_the_report():
@@ -98,28 +101,21 @@ def test_phase_registry_drives_the_worker_and_the_report():
     for name, p in PHASES.items():
         assert p.name == name and p.run is not None and p.label and p.verb and p.gerund and p.times
         assert p.rounds.rounds >= 1 and p.quick.rounds >= 1
-    # the worker parametrizes exactly the registry's phases of its scope
-    import argparse
-    from benchmarks import conftest
-
-    class Cfg:
-        def __init__(self, **o):
-            self.o = o
-
-        def getoption(self, name):
-            return self.o[name]
-    opts = conftest.options(Cfg(**{"--case": "torch@cpu", "--config-json": None, "--phases": None, "--quick": False,
-                                   "--archive": None, "--process-index": 0}))
-    assert opts["phases"] == list(FRAMEWORK_PHASES)
-    shared = conftest.options(Cfg(**{"--case": "shared", "--config-json": None, "--phases": None, "--quick": False,
-                                     "--archive": None, "--process-index": 0}))
+    # the worker's plan holds exactly the registry's phases of its case's scope, with their rounds
+    from benchmarks.cases import SHARED, Case
+    from benchmarks.runner import Plan, worker_plan
+    plan = Plan(cfg=ExperimentConfig(threads=1), cases=[cs.parse_case("torch@cpu")], phases=list(ALL_PHASES))
+    task = worker_plan(plan.cases[0], 2, plan, Path("x.result.json"))
+    assert task["phases"] == list(FRAMEWORK_PHASES) and task["process_index"] == 2
+    assert task["rounds"] == {p: vars(PHASES[p].rounds) for p in FRAMEWORK_PHASES}
+    assert Case.from_dict(task["case"]) == plan.cases[0]
+    shared = worker_plan(Case(SHARED, "data", "cpu"), 0, plan, Path("y.result.json"))
     assert shared["phases"] == list(SHARED_PHASES)
     # the report's words come from the registry
     from benchmarks import report
     row = {"phase": "train_epoch", "device": "cpu", "speedup": 2.0, "speedup_low": 1.8, "speedup_high": 2.2,
            "processes": 3, "verdict": "faster", "label": "X"}
     assert PHASES["train_epoch"].verb in report.sentence(row, "Y")
-    del argparse
 
 
 def test_rounds_option_reaches_the_plan_over_the_matrix_defaults():

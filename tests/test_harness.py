@@ -175,7 +175,7 @@ def test_failed_run_never_replaces_latest_nor_leaves_a_run_folder(world, first_r
     (["--devices", "tpu"], "unknown device 'tpu'"),
     (["--batch-size", "0"], "batch size must be a positive integer"),
     (["--batch-size", "1000"], "larger than the 36 training posts"),
-    (["--frameworks", "tensorflow:warp"], "has no variant 'warp': choose from graph"),
+    (["--frameworks", "tensorflow:warp"], "has no variant 'warp': choose from input: sparse; execution: graph"),
     (["--frameworks", "torch,torch:eager"], "named twice"),
     (["--baseline", "tensorflow:xla"], "baseline case tensorflow:xla@cpu is not in this run"),
     (["--processes", "0"], "--processes must be at least 1"),

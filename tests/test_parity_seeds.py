@@ -133,7 +133,7 @@ def test_check_old_options_are_the_same_cases(tiny_check_args, tmp_path):
     (["--variant", "tensorflow=warp"], "no variant 'warp'"),
     (["--cases", "torch"], "two cases"),
     (["--cases", "torch:eager,torch"], "two different cases"),
-    (["--cases", "torch:warp,tensorflow"], "torch has no variant 'warp': choose from eager, fused, compile, sparse"),
+    (["--cases", "torch:warp,tensorflow"], "torch has no variant 'warp': choose from input: sparse; execution: eager, compile"),
     (["--cases", "jax:eager,torch"], "unknown framework 'jax'"),
     (["--cases", "torch,tensorflow", "--variant", "tensorflow=xla"], "give it alone"),
 ])

@@ -21,7 +21,8 @@ from tests.conftest import TINY_CONFIG
 
 FRAMEWORKS = ("torch", "tensorflow")
 DEFAULT = {fw: registry.default_variant(fw) for fw in FRAMEWORKS}
-CASES = [(fw, v) for fw in FRAMEWORKS for v in registry.variants(fw)]
+# every named variant and every declared combination (torch:sparse+fused, tensorflow:sparse+xla)
+CASES = [(fw, v) for fw in FRAMEWORKS for v in registry.matrix_variants(fw)]
 OTHERS = [(fw, v) for fw, v in CASES if v != DEFAULT[fw]]
 SPARSE = [(fw, v) for fw, v in CASES if registry.variant(fw, v).input == "sparse"]
 

@@ -34,7 +34,6 @@ import numpy as np
 from shared.errors import UserError
 
 TOLERANCE = 0.05  # the bar: a twin at most 5% slower than its plain script
-PLAIN_FILE = "plain.json"
 SCRIPTS = {"torch": "benchmarks.plain.torch_script", "tensorflow": "benchmarks.plain.tf_script"}
 DEFAULT_CASES = "torch,torch:fused,torch:compile,torch:ftz,torch:sparse,tensorflow,tensorflow:eager,tensorflow:xla,tensorflow:sparse"
 # Relative difference of a first-epoch step loss between twin and plain script, shared weights:
@@ -183,9 +182,10 @@ def main(args: argparse.Namespace) -> int:
            "started": datetime.fromtimestamp(t_start, timezone.utc).isoformat(timespec="seconds"),
            "seconds": round(time.time() - t_start, 1), "environment": capture(), "results": results,
            "pairs": pairs}
-    from benchmarks.plain.report import render
+    from benchmarks.plain.report import PLAIN_FILE, render
     if args.into is not None:
-        (args.into / PLAIN_FILE).write_text(json.dumps(doc, indent=1))
+        from shared.atomic import write_atomic
+        write_atomic(args.into / PLAIN_FILE, json.dumps(doc, indent=1))
         print(render(doc))
         print(f"wrote {args.into / PLAIN_FILE}; `fwbench report {args.into}` shows it in the run's report")
         return 0

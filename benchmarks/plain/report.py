@@ -2,7 +2,28 @@
 as Markdown, for its own report.md and for a run report that holds a plain.json."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from benchmarks.rundata import fmt_interval, fmt_ratio, fmt_time, md_table
+from shared.errors import UserError
+
+PLAIN_FILE = "plain.json"
+
+
+def section_for(folder: Path) -> str | None:
+    """The section for a run folder holding a plain.json (`fwbench plain --into`), else None."""
+    path = Path(folder) / PLAIN_FILE
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text())
+        if doc.get("kind") != "plain-check" or not isinstance(doc.get("results"), list):
+            raise ValueError("not a plain-check document")
+        return render(doc)
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UserError(f"{path}: unreadable plain-script check ({e}): rerun `fwbench plain --into {folder}` "
+                        f"or remove the file") from None
 
 
 def _case_label(case_id: str) -> str:
