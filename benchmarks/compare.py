@@ -18,7 +18,8 @@ from pathlib import Path
 from benchmarks import stats
 from benchmarks.phases import PHASES
 from benchmarks.report_figures import compare_figure
-from benchmarks.rundata import Run, fmt_interval, fmt_ratio, fmt_time, md_code, md_escape, md_table, summary
+from benchmarks.rundata import (Run, fmt_interval, fmt_ratio, fmt_time, kind_banner, md_code, md_escape, md_table,
+                                missing_text, summary)
 from shared.atomic import write_atomic
 
 REPORT_NAME = "report.md"
@@ -152,9 +153,24 @@ def write_comparison(runs: list[Run], out_dir: Path) -> tuple[Path, int]:
     return write_atomic(out_dir / REPORT_NAME, text), flagged
 
 
+def gate_notes(old: Run, new: Run) -> list[str]:
+    """What the gate's reader should know about the two runs: a quick or partial run is not a
+    measurement of the whole suite, whichever side it is on."""
+    out = []
+    for side, r in (("baseline", old), ("new run", new)):
+        if r.kind in ("quick", "partial"):
+            out.append(f"the {side} {r.name} is a {r.kind} run: {kind_banner(r)}")
+    return out
+
+
 def gate(old: Run, new: Run, threshold: float) -> tuple[list[str], list[str]]:
-    """(failures, other lines) for every (case, phase) the old run measured; threshold in percent."""
+    """(failures, other lines) for every (case, phase) the old run measured; threshold in percent.
+    The loop runs over the baseline's devices, cases and phases, never the new run's: what the
+    baseline measured and the new run lacks is a failure, named."""
     fails, other = [], []
+    for dev in old.devices():
+        if any(c.phases for c in old.framework_cases(dev)) and dev not in new.devices():
+            fails.append(f"MISSING  device {dev.upper()}: measured in {old.name}, not in {new.name}")
     for cid, case in old.cases.items():
         for phase in old.phases():
             pd_old = case.phases.get(phase)
@@ -165,15 +181,15 @@ def gate(old: Run, new: Run, threshold: float) -> tuple[list[str], list[str]]:
             pd_new = new_case.phases.get(phase) if new_case else None
             if not pd_new or not pd_new.samples():
                 why = ("case not in the new run" if new_case is None else
-                       "; ".join(pd_new.notes) if pd_new and pd_new.notes else
+                       "phase not run in the new run" if phase not in new.phases() else
+                       "; ".join(pd_new.notes + ([missing_text(pd_new)] if pd_new.missing else []))
+                       if pd_new and (pd_new.notes or pd_new.missing) else
                        f"{new_case.status}: {new_case.reason}" if new_case.status != "ok" else
                        "results missing or unreadable")
                 fails.append(f"MISSING  {name}: measured in {old.name}, not in {new.name} ({why})")
                 continue
-            expected = sum(1 for w in new_case.workers if w.get("status") == "ok")
-            if len(pd_new.samples()) < expected:  # some workers' files unreadable: fail closed
-                fails.append(f"MISSING  {name}: {expected - len(pd_new.samples())} of {expected} worker result(s) "
-                             f"missing or unreadable in {new.name}")
+            if pd_new.missing:  # some workers' results lost: the others alone must not pass
+                fails.append(f"MISSING  {name}: {missing_text(pd_new)} in {new.name}")
                 continue
             r = stats.ratio(pd_new.samples(), pd_old.samples())
             change = (r.value - 1) * 100

@@ -57,6 +57,8 @@ def main(args: argparse.Namespace) -> int:
             print(f"{new.name} against baseline {old.name} (threshold {args.threshold:g}%):")
             for w in compare.env_differences([old, new]):
                 print(f"  warning: {w}")
+            for n in compare.gate_notes(old, new):
+                print(f"  note: {n}")
             fails, other = compare.gate(old, new, args.threshold)
             for line in fails + other:
                 print(f"  {line}")
