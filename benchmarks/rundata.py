@@ -328,7 +328,7 @@ def _load_worker(folder: Path, mpath: Path, manifest: dict, case: CaseData, w: d
 
 def _same(path: Path, what: str, found, want) -> None:
     if found != want:
-        _fail(path, f"names {what} {found!r} but the manifest records it for {want!r}")
+        _fail(path, f"names {what} {found!r} but {MANIFEST} records it for {want!r}")
 
 
 def _check_extra(path: Path, phase: str, info: dict) -> None:

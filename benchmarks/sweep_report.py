@@ -11,7 +11,7 @@ import numpy as np
 from benchmarks import stats, sweep_stats
 from benchmarks.phases import PHASES
 from benchmarks.report_figures import PALETTE, save_png
-from benchmarks.rundata import fmt_interval, fmt_ratio, fmt_time, load_run, md_table, summary
+from benchmarks.rundata import fmt_interval, fmt_ratio, fmt_time, load_run, md_escape, md_table, summary
 from shared.atomic import write_atomic
 
 REPORT_NAME = "report.md"
@@ -152,6 +152,9 @@ def write(folder: Path) -> Path:
         parts.append("Points without results: " + "; ".join(
             f"{param}={v}: " + impossible.get(f"{param}={v}", "not run yet or failed (`fwbench sweep --resume` runs it)")
             for v in missing) + ".")
+    lost = [f"{param}={v}: {n}" for v, run in pts for n in run.notes]
+    if lost:  # a point's lost worker results, named as in a run's own report
+        parts += ["## Missing results", "\n".join(f"- {md_escape(n)}" for n in lost)]
     if pts:
         m = pts[0][1].manifest
         env = m.get("environment") or {}
