@@ -490,3 +490,35 @@ def test_markdown_cannot_be_injected_through_labels_or_the_command(tmp_path, cap
     assert not any("Injected" in h or "after the fence" in h for h in headings), headings
     assert re.search(r"(?<!\\)<script>", text) is None and "TF ## Injected \\| cell \\<script>" in text
     assert "Run: x # Injected heading." in text
+
+
+# =========================================================================== hostile archives (issue 17)
+
+def test_oversized_member_is_refused_from_its_header(tmp_path):
+    """A 3 GiB post in a small archive: refused before any of it is read or written. The archive
+    holds only the header and a few bytes (the stream is cut there), so extracting would fail
+    with 'truncated' instead: the size check has to come first."""
+    import gzip
+    good = make_tiny_archive(tmp_path / "good.tar.gz")
+    raw = gzip.decompress(good.read_bytes())
+    raw = raw[: raw.rfind(b"\0" * 1024)].rstrip(b"\0")
+    raw += b"\0" * (-len(raw) % 512)
+    huge = tarfile.TarInfo("20news-bydate-train/sci.space/99999")
+    huge.size = 3 * 1024 ** 3
+    bad = tmp_path / "bomb.tar.gz"
+    bad.write_bytes(gzip.compress(raw + huge.tobuf(format=tarfile.GNU_FORMAT) + b"x" * 4096))
+    proc = fwbench("data", "--archive", str(bad), cache=tmp_path / "c")
+    assert_user_error(proc, "archive member '20news-bydate-train/sci.space/99999' is 3,221,225,472 bytes",
+                      "16 MiB", "--archive")
+    assert_nothing_extracted(tmp_path / "c")
+
+
+def test_a_post_stored_twice_is_refused(tmp_path):
+    dup = tarfile.TarInfo("20news-bydate-train/sci.space/51400")  # make_tiny_archive's first sci.space post
+    dup.size = 5
+    bad = make_tiny_archive(tmp_path / "dup.tar.gz", extra_members=[dup])
+    with tarfile.open(bad) as tar:
+        assert tar.getnames().count(dup.name) == 2
+    proc = fwbench("data", "--archive", str(bad), cache=tmp_path / "c")
+    assert_user_error(proc, f"holds the post {dup.name} twice", "--archive")
+    assert_nothing_extracted(tmp_path / "c")
