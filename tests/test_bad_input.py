@@ -522,3 +522,60 @@ def test_a_post_stored_twice_is_refused(tmp_path):
     proc = fwbench("data", "--archive", str(bad), cache=tmp_path / "c")
     assert_user_error(proc, f"holds the post {dup.name} twice", "--archive")
     assert_nothing_extracted(tmp_path / "c")
+
+
+# =========================================================================== fwbench check (issue 17)
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Bad check input must be refused before any data is prepared or model trained."""
+    import shared.dataset
+
+    def trained(*a, **k):
+        raise AssertionError("the check started preparing data before refusing its bad input")
+    monkeypatch.setattr(shared.dataset, "prepare", trained)
+
+
+def _check(capsys, *args):
+    from benchmarks.cli import main_entry
+    rc = main_entry(["check", "--archive", "/nonexistent.tar.gz", *map(str, args)])
+    return rc, capsys.readouterr().err
+
+
+def test_check_json_never_writes_two_outputs_to_one_path(tmp_path, capsys, no_training):
+    dest = tmp_path / "parity.md"
+    dest.write_text("an earlier record\n")
+    rc, err = _check(capsys, "--json", dest)
+    assert rc == 2
+    assert f"--json {dest} would be overwritten by the Markdown record" in _one(err) and ".json" in err
+    assert dest.read_text() == "an earlier record\n"
+
+
+@pytest.mark.parametrize("make", ["file as folder", "md is a folder", "read-only folder"])
+def test_check_json_refuses_an_unwritable_destination_before_training(tmp_path, capsys, no_training, make):
+    if make == "file as folder":
+        (tmp_path / "afile").write_text("x")
+        dest, needle = tmp_path / "afile" / "sub" / "parity.json", "is not a folder"
+    elif make == "md is a folder":
+        (tmp_path / "parity.md").mkdir()
+        dest, needle = tmp_path / "parity.json", "is a directory"
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes into a read-only folder anyway")
+        (tmp_path / "ro").mkdir()
+        (tmp_path / "ro").chmod(0o500)
+        dest, needle = tmp_path / "ro" / "parity.json", "is not writable"
+    rc, err = _check(capsys, "--json", dest)
+    assert rc == 2
+    line = _one(err)
+    assert f"--json {dest}" in line and needle in line, line
+
+
+@pytest.mark.parametrize("cases, needle", [
+    ("torch@gpu,tensorflow", "names a device or settings"),
+    ("torch[batch_size=300],tensorflow", "names a device or settings"),
+    ("torch:warp,tensorflow", "torch has no variant 'warp'"),  # the run's parser, the run's words
+])
+def test_check_cases_go_through_the_run_parser(capsys, no_training, cases, needle):
+    rc, err = _check(capsys, "--cases", cases)
+    assert rc == 2 and needle in _one(err)
