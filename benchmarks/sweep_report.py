@@ -144,7 +144,8 @@ def write(folder: Path) -> Path:
         parts.append(f"Preset `{req['preset']}` ({req['preset_about']}): phases {req['phases']}, "
                      f"{req['processes']} processes per case, rounds per process "
                      + ", ".join(f"{k} {v['rounds']} (+{v['warmup']} warm-up)" for k, v in req["rounds"].items())
-                     + ": fewer than a full run, so intervals are wider.")
+                     + ": fewer than a full run, so intervals are wider."
+                     + (f" Given explicitly, over the preset's: {', '.join(req['explicit'])}." if req.get("explicit") else ""))
     done = {v for v, _ in pts}
     missing = [v for v in req["values"] if v not in done]
     impossible = req.get("impossible") or {}

@@ -579,3 +579,63 @@ def test_check_json_refuses_an_unwritable_destination_before_training(tmp_path, 
 def test_check_cases_go_through_the_run_parser(capsys, no_training, cases, needle):
     rc, err = _check(capsys, "--cases", cases)
     assert rc == 2 and needle in _one(err)
+
+
+# =========================================================================== fwbench sweep (issue 17)
+
+def _sweep_request(*argv):
+    from benchmarks.cli import build_parser
+    from benchmarks.commands.sweep import request_from_args
+    return request_from_args(build_parser("sweep").parse_args(["sweep", *argv]))
+
+
+def test_sweep_preset_never_overrides_explicit_options():
+    req = _sweep_request("--preset", "batch", "--values", "32,64", "--frameworks", "torch", "--phases", "train_epoch",
+                         "--processes", "1")
+    assert (req["values"], req["frameworks"], req["phases"], req["processes"]) == ([32, 64], "torch", "train_epoch", 1)
+    assert req["explicit"] == ["--values", "--frameworks", "--phases", "--processes"]
+    req = _sweep_request("--preset", "batch")  # nothing explicit: the preset's own
+    assert (req["values"], req["frameworks"], req["phases"], req["processes"]) == (
+        [32, 64, 150, 512, 1024], "torch,tensorflow", "train_epoch,predict_one", 2)
+    assert _sweep_request("batch_size", "--values", "8")["frameworks"] == "torch,tensorflow"
+
+
+def _resume_with(tmp_path, edit):
+    import json
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    req = {"param": "batch_size", "values": [4, 8], "preset": None, "frameworks": "torch", "phases": "train_epoch",
+           "processes": 2, "rounds": {}, "argv": ["sweep", "batch_size", "--values", "4,8"]}
+    out = edit(req)
+    (folder / "sweep.json").write_text(out if isinstance(out, str) else json.dumps(req))
+    return folder
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda r: "{not json", "cannot be read"),
+    (lambda r: r.update(values="4,8"), "'values'"),
+    (lambda r: r.update(values=[4, 4]), "'values'"),
+    (lambda r: r.update(param="colour"), "'param'"),
+    (lambda r: r.pop("argv") and None, "'argv'"),
+    (lambda r: r.update(argv=["sweep", "--bogus"]), "not a valid sweep command line"),
+    (lambda r: r.pop("frameworks") and None, "'frameworks'"),
+    (lambda r: r.update(processes="two"), "'processes'"),
+    (lambda r: r.update(rounds={"train_epoch": {"rounds": 0, "warmup": 1}}), "rounds of 'train_epoch'"),
+    (lambda r: "[1, 2]", "not a JSON object"),
+], ids=["not json", "values a string", "values repeated", "unknown param", "no argv", "bad argv", "no frameworks",
+        "processes a string", "zero rounds", "a list"])
+def test_sweep_resume_of_an_edited_sweep_json_is_one_line(tmp_path, capsys, edit, needle):
+    from benchmarks.cli import main_entry
+    folder = _resume_with(tmp_path, edit)
+    before = (folder / "sweep.json").read_bytes()
+    assert main_entry(["sweep", "--resume", str(folder)]) == 2
+    line = _one(capsys.readouterr().err)
+    assert needle in line and str(folder) in line, line
+    assert (folder / "sweep.json").read_bytes() == before and not (folder / "points").exists()
+
+
+def test_a_sweep_where_no_point_can_run_fails(tmp_path, good_archive):
+    proc = fwbench("sweep", "batch_size", "--values", "1000,2000", "--archive", str(good_archive), "--quick",
+                   "--devices", "cpu", "--frameworks", "torch", "--output", str(tmp_path / "o"), cache=tmp_path / "c")
+    assert_user_error(proc, "no point of this sweep can run (2 of 2 impossible", "choose other --values")
+    assert not (tmp_path / "o").exists()
