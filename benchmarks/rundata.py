@@ -193,7 +193,7 @@ def load_run(path: str | Path) -> Run:
     folder = given.resolve()
     if not folder.is_dir():
         raise UserError(f"{given}: not a folder; give a run folder such as results/latest")
-    mpath = folder / MANIFEST
+    mpath = given / MANIFEST  # messages name the user's path (results/latest/...), not the resolved one
     if not mpath.is_file():
         raise UserError(f"{given}: not a run folder (no {MANIFEST}); give one that `fwbench run` wrote")
     manifest = _expect(mpath, _read_json(mpath, None), dict, "the manifest")
@@ -234,7 +234,7 @@ def load_run(path: str | Path) -> Run:
             _fail(mpath, f"worker {case.id} process {index} is recorded twice")
         seen[(case.id, index)] = 1
         if w.get("json"):
-            target = _inside(folder, mpath, w["json"])
+            target = _inside(folder, mpath, w["json"]).resolve()
             if target in files:
                 _fail(mpath, f"workers {files[target]} and {case.id} process {index} name the same file {w['json']}")
             files[target] = f"{case.id} process {index}"
@@ -249,12 +249,12 @@ def load_run(path: str | Path) -> Run:
 
 
 def _inside(folder: Path, mpath: Path, name: str) -> Path:
-    """The worker file a record names, refused when it lies outside the run folder (an absolute
-    path or ../ would let a manifest make the report read any file, and show it as a result)."""
-    target = (folder / name).resolve()
-    if Path(name).is_absolute() or not target.is_relative_to(folder):
+    """The worker file a record names (under the folder as the user named it, for messages),
+    refused when it lies outside the run folder (an absolute path or ../ would let a manifest
+    make the report read any file, and show it as a result)."""
+    if Path(name).is_absolute() or not (folder / name).resolve().is_relative_to(folder):
         _fail(mpath, f"a worker record names {name}, outside the run folder")
-    return target
+    return mpath.parent / name
 
 
 def _own_phases(manifest: dict, case: CaseData) -> list[str]:

@@ -639,3 +639,13 @@ def test_a_sweep_where_no_point_can_run_fails(tmp_path, good_archive):
                    "--devices", "cpu", "--frameworks", "torch", "--output", str(tmp_path / "o"), cache=tmp_path / "c")
     assert_user_error(proc, "no point of this sweep can run (2 of 2 impossible", "choose other --values")
     assert not (tmp_path / "o").exists()
+
+
+def test_messages_name_the_path_the_user_gave(tmp_path, capsys):
+    run = _write(tmp_path / "runs" / "20260101T000000Z-h")
+    latest = tmp_path / "latest"
+    latest.symlink_to(run)
+    _worker(run, "torch-eager-cpu.p1.json", _extra("train_to_accuracy", accuracy=5.0))
+    rc, _, err = _report(capsys, latest)
+    assert rc == 2
+    assert str(latest / "workers" / "torch-eager-cpu.p1.json") in _one(err)
