@@ -649,3 +649,20 @@ def test_messages_name_the_path_the_user_gave(tmp_path, capsys):
     rc, _, err = _report(capsys, latest)
     assert rc == 2
     assert str(latest / "workers" / "torch-eager-cpu.p1.json") in _one(err)
+
+
+# =========================================================================== fwbench run options (issue 17)
+
+def _plan(*argv):
+    from benchmarks.cli import build_parser
+    from benchmarks.commands.run import plan_from_args
+    return plan_from_args(build_parser("run").parse_args(["run", "--devices", "cpu", *argv]))
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--phases", "train_epoch", "--rounds", "train_epoch=2,train_epoch=5"], "--rounds names train_epoch twice"),
+    (["--baseline", "tensorflow:graph@gpu"], "which this run does not measure"),
+])
+def test_repeated_or_impossible_run_options_are_refused(argv, needle):
+    with pytest.raises(UserError, match=re.escape(needle)):
+        _plan(*argv)

@@ -163,12 +163,3 @@ def test_per_item_overrides_are_honoured_and_named():
     # global overrides passed to expand merge with the item's, the item winning
     got = cs.expand("torch[batch_size=300],tensorflow", ["cpu"], overrides=(("batch_size", 64), ("epochs", 2)))
     assert [c.overrides for c in got] == [(("batch_size", 300), ("epochs", 2)), (("batch_size", 64), ("epochs", 2))]
-
-
-@pytest.mark.parametrize("argv, needle", [
-    (["--phases", "train_epoch", "--rounds", "train_epoch=2,train_epoch=5"], "--rounds names train_epoch twice"),
-    (["--baseline", "tensorflow:graph@gpu"], "which this run does not measure"),
-])
-def test_repeated_or_impossible_run_options_are_refused(argv, needle):
-    with pytest.raises(UserError, match=needle):
-        _plan(*argv)

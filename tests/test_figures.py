@@ -286,16 +286,7 @@ def test_min_effect_from_the_command_line_is_a_percentage(tmp_path, capsys):
         assert f"the minimum effect of {me:.0%}" in (run / "report.md").read_text().replace("\n", " ")
 
 
-@pytest.mark.parametrize("value", [float("nan"), -0.05, 1.5, 5.0])
-def test_min_effect_out_of_its_range_in_a_manifest_is_refused(tmp_path, capsys, value):
-    run = pinned_run(tmp_path / "run")
-    m = json.loads((run / "manifest.json").read_text())
-    m["min_effect"] = value
-    (run / "manifest.json").write_text(json.dumps(m))
-    assert report(run) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "min_effect" in err and "[0, 1)" in err
-    assert not (run / "report.md").exists()
+# A minimum effect out of its range in a manifest is refused: tests/test_bad_input.py.
 
 
 # --------------------------------------------------------------------------- the gate on what the baseline measured
