@@ -157,9 +157,9 @@ def gate_notes(old: Run, new: Run) -> list[str]:
     """What the gate's reader should know about the two runs: a quick or partial run is not a
     measurement of the whole suite, whichever side it is on."""
     out = []
-    for side, r in (("baseline", old), ("new run", new)):
+    for side, r, name in zip(("baseline", "new run"), (old, new), display_names([old, new])):
         if r.kind in ("quick", "partial"):
-            out.append(f"the {side} {r.name} is a {r.kind} run: {kind_banner(r)}")
+            out.append(f"the {side} {name} is a {r.kind} run: {kind_banner(r)}")
     return out
 
 
@@ -168,9 +168,10 @@ def gate(old: Run, new: Run, threshold: float) -> tuple[list[str], list[str]]:
     The loop runs over the baseline's devices, cases and phases, never the new run's: what the
     baseline measured and the new run lacks is a failure, named."""
     fails, other = [], []
+    old_name, new_name = display_names([old, new])  # sweep points share folder names: then full paths
     for dev in old.devices():
         if any(c.phases for c in old.framework_cases(dev)) and dev not in new.devices():
-            fails.append(f"MISSING  device {dev.upper()}: measured in {old.name}, not in {new.name}")
+            fails.append(f"MISSING  device {dev.upper()}: measured in {old_name}, not in {new_name}")
     for cid, case in old.cases.items():
         for phase in old.phases():
             pd_old = case.phases.get(phase)
@@ -186,10 +187,10 @@ def gate(old: Run, new: Run, threshold: float) -> tuple[list[str], list[str]]:
                        if pd_new and (pd_new.notes or pd_new.missing) else
                        f"{new_case.status}: {new_case.reason}" if new_case.status != "ok" else
                        "results missing or unreadable")
-                fails.append(f"MISSING  {name}: measured in {old.name}, not in {new.name} ({why})")
+                fails.append(f"MISSING  {name}: measured in {old_name}, not in {new_name} ({why})")
                 continue
             if pd_new.missing:  # some workers' results lost: the others alone must not pass
-                fails.append(f"MISSING  {name}: {missing_text(pd_new)} in {new.name}")
+                fails.append(f"MISSING  {name}: {missing_text(pd_new)} in {new_name}")
                 continue
             r = stats.ratio(pd_new.samples(), pd_old.samples())
             change = (r.value - 1) * 100

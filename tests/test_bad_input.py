@@ -435,6 +435,9 @@ def test_compare_of_two_runs_whose_folders_share_a_name(tmp_path, capsys):
     assert f"| {a} |" in text and f"| {b} |" in text  # the full paths, not the shared name twice
     row = next(l for l in text.splitlines() if l.startswith("| tensorflow:graph@cpu | train epoch (warm)"))
     assert "2.00x" in row and "1.00x" in row and "verdict differs between runs" in row, row
+    # the gate names them by full path too: "measured in batch_size=64, not in batch_size=64" says nothing
+    rc, out, _ = _report(capsys, "--baseline", a, b)
+    assert rc == 1 and f"{b} against baseline {a}" in out, out
     # the same folder twice is not a comparison
     rc, _, err = _report(capsys, a, a, "--compare", "--output", tmp_path / "cmp2")
     assert rc == 2 and "named twice" in _one(err)

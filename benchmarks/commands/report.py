@@ -54,7 +54,8 @@ def main(args: argparse.Namespace) -> int:
         news = [load_run(r) for r in runs]
         failed = False
         for new in news:
-            print(f"{new.name} against baseline {old.name} (threshold {args.threshold:g}%):")
+            old_name, new_name = compare.display_names([old, new])
+            print(f"{new_name} against baseline {old_name} (threshold {args.threshold:g}%):")
             for w in compare.env_differences([old, new]):
                 print(f"  warning: {w}")
             for n in compare.gate_notes(old, new):
@@ -63,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
             for line in fails + other:
                 print(f"  {line}")
             if not fails and not other:
-                print(f"  {old.name} measured nothing to compare against")
+                print(f"  {old_name} measured nothing to compare against")
             failed |= bool(fails) or not (fails or other)
         print("REGRESSION or MISSING RESULTS: the gate fails" if failed else "no regression")
         return 1 if failed else 0
