@@ -386,3 +386,12 @@ def test_crossover_names_the_winner_on_each_side(tmp_path):
     line = (f"- train epoch (warm): {TF} is faster below, {TORCH} above batch_size ~ {x:.4g} "
             f"(between 16 and 256)")
     pin("crossover line", line in text, True)
+
+
+def test_gate_says_when_a_run_is_quick(tmp_path, capsys):
+    old = write_run(tmp_path / "old", {TORCH: {"train_epoch": TE_TORCH}})
+    new = write_run(tmp_path / "new", {TORCH: {"train_epoch": TE_TORCH}}, kind="quick")
+    assert report("--baseline", old, new) == 0
+    out = capsys.readouterr().out
+    assert "note: the new run new is a quick run: Quick run (--quick" in out
+    assert "note: the baseline" not in out
