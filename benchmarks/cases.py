@@ -145,9 +145,28 @@ def parse_case(text: str, device: str | None = None) -> Case:
     return Case(fw, spec.name, dev, parse_overrides(m["over"] or ""))
 
 
+def split_items(text: str) -> list[str]:
+    """'torch[batch_size=300,hidden=50x50],tensorflow' -> its items: commas inside a case's
+    brackets belong to its overrides, not to the list."""
+    items, depth, cur = [], 0, []
+    for ch in text:
+        depth += (ch == "[") - (ch == "]")
+        if ch == "," and depth == 0:
+            items.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    items.append("".join(cur))
+    return [t.strip() for t in items if t.strip()]
+
+
 def expand(frameworks: str, devices: list[str], overrides=()) -> list[Case]:
-    """--frameworks torch:eager,torch:fused,tensorflow × --devices cpu,gpu -> cases, device-major."""
-    items = [t.strip() for t in frameworks.split(",") if t.strip()]
+    """--frameworks torch:eager,torch:fused,tensorflow × --devices cpu,gpu -> cases, device-major.
+
+    An item's own overrides (torch[batch_size=300]) are kept and merged with `overrides` (the
+    settings given for every case); for a setting in both, the item's value wins, so the case id
+    says what the case ran."""
+    items = split_items(frameworks)
     if not items:
         raise UserError("--frameworks is empty: name at least one of torch, tensorflow (optionally :VARIANT)")
     cases = []
@@ -155,7 +174,9 @@ def expand(frameworks: str, devices: list[str], overrides=()) -> list[Case]:
         for item in items:
             if "@" in item:
                 raise UserError(f"--frameworks item {item!r} names a device: use --devices for that")
-            case = dataclasses.replace(parse_case(item, dev), overrides=tuple(sorted(overrides)))
+            case = parse_case(item, dev)
+            merged = {**dict(overrides), **dict(case.overrides)}
+            case = dataclasses.replace(case, overrides=tuple(sorted(merged.items())))
             if case in cases:
                 raise UserError(f"case {case.id} is named twice in --frameworks: name each variant once")
             cases.append(case)
@@ -180,9 +201,17 @@ def baselines(cases: list[Case], requested: str | None) -> dict[str, Case]:
     no PyTorch). `requested` names one case; without a device it applies on every device."""
     from shared import registry
     out = {}
-    for dev in dict.fromkeys(c.device for c in cases):
+    run_devices = list(dict.fromkeys(c.device for c in cases))
+    named = _ID.match(requested.strip()) if requested else None
+    if named and named["device"] and named["device"] not in run_devices:  # else another device's case would stand in
+        raise UserError(f"baseline case {requested} is on {named['device']}, which this run does not measure: "
+                        f"choose a case on {', '.join(run_devices)}")
+    for dev in run_devices:
         here = [c for c in cases if c.device == dev]
-        if requested:
+        if requested and named and named["device"] and named["device"] != dev:
+            out[dev] = next((c for c in here if c.framework == "torch"
+                             and c.variant == registry.default_variant("torch")), here[0])
+        elif requested:
             want = parse_case(requested, dev)
             match = [c for c in here if (c.framework, c.variant) == (want.framework, want.variant)
                      and (not want.overrides or c.overrides == want.overrides)]

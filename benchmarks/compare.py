@@ -18,7 +18,8 @@ from pathlib import Path
 from benchmarks import stats
 from benchmarks.phases import PHASES
 from benchmarks.report_figures import compare_figure
-from benchmarks.rundata import Run, fmt_interval, fmt_ratio, fmt_time, md_table, summary
+from benchmarks.rundata import (Run, fmt_interval, fmt_ratio, fmt_time, kind_banner, md_code, md_escape, md_table,
+                                missing_text, summary)
 from shared.atomic import write_atomic
 
 REPORT_NAME = "report.md"
@@ -45,12 +46,21 @@ def env_differences(runs: list[Run]) -> list[str]:
                                     for r, u in zip(runs, used)]
     for k in sorted({k for r in runs for k in (r.manifest.get("config") or {})}):
         checks[f"configuration {k}"] = [(r.manifest.get("config") or {}).get(k) for r in runs]
-    warn = []
+    warn, names = [], display_names(runs)
     for label, values in checks.items():
         present = [(r, v) for r, v in zip(runs, values) if v is not None]
         if len({repr(v) for _, v in present}) > 1:
-            warn.append(f"{label} differs: " + "; ".join(f"{r.name}: {v}" for r, v in present))
+            warn.append(f"{label} differs: " + "; ".join(f"{names[runs.index(r)]}: {v}" for r, v in present))
     return warn
+
+
+def display_names(runs: list[Run]) -> list[str]:
+    """A name per run, unique among `runs`: the folder name when that is unique, else the full
+    path (sweep points share folder names: points/batch_size=64), so no two runs share a column
+    or a key."""
+    names = [r.name for r in runs]
+    out = [n if names.count(n) == 1 else str(r.path) for n, r in zip(names, runs)]
+    return [n if out.count(n) == 1 else f"{n} ({out[:i].count(n) + 1})" for i, n in enumerate(out)]
 
 
 @dataclass
@@ -64,7 +74,7 @@ class Cell:
 def _cells(runs: list[Run]) -> tuple[list[tuple[str, str]], dict, list]:
     frames = [summary(r) for r in runs]
     keys, cells = [], {}
-    for r, f in zip(runs, frames):
+    for name, f in zip(display_names(runs), frames):
         for _, row in f.iterrows():
             k = (row["case"], row["phase"])
             if row["verdict"] == "baseline" or row["framework"] == "shared":
@@ -73,13 +83,13 @@ def _cells(runs: list[Run]) -> tuple[list[tuple[str, str]], dict, list]:
                 keys.append(k)
             ok = row["speedup"] is not None and not (isinstance(row["speedup"], float) and math.isnan(row["speedup"]))
             nan = (lambda x: None if x is None or (isinstance(x, float) and math.isnan(x)) else x)
-            cells[(r.name, *k)] = Cell(row["speedup"] if ok else None, nan(row["speedup_low"]),
+            cells[(name, *k)] = Cell(row["speedup"] if ok else None, nan(row["speedup_low"]),
                                        nan(row["speedup_high"]), row["verdict"] if ok else row["status"])
     return keys, cells, frames
 
 
 def flags(runs: list[Run], cells: dict, key: tuple[str, str]) -> list[str]:
-    got = [(r.name, cells.get((r.name, *key))) for r in runs]
+    got = [(n, cells.get((n, *key))) for n in display_names(runs)]
     got = [(n, c) for n, c in got if c is not None and c.speedup is not None]
     out = []
     dirs = {c.verdict for _, c in got if c.verdict in ("faster", "slower")}
@@ -97,27 +107,28 @@ def flags(runs: list[Run], cells: dict, key: tuple[str, str]) -> list[str]:
 def comparison_markdown(runs: list[Run], figure: Path | None) -> tuple[str, int]:
     """The comparison report, and how many (case, phase) rows carry a flag."""
     keys, cells, _ = _cells(runs)
+    names = display_names(runs)
     parts = ["# fwbench comparison", md_table(
         ["run", "kind", "host", "started (UTC)", "processes", "command"],
-        [[r.name, r.kind, _get(r.manifest, "environment.host"), r.manifest.get("started_utc"),
-          r.manifest.get("processes"), f"`{r.manifest.get('command')}`"] for r in runs])]
+        [[n, r.kind, _get(r.manifest, "environment.host"), r.manifest.get("started_utc"),
+          r.manifest.get("processes"), md_code(r.manifest.get("command"))] for n, r in zip(names, runs)])]
     warn = env_differences(runs)
-    parts += ["## Environments", "\n".join(f"- {w}" for w in warn) if warn else
+    parts += ["## Environments", "\n".join(f"- {md_escape(w)}" for w in warn) if warn else
               "Threads, versions, devices, CPU and configuration match."]
-    missing = [f"{r.name}: {n}" for r in runs for n in r.notes]
+    missing = [f"{name}: {n}" for name, r in zip(names, runs) for n in r.notes]
     if missing:
-        parts += ["## Missing results", "\n".join(f"- {n}" for n in missing)]
+        parts += ["## Missing results", "\n".join(f"- {md_escape(n)}" for n in missing)]
     if figure:
         parts.append(f"![speedups across runs]({figure.name})")
     rows, flagged, never = [], 0, []
     for case, phase in keys:
-        if not any((cells.get((r.name, case, phase)) or Cell(None, None, None, None)).speedup is not None
-                   for r in runs):
+        if not any((cells.get((n, case, phase)) or Cell(None, None, None, None)).speedup is not None
+                   for n in names):
             never.append(f"{case} {PHASES[phase].label}")  # not a comparison: no run measured it
             continue
         cols = []
-        for r in runs:
-            c = cells.get((r.name, case, phase))
+        for n in names:
+            c = cells.get((n, case, phase))
             if c is None or c.speedup is None:
                 cols.append(c.verdict if c else "not run")
             else:
@@ -126,25 +137,41 @@ def comparison_markdown(runs: list[Run], figure: Path | None) -> tuple[str, int]
         flagged += bool(f)
         rows.append([case, PHASES[phase].label, *cols, "; ".join(f) or "stable"])
     parts += ["## Speedup over each run's baseline (95% CI) and verdict",
-              md_table(["case", "phase", *[r.name for r in runs], "across runs"], rows),
+              md_table(["case", "phase", *names, "across runs"], rows),
               f"{len(rows) - flagged} of {len(rows)} comparisons are stable across the runs (same verdict, each "
               f"speedup inside the other runs' intervals)."]
     if never:
-        parts.append("Not measured in any of the runs: " + "; ".join(never) + ".")
+        parts.append("Not measured in any of the runs: " + md_escape("; ".join(never)) + ".")
     return "\n\n".join(parts) + "\n", flagged
 
 
 def write_comparison(runs: list[Run], out_dir: Path) -> tuple[Path, int]:
     out_dir.mkdir(parents=True, exist_ok=True)
     _, _, frames = _cells(runs)
-    figure = compare_figure([(r.name, f) for r, f in zip(runs, frames)], out_dir / "fig-compare.png")
+    figure = compare_figure(list(zip(display_names(runs), frames)), out_dir / "fig-compare.png")
     text, flagged = comparison_markdown(runs, figure)
     return write_atomic(out_dir / REPORT_NAME, text), flagged
 
 
+def gate_notes(old: Run, new: Run) -> list[str]:
+    """What the gate's reader should know about the two runs: a quick or partial run is not a
+    measurement of the whole suite, whichever side it is on."""
+    out = []
+    for side, r, name in zip(("baseline", "new run"), (old, new), display_names([old, new])):
+        if r.kind in ("quick", "partial"):
+            out.append(f"the {side} {name} is a {r.kind} run: {kind_banner(r)}")
+    return out
+
+
 def gate(old: Run, new: Run, threshold: float) -> tuple[list[str], list[str]]:
-    """(failures, other lines) for every (case, phase) the old run measured; threshold in percent."""
+    """(failures, other lines) for every (case, phase) the old run measured; threshold in percent.
+    The loop runs over the baseline's devices, cases and phases, never the new run's: what the
+    baseline measured and the new run lacks is a failure, named."""
     fails, other = [], []
+    old_name, new_name = display_names([old, new])  # sweep points share folder names: then full paths
+    for dev in old.devices():
+        if any(c.phases for c in old.framework_cases(dev)) and dev not in new.devices():
+            fails.append(f"MISSING  device {dev.upper()}: measured in {old_name}, not in {new_name}")
     for cid, case in old.cases.items():
         for phase in old.phases():
             pd_old = case.phases.get(phase)
@@ -155,15 +182,15 @@ def gate(old: Run, new: Run, threshold: float) -> tuple[list[str], list[str]]:
             pd_new = new_case.phases.get(phase) if new_case else None
             if not pd_new or not pd_new.samples():
                 why = ("case not in the new run" if new_case is None else
-                       "; ".join(pd_new.notes) if pd_new and pd_new.notes else
+                       "phase not run in the new run" if phase not in new.phases() else
+                       "; ".join(pd_new.notes + ([missing_text(pd_new)] if pd_new.missing else []))
+                       if pd_new and (pd_new.notes or pd_new.missing) else
                        f"{new_case.status}: {new_case.reason}" if new_case.status != "ok" else
                        "results missing or unreadable")
-                fails.append(f"MISSING  {name}: measured in {old.name}, not in {new.name} ({why})")
+                fails.append(f"MISSING  {name}: measured in {old_name}, not in {new_name} ({why})")
                 continue
-            expected = sum(1 for w in new_case.workers if w.get("status") == "ok")
-            if len(pd_new.samples()) < expected:  # some workers' files unreadable: fail closed
-                fails.append(f"MISSING  {name}: {expected - len(pd_new.samples())} of {expected} worker result(s) "
-                             f"missing or unreadable in {new.name}")
+            if pd_new.missing:  # some workers' results lost: the others alone must not pass
+                fails.append(f"MISSING  {name}: {missing_text(pd_new)} in {new_name}")
                 continue
             r = stats.ratio(pd_new.samples(), pd_old.samples())
             change = (r.value - 1) * 100

@@ -13,7 +13,7 @@ from benchmarks import report_figures as figs
 from benchmarks import stats
 from benchmarks.phases import DERIVED, PHASES
 from benchmarks.rundata import (Run, derived, derived_text, fmt_interval, fmt_ratio, fmt_time, kind_banner,
-                                load_run, md_table, summary, timing_markdown)
+                                load_run, md_escape, md_fence, md_table, overlapping_runs, summary, timing_markdown)
 from shared.atomic import write_atomic
 
 REPORT_NAME = "report.md"
@@ -74,7 +74,7 @@ def headline(run: Run, frame) -> list[str]:
 # --------------------------------------------------------------------------- sections
 
 def warnings_section(run: Run, frame) -> list[str]:
-    out = list(run.manifest.get("warnings") or [])
+    out = list(run.manifest.get("warnings") or []) + overlapping_runs(run)
     th = run.manifest.get("threads") or {}
     cores = (run.manifest.get("environment") or {}).get("cores_usable")
     if cores and th.get("intra_op", 0) > cores:
@@ -178,10 +178,10 @@ def breakdown_section(run: Run, device: str) -> list[str]:
             total = r["step"] - b["step"]
             share = diffs[key] / total if total else float("nan")
             faster = r["case"].label if total < 0 else b["case"].label
-            out.append(f"- {r['case'].label} vs {b['case'].label}: the step is {fmt_time(abs(total))} "
+            out.append("- " + md_escape(f"{r['case'].label} vs {b['case'].label}: the step is {fmt_time(abs(total))} "
                        f"{'shorter' if total < 0 else 'longer'} ({faster} is faster); the largest part of it is the "
                        f"{key} ({fmt_time(b['parts'].get(key))} -> {fmt_time(r['parts'].get(key))}"
-                       + (f", {abs(share):.0%} of the difference" if not math.isnan(share) else "") + ").")
+                       + (f", {abs(share):.0%} of the difference" if not math.isnan(share) else "") + ")."))
     return out
 
 
@@ -251,8 +251,8 @@ def parity_section(run: Run, frame) -> list[str]:
             cp = _predictions(c)
             if cp is not None and len(cp) == len(bp):
                 same = int(np.sum(cp == bp))
-                out.append(f"- {c.label} and {base.label} ({dev.upper()}) agree on {same} of {len(bp)} test "
-                           f"predictions ({same / len(bp):.1%}).")
+                out.append("- " + md_escape(f"{c.label} and {base.label} ({dev.upper()}) agree on {same} of "
+                                            f"{len(bp)} test predictions ({same / len(bp):.1%})."))
     return out
 
 
@@ -322,25 +322,25 @@ spread by more than 10% of their mean, or rounds shorter than 1 ms."""
 
 def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> str:
     m = run.manifest
-    parts = [f"# fwbench report: {run.name}"]
+    parts = [f"# fwbench report: {md_escape(run.name)}"]
     if run.kind != "full":
         parts.append(f"**{kind_banner(run)}**")
     if m.get("label"):
-        parts.append(f"Run: {m['label']}.")
-    parts += ["## Headline", "\n".join(f"- {s}" for s in headline(run, frame)) or "No comparisons."]
+        parts.append(f"Run: {md_escape(m['label'])}.")
+    parts += ["## Headline", "\n".join(f"- {md_escape(s)}" for s in headline(run, frame)) or "No comparisons."]
     if "phases-cpu" in made or made:
         main = made.get("phases-cpu") or next((p for n, p in made.items() if n.startswith("phases-")), None)
         if main:
             parts.append(f"![main figure]({main.name})")
     w = warnings_section(run, frame)
-    parts += ["## Warnings", "\n".join(f"- {x}" for x in w) if w else "None."]
+    parts += ["## Warnings", "\n".join(f"- {md_escape(x)}" for x in w) if w else "None."]
     skipped = int((frame["status"] == "skipped").sum()) if "status" in frame else 0
-    parts += ["## Missing results", "\n".join(f"- {n}" for n in run.notes + notes) if run.notes or notes
+    parts += ["## Missing results", "\n".join(f"- {md_escape(n)}" for n in run.notes + notes) if run.notes or notes
               else "None: every case and phase the run asked for produced results" + (
                   f", except {skipped} skipped on purpose (their reasons are in the tables)." if skipped else ".")]
     for dev in run.devices():
         base = run.baseline(dev)
-        parts.append(f"## Timings on {dev.upper()} (baseline: {base.label if base else 'none'})")
+        parts.append(f"## Timings on {md_escape(dev.upper())} (baseline: {md_escape(base.label) if base else 'none'})")
         parts.append(timing_markdown(frame, dev))
         if f"phases-{dev}" in made:
             parts.append(f"![phases on {dev}]({made[f'phases-{dev}'].name})")
@@ -386,7 +386,7 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
                                    [[c.id, c.label, c.about, c.input, c.status + (f": {c.reason}" if c.reason else "")]
                                     for c in run.cases.values()])]
     parts += ["## Environment", *environment_section(run)]
-    parts += ["## Command", f"```\n{m.get('command')}\n```",
+    parts += ["## Command", md_fence(m.get("command")),
               f"Started {m.get('started_utc')}, finished {m.get('finished_utc')}, {m.get('duration_s')} s; "
               f"fwbench {m.get('fwbench_version')}."]
     parts += ["## How to read this report", method_text(run)]

@@ -52,6 +52,9 @@ class PhaseData:
     phase: str
     processes: list[Process] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # skipped / failed / missing, per process
+    # Worker processes recorded as successful whose results for this phase are not there (no file
+    # named, unreadable, or the phase absent from it): every output names them, none hides them.
+    missing: list[int] = field(default_factory=list)
 
     def samples(self) -> list[np.ndarray]:
         return [p.rounds for p in self.processes if p.rounds.size]
@@ -104,7 +107,7 @@ class Run:
 
     @property
     def min_effect(self) -> float:
-        return float(self.manifest.get("min_effect", stats.MIN_EFFECT))
+        return float(self.manifest.get("min_effect", stats.MIN_EFFECT))  # checked in [0, 1) by load_run
 
     def devices(self) -> list[str]:
         return list(dict.fromkeys(c.device for c in self.cases.values() if not c.is_shared))
@@ -182,12 +185,15 @@ def _rounds(path: Path, bench: dict) -> np.ndarray:
 def load_run(path: str | Path) -> Run:
     """Read a run folder (UserError, exit 2, when it is not one or a file has the wrong shape)."""
     given = Path(path)
+    if given.is_symlink() and not given.exists():  # a dangling results/latest: never another run instead
+        raise UserError(f"{given} points to {os.readlink(given)}, which does not exist: name a run folder, "
+                        f"or run `fwbench run` to make a new one")
     if not given.exists():
         raise UserError(f"{given}: no such run folder (give a results/runs/<stamp>-<host> folder)")
     folder = given.resolve()
     if not folder.is_dir():
         raise UserError(f"{given}: not a folder; give a run folder such as results/latest")
-    mpath = folder / MANIFEST
+    mpath = given / MANIFEST  # messages name the user's path (results/latest/...), not the resolved one
     if not mpath.is_file():
         raise UserError(f"{given}: not a run folder (no {MANIFEST}); give one that `fwbench run` wrote")
     manifest = _expect(mpath, _read_json(mpath, None), dict, "the manifest")
@@ -197,7 +203,9 @@ def load_run(path: str | Path) -> Run:
     for key, kind in (("cases", list), ("workers", list), ("phases", list), ("baselines", dict), ("threads", dict),
                       ("rounds", dict)):
         _expect(mpath, manifest.get(key), kind, f"the manifest's {key!r}")
-    _expect(mpath, manifest.get("min_effect", stats.MIN_EFFECT), (int, float), "the manifest's 'min_effect'")
+    me = _expect(mpath, manifest.get("min_effect", stats.MIN_EFFECT), (int, float), "the manifest's 'min_effect'")
+    if not (math.isfinite(me) and 0 <= me < 1):  # a fraction (0.05 = 5%); NaN would make every verdict silent
+        _fail(mpath, f"the manifest's 'min_effect' {me!r} is not a fraction in [0, 1)")
     for p in manifest["phases"]:
         r = manifest["rounds"].get(p)
         if not (isinstance(r, dict) and all(_number(r.get(k)) for k in ("rounds", "warmup"))):
@@ -211,14 +219,27 @@ def load_run(path: str | Path) -> Run:
                                       c.get("about", ""), c.get("input", "dense"), c.get("overrides") or {}, [])
         except (KeyError, TypeError) as e:
             _fail(mpath, f"a case entry lacks {e}")
+    seen: dict[tuple, int] = {}
+    files: dict[Path, str] = {}
     for w in manifest["workers"]:
         _expect(mpath, w, dict, "a worker entry")
         _check_worker(mpath, w)
         case = cases.get(w.get("case"))
         if case is None:
             _fail(mpath, f"worker of unknown case {w.get('case')!r}")
+        index = w.get("index", 0)
+        if index < 0:
+            _fail(mpath, f"worker of {case.id} has process index {index} < 0")
+        if (case.id, index) in seen:  # a copied record would count as an extra process
+            _fail(mpath, f"worker {case.id} process {index} is recorded twice")
+        seen[(case.id, index)] = 1
+        if w.get("json"):
+            target = _inside(folder, mpath, w["json"]).resolve()
+            if target in files:
+                _fail(mpath, f"workers {files[target]} and {case.id} process {index} name the same file {w['json']}")
+            files[target] = f"{case.id} process {index}"
         case.workers.append(w)
-        _load_worker(folder, case, w, notes)
+        _load_worker(folder, mpath, manifest, case, w, notes)
     for c in cases.values():
         if c.status == "unavailable":
             notes.append(f"{c.label} ({c.device.upper()}): not available on this machine: {c.reason}")
@@ -227,28 +248,99 @@ def load_run(path: str | Path) -> Run:
     return Run(folder, manifest, cases, notes)
 
 
-def _load_worker(folder: Path, case: CaseData, w: dict, notes: list[str]) -> None:
+def _inside(folder: Path, mpath: Path, name: str) -> Path:
+    """The worker file a record names (under the folder as the user named it, for messages),
+    refused when it lies outside the run folder (an absolute path or ../ would let a manifest
+    make the report read any file, and show it as a result)."""
+    if Path(name).is_absolute() or not (folder / name).resolve().is_relative_to(folder):
+        _fail(mpath, f"a worker record names {name}, outside the run folder")
+    return mpath.parent / name
+
+
+def _own_phases(manifest: dict, case: CaseData) -> list[str]:
+    """The phases the runner gave this case's workers: the run's phases of the case's scope."""
+    scope = "shared" if case.is_shared else "framework"
+    return [p for p in manifest["phases"] if p in PHASES and PHASES[p].scope == scope]
+
+
+def _missing(case: CaseData, phase: str, index: int, why: str, notes: list[str]) -> None:
+    pd = case.phases.setdefault(phase, PhaseData(phase))
+    if index not in pd.missing:
+        pd.missing.append(index)
+    note = f"{case.label} ({case.device.upper()}) process {index}: {why}; its results are missing"
+    if note not in notes:
+        notes.append(note)
+
+
+def _load_worker(folder: Path, mpath: Path, manifest: dict, case: CaseData, w: dict, notes: list[str]) -> None:
     index = int(w.get("index", 0))
+    own = _own_phases(manifest, case)
     for phase, out in (w.get("outcomes") or {}).items():
         if isinstance(out, dict) and out.get("outcome") in ("skipped", "failed"):
             text = f"{out['outcome']}: {out.get('reason') or 'no reason given'}"
             pd = case.phases.setdefault(phase, PhaseData(phase))
             if text not in pd.notes:
                 pd.notes.append(text)
-    if w.get("status") != "ok" or not w.get("json"):
+    if w.get("status") != "ok":
         return
-    path = folder / w["json"]
+    # The phases this worker should have measured: all of its case's, less those it says it skipped
+    # or failed (those carry their own note).
+    outcomes = w.get("outcomes") or {}
+    expected = [p for p in own if not (isinstance(outcomes.get(p), dict)
+                                       and outcomes[p].get("outcome") in ("skipped", "failed"))]
+    if not w.get("json"):
+        for p in expected:
+            _missing(case, p, index, "recorded as successful but names no result file", notes)
+        return
+    path = _inside(folder, mpath, w["json"])
     doc = _read_json(path, notes)
     if doc is None:
+        for p in expected:
+            _missing(case, p, index, f"{w['json']} could not be read", notes)
         return
     _expect(path, doc, dict, "the benchmark file")
+    # Each worker file names its own case and process: a record pointing at another one's file
+    # would put that case's times under this case's label.
+    fw = (doc.get("machine_info") or {}).get("fwbench") if isinstance(doc.get("machine_info"), dict) else None
+    if isinstance(fw, dict):
+        _same(path, "case", fw.get("case", case.id), case.id)
+        _same(path, "process index", fw.get("process_index", index), index)
+    got = set()
     for b in _expect(path, doc.get("benchmarks"), list, "'benchmarks'"):
         _expect(path, b, dict, "a benchmark entry")
         info = _expect(path, b.get("extra_info"), dict, f"benchmark {b.get('name', '?')!r} extra_info")
         phase = info.get("phase")
         if phase not in PHASES:
             _fail(path, f"benchmark {b.get('name', '?')!r} names no known phase ({phase!r})")
+        if phase not in own:
+            _fail(path, f"holds phase {phase}, which the run did not give {case.id}'s workers")
+        if phase in got:
+            _fail(path, f"holds phase {phase} twice")
+        got.add(phase)
+        _same(path, "case", info.get("case", case.id), case.id)
+        _same(path, "process index", info.get("process_index", index), index)
+        _check_extra(path, phase, info)
         case.phases.setdefault(phase, PhaseData(phase)).processes.append(Process(index, _rounds(path, b), info))
+    for p in expected:
+        if p not in got:
+            _missing(case, p, index, f"{w['json']} holds no {p} result", notes)
+
+
+def _same(path: Path, what: str, found, want) -> None:
+    if found != want:
+        _fail(path, f"names {what} {found!r} but {MANIFEST} records it for {want!r}")
+
+
+def _check_extra(path: Path, phase: str, info: dict) -> None:
+    """Figures the report prints from a worker's extra_info, in their domain (an accuracy of 5.0
+    would print as 500.0%)."""
+    acc = info.get("accuracy")
+    if acc is not None and not (_number(acc) and math.isfinite(acc) and 0 <= acc <= 1):
+        _fail(path, f"phase {phase}'s accuracy {acc!r} is not a fraction in [0, 1]")
+    for key in ("peak_rss_mb", "peak_device_mem_mb"):
+        v = info.get(key)
+        if v is not None and not (_number(v) and math.isfinite(v) and v >= 0):
+            _fail(path, f"phase {phase}'s {key} {v!r} is not a finite number >= 0")
 
 
 # --------------------------------------------------------------------------- formatting
@@ -320,12 +412,14 @@ def _row(run: Run, case: CaseData, base: CaseData | None, phase: str) -> dict:
     samples = pdata.samples() if pdata else []
     if case.status in ("unavailable", "failed") and not samples:
         return dict(row, status=case.status, note=f"{'not available on this machine' if case.status == 'unavailable' else 'failed'}: {case.reason}")
+    lost = missing_text(pdata)
     if not samples:
-        note = "; ".join(pdata.notes) if pdata and pdata.notes else "no results (missing or unreadable file)"
+        note = "; ".join([*(pdata.notes if pdata else []), *([lost] if lost else [])]) or \
+            "no results (missing or unreadable file)"
         return dict(row, status="skipped" if pdata and any(n.startswith("skipped") for n in pdata.notes) else "missing",
                     note=note)
     loc = stats.location(samples)
-    row.update(status="ok", note="; ".join(pdata.notes) or None, processes=len(samples),
+    row.update(status="ok", note="; ".join([*pdata.notes, *([lost] if lost else [])]) or None, processes=len(samples),
                rounds=int(sum(s.size for s in samples)), time_s=loc.value, time_low_s=loc.low, time_high_s=loc.high,
                warnings="; ".join(stats.warnings(samples)) or None)
     if PHASES[phase].latency:
@@ -350,6 +444,45 @@ def _row(run: Run, case: CaseData, base: CaseData | None, phase: str) -> dict:
                    verdict=_verdict_word(stats.verdict(stats.ratio(samples, bsamples), run.min_effect),
                                          base.id == case.id))
     return row
+
+
+def missing_text(pdata: PhaseData | None) -> str | None:
+    """The worker processes whose results for a phase are missing, in words (None: none are)."""
+    if not pdata or not pdata.missing:
+        return None
+    have = len(pdata.samples())
+    ids = ", ".join(str(i) for i in sorted(pdata.missing))
+    return (f"{len(pdata.missing)} of {have + len(pdata.missing)} worker result(s) missing (process {ids}): "
+            f"the figures are from the other {have}")
+
+
+def overlapping_runs(run: Run) -> list[str]:
+    """Other run folders beside this one, from the same host, whose timing overlapped this run's:
+    both runs' figures are inflated, so each run's report says so (the runner can only warn the
+    second run, which sees the first one running)."""
+    def span(m):
+        try:
+            return (datetime.fromisoformat(str(m["started_utc"]).replace("Z", "+00:00")),
+                    datetime.fromisoformat(str(m["finished_utc"]).replace("Z", "+00:00")))
+        except (KeyError, TypeError, ValueError):
+            return None
+    mine = span(run.manifest)
+    host = (run.manifest.get("environment") or {}).get("host")
+    if mine is None or run.path.parent.name != "runs":  # only `fwbench run`'s own layout, OUTPUT/runs/<stamp>
+        return []
+    out = []
+    for other in sorted(run.path.parent.iterdir()):
+        if other == run.path or other.name.startswith(".") or not (other / MANIFEST).is_file():
+            continue
+        try:
+            m = json.loads((other / MANIFEST).read_text())
+        except (OSError, ValueError):
+            continue
+        theirs = span(m) if isinstance(m, dict) else None
+        if theirs and (m.get("environment") or {}).get("host") == host and theirs[0] < mine[1] and mine[0] < theirs[1]:
+            out.append(f"run {other} was timing on this machine at the same time as this one "
+                       f"({m['started_utc']} to {m['finished_utc']}): both runs' figures may be inflated")
+    return out
 
 
 def derived(run: Run):
@@ -386,11 +519,47 @@ def derived_text(row) -> str:
 
 # --------------------------------------------------------------------------- CSV and Markdown
 
+class Markdown(str):
+    """Text that is already Markdown (built here from escaped parts): md_table keeps it as it is."""
+
+
+_MD_SPECIAL = re.compile(r"([\\`<\[\]|])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+def md_escape(text) -> str:
+    """Any text from a run folder or the command line as one line of inert Markdown: control
+    characters (a newline would start a heading or a list) become spaces, and the characters that
+    open code, HTML, links or table cells are backslash-escaped."""
+    if isinstance(text, Markdown):
+        return text
+    return _MD_SPECIAL.sub(r"\\\1", _CONTROL.sub(" ", str(text)))
+
+
+def _ticks(text: str) -> str:
+    """A backtick run longer than any inside `text`, so the text cannot close it."""
+    return "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+
+
+def md_code(text) -> Markdown:
+    """An inline code span that its content cannot close (CommonMark: a longer backtick run)."""
+    t = _CONTROL.sub(" ", str(text)).replace("|", "\\|")
+    fence = _ticks(t)
+    return Markdown(f"{fence} {t} {fence}")
+
+
+def md_fence(text) -> Markdown:
+    """A fenced code block that its content cannot close."""
+    t = str(text).replace("\r", " ")
+    fence = "`" * max(3, len(_ticks(t)))
+    return Markdown(f"{fence}\n{t}\n{fence}")
+
+
 def md_table(headers: list[str], rows: list[list]) -> str:
     def cell(x) -> str:
         if x is None or (isinstance(x, float) and math.isnan(x)):
             return ""
-        return str(x).replace("|", "\\|").replace("\n", " ")
+        return md_escape(x)
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
     return "\n".join(lines)

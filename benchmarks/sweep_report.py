@@ -11,7 +11,7 @@ import numpy as np
 from benchmarks import stats, sweep_stats
 from benchmarks.phases import PHASES
 from benchmarks.report_figures import PALETTE, save_png
-from benchmarks.rundata import fmt_interval, fmt_ratio, fmt_time, load_run, md_table, summary
+from benchmarks.rundata import fmt_interval, fmt_ratio, fmt_time, load_run, md_escape, md_table, summary
 from shared.atomic import write_atomic
 
 REPORT_NAME = "report.md"
@@ -144,7 +144,8 @@ def write(folder: Path) -> Path:
         parts.append(f"Preset `{req['preset']}` ({req['preset_about']}): phases {req['phases']}, "
                      f"{req['processes']} processes per case, rounds per process "
                      + ", ".join(f"{k} {v['rounds']} (+{v['warmup']} warm-up)" for k, v in req["rounds"].items())
-                     + ": fewer than a full run, so intervals are wider.")
+                     + ": fewer than a full run, so intervals are wider."
+                     + (f" Given explicitly, over the preset's: {', '.join(req['explicit'])}." if req.get("explicit") else ""))
     done = {v for v, _ in pts}
     missing = [v for v in req["values"] if v not in done]
     impossible = req.get("impossible") or {}
@@ -152,6 +153,9 @@ def write(folder: Path) -> Path:
         parts.append("Points without results: " + "; ".join(
             f"{param}={v}: " + impossible.get(f"{param}={v}", "not run yet or failed (`fwbench sweep --resume` runs it)")
             for v in missing) + ".")
+    lost = [f"{param}={v}: {n}" for v, run in pts for n in run.notes]
+    if lost:  # a point's lost worker results, named as in a run's own report
+        parts += ["## Missing results", "\n".join(f"- {md_escape(n)}" for n in lost)]
     if pts:
         m = pts[0][1].manifest
         env = m.get("environment") or {}

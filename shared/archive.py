@@ -39,6 +39,9 @@ LISTING = "listing.json"
 CONTENTS = "contents"
 DIGESTS = "digests.json"
 _FIX = f"pass --archive PATH or set {ARCHIVE_ENV} to a copy of 20news-bydate.tar.gz"
+# The largest post of 20news-bydate is well under 1 MB. A member above this is refused from its
+# header, before a byte of it is read: a small archive must not unpack into gigabytes.
+MAX_MEMBER_BYTES = 16 * 1024 * 1024
 
 # split -> newsgroup -> file names in that newsgroup's folder
 Listing = dict[str, dict[str, list[str]]]
@@ -106,6 +109,9 @@ def _check_member(member: tarfile.TarInfo) -> None:
         raise UserError(f"archive member {member.name!r} points outside the archive: refusing it; {_FIX}")
     if not (member.isfile() or member.isdir()):
         raise UserError(f"archive member {member.name!r} is a link or device file: refusing it; {_FIX}")
+    if member.size > MAX_MEMBER_BYTES:
+        raise UserError(f"archive member {member.name!r} is {member.size:,} bytes, more than the "
+                        f"{MAX_MEMBER_BYTES // (1024 * 1024)} MiB a newsgroup post can be: refusing the archive; {_FIX}")
 
 
 def _write_post(path: Path, blob: bytes) -> None:
@@ -127,7 +133,7 @@ def _stream(archive: Path, staging: Path, wanted: set[tuple[str, str]] | None,
     group) folders' posts into `staging`. Returns the listing and each written folder's digest."""
     listing: Listing = {split: {} for split in SPLITS}
     written: dict[tuple[str, str], dict[str, bytes]] = {}
-    tops = set()
+    tops, seen = set(), set()
     try:
         with tarfile.open(archive, "r|gz") as tar:
             for member in tar:
@@ -138,6 +144,11 @@ def _stream(archive: Path, staging: Path, wanted: set[tuple[str, str]] | None,
                 if len(parts) != 3 or parts[0] not in listing or not member.isfile():
                     continue
                 split, group, name = parts
+                if (split, group, name) in seen:
+                    # A tar may hold one path twice (the later wins on extraction), but the listing
+                    # would count the post twice: refused, an unmodified archive holds each post once.
+                    raise UserError(f"archive {archive} holds the post {member.name} twice: refusing it; {_FIX}")
+                seen.add((split, group, name))
                 listing[split].setdefault(group, []).append(name)
                 if wanted is None or (split, group) in wanted:
                     blob = tar.extractfile(member).read()

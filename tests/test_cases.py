@@ -133,3 +133,29 @@ def test_rounds_option_reaches_the_plan_over_the_matrix_defaults():
                                            "--rounds", "predict_one=50+5"])
     plan = plan_from_args(args)
     assert plan.rounds_of("predict_one") == Rounds(50, 5) and plan.rounds_of("train_epoch") == rounds_for("train_epoch", False)
+
+
+def _plan(*argv):
+    from benchmarks.cli import build_parser
+    from benchmarks.commands.run import plan_from_args
+    return plan_from_args(build_parser("run").parse_args(["run", "--devices", "cpu", *argv]))
+
+
+def test_per_item_overrides_are_honoured_and_named():
+    # issue 16: expand replaced each item's own overrides with the global ones, so
+    # torch[batch_size=300] ran at 150 under the label of 300
+    plan = _plan("--frameworks", "torch[batch_size=300],tensorflow")
+    torch, tf = plan.cases
+    assert torch.id == "torch:eager@cpu[batch_size=300]" and tf.id == "tensorflow:graph@cpu"
+    assert torch.config(plan.cfg).batch_size == 300 and tf.config(plan.cfg).batch_size == 150
+    assert torch.to_dict()["overrides"] == {"batch_size": 300}  # what the manifest records for the case
+    assert tf.to_dict()["overrides"] == {}
+    # a case's own setting wins over the option given for every case; the other case takes the option
+    plan = _plan("--frameworks", "torch[batch_size=300,hidden=50x50],tensorflow", "--batch-size", "200")
+    torch, tf = plan.cases
+    assert torch.id == "torch:eager@cpu[batch_size=300,hidden=50x50]"
+    assert torch.config(plan.cfg).batch_size == 300 and torch.config(plan.cfg).hidden == (50, 50)
+    assert tf.config(plan.cfg).batch_size == 200
+    # global overrides passed to expand merge with the item's, the item winning
+    got = cs.expand("torch[batch_size=300],tensorflow", ["cpu"], overrides=(("batch_size", 64), ("epochs", 2)))
+    assert [c.overrides for c in got] == [(("batch_size", 300), ("epochs", 2)), (("batch_size", 64), ("epochs", 2))]

@@ -518,79 +518,8 @@ def test_gate_threshold_zero_is_accepted(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- bad input
-
-def _bench_list(run: Path) -> str:
-    p = run / "workers" / "tensorflow-graph-cpu.p1.json"
-    p.write_text(json.dumps([json.loads(p.read_text())]))
-    return p.name
-
-
-def _non_numeric_round(run: Path) -> str:
-    p = run / "workers" / "torch-eager-cpu.p0.json"
-    doc = json.loads(p.read_text())
-    doc["benchmarks"][0]["stats"]["data"][1] = "fast"
-    p.write_text(json.dumps(doc))
-    return p.name
-
-
-def _manifest_list(run: Path) -> str:
-    p = run / "manifest.json"
-    p.write_text(json.dumps([json.loads(p.read_text())]))
-    return p.name
-
-
-def _manifest_schema_1(run: Path) -> str:
-    p = run / "manifest.json"
-    doc = json.loads(p.read_text())
-    doc["schema"] = 1
-    p.write_text(json.dumps(doc))
-    return p.name
-
-
-def _edit_manifest(run: Path, edit) -> str:
-    p = run / "manifest.json"
-    doc = json.loads(p.read_text())
-    edit(doc)
-    p.write_text(json.dumps(doc))
-    return p.name
-
-
-def _manifest_without_rounds(run: Path) -> str:
-    return _edit_manifest(run, lambda d: d.pop("rounds"))
-
-
-def _worker_index_not_a_number(run: Path) -> str:
-    return _edit_manifest(run, lambda d: d["workers"][0].update(index="first"))
-
-
-def _probe_without_matmul(run: Path) -> str:
-    return _edit_manifest(run, lambda d: d["workers"][0].update(anatomy={"probe": {"copy": {"gbs_best": 9.0}}}))
-
-
-@pytest.mark.parametrize("damage", [_bench_list, _non_numeric_round, _manifest_list, _manifest_schema_1,
-                                    _manifest_without_rounds, _worker_index_not_a_number, _probe_without_matmul])
-def test_wrong_shaped_files_are_one_line_and_keep_the_good_report(tmp_path, capsys, damage):
-    good = write_run(tmp_path / "good", gate_data())
-    run = write_run(tmp_path / "run", gate_data())
-    assert fwbench_report(capsys, run)[0] == 0
-    before = (run / "report.md").read_bytes()
-    figures = {p.name: p.read_bytes() for p in run.glob("fig-*.png")}
-    name = damage(run)
-
-    rc, out, err = fwbench_report(capsys, run)
-    assert rc == 2
-    assert name in one_line(err)
-    assert (run / "report.md").read_bytes() == before
-    assert {p.name: p.read_bytes() for p in run.glob("fig-*.png")} == figures
-
-    rc, _, err = fwbench_report(capsys, good, run, "--compare", "--output", tmp_path / "cmp")
-    assert rc == 2
-    assert name in one_line(err)
-    assert not (tmp_path / "cmp" / "report.md").exists()
-
-    rc, _, err = fwbench_report(capsys, "--baseline", good, run)
-    assert rc == 2
-    assert name in one_line(err)
+# The run-folder fault catalogue (damaged, duplicated or mislabelled files) is in
+# tests/test_bad_input.py, with every other fault case.
 
 
 def test_report_without_results_latest_is_one_line(tmp_path, capsys, monkeypatch):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.cases import split_items
 from benchmarks.cli import add_config_arguments, config_from_args
 from benchmarks.commands.run import command_line
 from shared import environment
@@ -73,6 +75,19 @@ def parse_variants(items: list[str], frameworks: tuple[str, ...]) -> dict[str, s
     return variants
 
 
+def _framework_variant(text: str) -> str:
+    """One --cases item read by the parser `run` and `sweep` use (benchmarks/cases.parse_case),
+    so a case is spelled and checked the same way everywhere. A parity check trains both cases
+    on --device with the configuration options: a device or settings in the item are refused,
+    not ignored."""
+    from benchmarks.cases import parse_case
+    case = parse_case(text, "cpu")
+    if "@" in text or case.overrides:
+        raise UserError(f"--cases item {text!r} names a device or settings: a parity check takes FRAMEWORK[:VARIANT] "
+                        f"and trains both on --device with the configuration options")
+    return f"{case.framework}:{case.variant}"
+
+
 def cases_from_args(args: argparse.Namespace) -> tuple[str, str]:
     """The two case ids, from --cases or from the older --frameworks/--variant; every name is
     checked here, before any data is prepared or framework imported."""
@@ -80,11 +95,11 @@ def cases_from_args(args: argparse.Namespace) -> tuple[str, str]:
     if args.cases is not None:
         if args.frameworks is not None or args.variant:
             raise UserError("--cases names the variants itself: give it alone, without --frameworks or --variant")
-        items = [c for c in args.cases.split(",") if c.strip()]
+        items = split_items(args.cases)
         if len(items) != 2:
             raise UserError(f"--cases takes two cases, FRAMEWORK[:VARIANT] each, got {args.cases!r}: "
                             f"e.g. --cases torch:eager,torch:fused")
-        return check_cases(items)
+        return check_cases([_framework_variant(t) for t in items])
     frameworks = parse_frameworks(args.frameworks or "torch,tensorflow")
     variants = parse_variants(args.variant, frameworks)
     return check_cases([f"{fw}:{variants[fw]}" if variants[fw] else fw for fw in frameworks])
@@ -175,6 +190,33 @@ def write_json_atomic(path: Path, payload: dict) -> None:
     write_atomic(path, json.dumps(payload, indent=2))
 
 
+def markdown_path(json_path: Path) -> Path:
+    """Where the Markdown record goes: beside the JSON, with the suffix .md."""
+    return json_path.with_suffix(".md")
+
+
+def check_destination(json_path: Path) -> None:
+    """--json PATH (and the .md beside it) can be written, and are two different files; said in
+    one line before any training, naming the user's path."""
+    md = markdown_path(json_path)
+    if md == json_path:
+        raise UserError(f"--json {json_path} would be overwritten by the Markdown record written beside it "
+                        f"({md}): give a path ending in .json")
+    for p in (json_path, md):
+        if p.is_dir():
+            raise UserError(f"--json {json_path}: {p} is a directory: give a file path")
+    folder = json_path.parent
+    while not folder.exists() and folder != folder.parent:  # the folders the write would create
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UserError(f"--json {json_path}: {folder} is not a folder: give a path in a writable folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"--json {json_path}: folder {folder} is not writable: give a path in a writable folder")
+    for p in (json_path, md):
+        if p.exists() and not os.access(p, os.W_OK):
+            raise UserError(f"--json {json_path}: {p} exists and is not writable: give another path")
+
+
 def main(args: argparse.Namespace) -> int:
     from shared import registry
     from shared.dataset import check_fits, prepare
@@ -187,8 +229,8 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"native mode compares two samples of accuracies: --seeds must be at least 2, got {seeds}")
     cases = cases_from_args(args)  # before any data or framework: bad names cost nothing
     json_path = Path(args.json_path) if args.json_path else None
-    if json_path is not None and json_path.is_dir():
-        raise UserError(f"--json {json_path} is a directory: give a file path")
+    if json_path is not None:
+        check_destination(json_path)  # before the training: a bad path costs nothing
     data = prepare(cfg, archive=args.archive)
     check_fits(cfg, data)
     runtimes = {}
@@ -204,7 +246,12 @@ def main(args: argparse.Namespace) -> int:
                          "data_source": data.source, "wall_s": time.perf_counter() - t0,
                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                          "finished_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
-        write_json_atomic(json_path, res)
-        write_atomic(json_path.with_suffix(".md"), record_markdown(res) + "\n```\n" + text + "\n```\n")
-        print(f"\nWrote {json_path} and {json_path.with_suffix('.md')}")
+        md = markdown_path(json_path)
+        try:
+            write_json_atomic(json_path, res)
+            write_atomic(md, record_markdown(res) + "\n```\n" + text + "\n```\n")
+        except OSError as e:  # the user's path in the message, not the temporary file beside it
+            raise UserError(f"--json {json_path}: cannot write the record ({e.strerror or e}): "
+                            f"give a path in a writable folder") from None
+        print(f"\nWrote {json_path} and {md}")
     return 0 if res["holds"] else 1

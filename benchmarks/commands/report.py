@@ -19,8 +19,10 @@ COMPARE_DEFAULT = Path("results") / "compare"
 
 
 def default_run() -> Path:
+    """results/latest here, else the checkout's. A link that exists but points nowhere is taken
+    as it is (load_run then says it dangles): falling back would report another run."""
     here = Path("results") / "latest"
-    return here if here.exists() else REPO / "results" / "latest"
+    return here if here.exists() or here.is_symlink() else REPO / "results" / "latest"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -52,14 +54,17 @@ def main(args: argparse.Namespace) -> int:
         news = [load_run(r) for r in runs]
         failed = False
         for new in news:
-            print(f"{new.name} against baseline {old.name} (threshold {args.threshold:g}%):")
+            old_name, new_name = compare.display_names([old, new])
+            print(f"{new_name} against baseline {old_name} (threshold {args.threshold:g}%):")
             for w in compare.env_differences([old, new]):
                 print(f"  warning: {w}")
+            for n in compare.gate_notes(old, new):
+                print(f"  note: {n}")
             fails, other = compare.gate(old, new, args.threshold)
             for line in fails + other:
                 print(f"  {line}")
             if not fails and not other:
-                print(f"  {old.name} measured nothing to compare against")
+                print(f"  {old_name} measured nothing to compare against")
             failed |= bool(fails) or not (fails or other)
         print("REGRESSION or MISSING RESULTS: the gate fails" if failed else "no regression")
         return 1 if failed else 0
@@ -67,6 +72,10 @@ def main(args: argparse.Namespace) -> int:
         if len(runs) < 2:
             raise UserError("--compare needs at least two run folders")
         loaded = [load_run(r) for r in runs]
+        paths = [str(r.path) for r in loaded]
+        twice = next((p for p in paths if paths.count(p) > 1), None)
+        if twice:  # the same run twice would read as a perfectly stable comparison
+            raise UserError(f"run folder {twice} is named twice in --compare: name each run once")
         path, flagged = compare.write_comparison(loaded, args.output or COMPARE_DEFAULT)
         for w in compare.env_differences(loaded):
             print(f"warning: {w}", file=sys.stderr)
@@ -74,7 +83,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if args.output is not None:
         raise UserError("--output applies to --compare; single reports go into their run folder")
-    if not runs and not default_run().exists():
+    if not runs and not (default_run().exists() or default_run().is_symlink()):
         raise UserError("no results/latest yet: run `fwbench run` first, or name a run folder")
     for r in runs or [default_run()]:
         run = load_run(r)  # a damaged folder is refused here, before its report is touched

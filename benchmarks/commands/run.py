@@ -32,8 +32,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by `run` and `sweep`."""
     add_config_arguments(p)
     p.add_argument("--frameworks", default=DEFAULT_FRAMEWORKS,
-                   help="comma-separated cases, each FRAMEWORK[:VARIANT], e.g. torch:eager,torch:fused,tensorflow:xla "
-                        f"(default {DEFAULT_FRAMEWORKS}: each framework's default variant)")
+                   help="comma-separated cases, each FRAMEWORK[:VARIANT][[SETTING=VALUE,...]], e.g. "
+                        "torch:eager,torch:fused,tensorflow:xla or 'torch[batch_size=300],tensorflow' "
+                        f"(default {DEFAULT_FRAMEWORKS}: each framework's default variant); a case's own setting "
+                        "wins over the same option given for every case (--batch-size), and its id says so")
     p.add_argument("--matrix", action="store_true", help="every variant of every framework (the execution-mode matrix)")
     p.add_argument("--devices", default="auto",
                    help="cpu, gpu or auto (cpu, plus the gpu cases: run where a GPU is present, else marked "
@@ -106,6 +108,8 @@ def parse_rounds(text: str | None, phases: list[str]) -> dict:
         phase = phase.strip()
         if phase not in ALL_PHASES:
             raise UserError(f"unknown phase {phase!r} in --rounds: choose from {', '.join(ALL_PHASES)}")
+        if phase in out:  # the last one would win silently
+            raise UserError(f"--rounds names {phase} twice: give each phase once")
         if phase not in phases:
             raise UserError(f"--rounds names {phase}, which this run does not run: add it to --phases or drop it")
         if not sep or not n.strip().isdigit() or int(n) < 1 or (plus and not w.strip().isdigit()):

@@ -105,26 +105,73 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("param", nargs="?", default=None, help=f"the parameter to sweep: {', '.join(PARAMETERS)}")
     p.add_argument("--values", default=None, help="comma-separated values of the parameter")
     p.add_argument("--preset", choices=list(PRESETS), default=None,
-                   help="; ".join(f"{k}: {v.about}" for k, v in PRESETS.items()))
+                   help="; ".join(f"{k}: {v.about}" for k, v in PRESETS.items())
+                        + ". --values, --frameworks, --phases, --processes and --rounds given with a preset "
+                          "replace the preset's own (explicit options win)")
     p.add_argument("--resume", type=Path, default=None, metavar="SWEEP", help="finish an interrupted sweep folder")
     add_run_arguments(p)
+    # None = not given, so a preset can tell an explicit --frameworks from the default one
+    p.set_defaults(frameworks=None)
     p.add_argument("--output", default="results", help="results folder; the sweep goes to <output>/sweeps/")
 
 
 def request_from_args(args) -> dict:
+    from benchmarks.commands.run import DEFAULT_FRAMEWORKS
     if args.preset:
         pr = PRESETS[args.preset]
         if args.param not in (None, pr.param):
             raise UserError(f"--preset {args.preset} sweeps {pr.param}, not {args.param}")
-        return {"param": pr.param, "values": list(pr.values), "preset": args.preset,
-                "frameworks": pr.frameworks, "phases": ",".join(pr.phases), "processes": pr.processes,
-                "rounds": {k: vars(v) for k, v in pr.rounds.items()}, "preset_about": pr.about}
+        # Explicit options win over the preset's (a seconds-long smoke test must not become the
+        # preset's 25-minute sweep); the report names the ones given.
+        given = [f"--{k}" for k, v in (("values", args.values), ("frameworks", args.frameworks),
+                                      ("phases", args.phases), ("processes", args.processes)) if v is not None]
+        return {"param": pr.param, "values": parse_values(args.values) if args.values is not None else list(pr.values),
+                "preset": args.preset, "frameworks": args.frameworks or pr.frameworks,
+                "phases": args.phases or ",".join(pr.phases),
+                "processes": pr.processes if args.processes is None else args.processes,
+                "rounds": {k: vars(v) for k, v in pr.rounds.items()}, "preset_about": pr.about,
+                "explicit": given}
     if args.param is None:
         raise UserError(f"name the parameter to sweep ({', '.join(PARAMETERS)}) or a --preset ({', '.join(PRESETS)})")
     if args.param not in PARAMETERS:
         raise UserError(f"unknown sweep parameter {args.param!r}: choose from {', '.join(PARAMETERS)}")
     return {"param": args.param, "values": parse_values(args.values), "preset": None,
-            "frameworks": args.frameworks, "phases": args.phases, "processes": args.processes, "rounds": {}}
+            "frameworks": args.frameworks or DEFAULT_FRAMEWORKS, "phases": args.phases, "processes": args.processes,
+            "rounds": {}}
+
+
+def read_request(folder: Path) -> dict:
+    """sweep.json of a sweep folder, checked field by field: an edited or damaged one is one line
+    naming the file, never a traceback."""
+    path = folder / SWEEP_FILE
+    def bad(why: str):
+        return UserError(f"{path}: {why}: give a sweep folder that `fwbench sweep` wrote, or start a new sweep")
+    if not path.is_file():
+        raise UserError(f"{folder}: not a sweep folder (no {SWEEP_FILE}): give one that `fwbench sweep` wrote")
+    try:
+        req = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise bad(f"cannot be read ({e.__class__.__name__})") from None
+    if not isinstance(req, dict):
+        raise bad("is not a JSON object")
+    if req.get("param") not in PARAMETERS:
+        raise bad(f"'param' {req.get('param')!r} is not one of {', '.join(PARAMETERS)}")
+    values = req.get("values")
+    if not (isinstance(values, list) and values and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                                                        for v in values) and len(set(values)) == len(values)):
+        raise bad("'values' is not a list of distinct positive integers")
+    argv = req.get("argv")
+    if not (isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv)):
+        raise bad("'argv' is not the list of the sweep's options")
+    for key, kinds in (("frameworks", (str,)), ("phases", (str, type(None))), ("processes", (int, type(None))),
+                       ("rounds", (dict, type(None)))):
+        if not isinstance(req.get(key), kinds) or isinstance(req.get(key), bool):
+            raise bad(f"{key!r} is missing or of the wrong type")
+    for k, r in (req.get("rounds") or {}).items():
+        if k not in PHASES or not (isinstance(r, dict) and set(r) == {"rounds", "warmup"}
+                                   and all(isinstance(x, int) and x >= 0 for x in r.values()) and r["rounds"] >= 1):
+            raise bad(f"the rounds of {k!r} are not {{rounds >= 1, warmup >= 0}}")
+    return req
 
 
 def point_name(param: str, value: int) -> str:
@@ -137,15 +184,16 @@ def main(args: argparse.Namespace) -> int:
 
     if args.resume is not None:
         folder = args.resume
-        try:
-            req = json.loads((folder / SWEEP_FILE).read_text())
-            assert isinstance(req, dict) and req["param"] in PARAMETERS and isinstance(req["values"], list)
-        except (OSError, ValueError, AssertionError, KeyError):
-            raise UserError(f"{folder}: not a sweep folder (no readable {SWEEP_FILE}): give one that "
-                            f"`fwbench sweep` wrote") from None
-        argv = req["argv"]
+        req = read_request(folder)
         from benchmarks.cli import build_parser
-        args = build_parser("sweep").parse_args(argv)  # the original options, exactly
+        import contextlib
+        import io
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):  # argparse's usage text: several lines
+                args = build_parser("sweep").parse_args(req["argv"])  # the original options, exactly
+        except SystemExit:  # argparse's own message is several lines and exit 2: one line instead
+            raise UserError(f"{folder / SWEEP_FILE}: its 'argv' {req['argv']!r} is not a valid sweep command line: "
+                            f"start a new sweep") from None
     else:
         req = request_from_args(args)
         req["argv"] = sys.argv[sys.argv.index("sweep"):] if "sweep" in sys.argv else ["sweep", *sys.argv[1:]]
@@ -172,8 +220,13 @@ def main(args: argparse.Namespace) -> int:
             check_fits(plan.cfg, data)
         except UserError as e:
             impossible[point_name(param.name, v)] = str(e)
+    if len(impossible) == len(plans):  # nothing would run: bad input, nothing written
+        first = next(iter(impossible.items()), ("", ""))
+        raise UserError(f"no point of this sweep can run ({len(impossible)} of {len(plans)} impossible; "
+                        f"{first[0]}: {first[1]}): choose other --values")
     clock = Clock()
     folder.mkdir(parents=True, exist_ok=True)
+    failed = []
     with FolderLock(folder):
         if not (folder / SWEEP_FILE).is_file():
             write_atomic(folder / SWEEP_FILE, json.dumps({**req, "started_utc": datetime.now(timezone.utc)
@@ -191,6 +244,7 @@ def main(args: argparse.Namespace) -> int:
                 run_plan(plan, folder / POINTS, Clock(quiet=True), name=name)
             except RunFailed as e:
                 clock.say(f"point {i + 1}/{len(plans)} {name}: a worker failed (record: {e.path})")
+                failed.append(name)
                 continue
             clock.say(f"point {i + 1}/{len(plans)} {name}: done")
         state = json.loads((folder / SWEEP_FILE).read_text())
@@ -198,4 +252,7 @@ def main(args: argparse.Namespace) -> int:
         write_atomic(folder / SWEEP_FILE, json.dumps(state, indent=2))
         path = sweep_report.write(folder)
     clock.say(f"sweep report: {path}")
+    if failed:  # like a run with a failed worker: the report is written, the exit status says so
+        clock.say(f"{len(failed)} point(s) failed: {', '.join(failed)}; `fwbench sweep --resume {folder}` reruns them")
+        return 1
     return 0
