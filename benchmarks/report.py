@@ -288,6 +288,13 @@ def environment_section(run: Run) -> list[str]:
                                r.get("inter_op_threads"), r.get("tf32"),
                                "not recorded" if r.get("flush_denormal") is None else r.get("flush_denormal")]
                               for k, r in rts.items()])]
+        flushed = {k for k, r in rts.items() if r.get("flush_denormal") is True}
+        if flushed and len(flushed) < len(rts):
+            out += ["", "The cases differ in how their threads treat denormal floats (measured above): flushed to zero "
+                        "in " + ", ".join(f"`{k}`" for k in flushed) + ", computed in full elsewhere. Adam's state on this "
+                        "workload holds denormal values, which x86 CPUs compute many times slower than normal ones; "
+                        "TensorFlow flushes them by default, PyTorch does not (the tutorial's workload as it is; "
+                        "`torch:ftz` is PyTorch with flushing switched on)."]
     return out
 
 

@@ -102,3 +102,48 @@ def test_bad_input_is_one_line(args, fragment, tmp_path):
     p = fwbench("plain", *args, "--output", str(tmp_path / "out"), cache=tmp_path / "cache")
     assert fragment in one_stderr_line(p, 2)
     assert not (tmp_path / "out").exists()
+
+
+def _run_with_flush(tmp_path, flush: dict):
+    from benchmarks import rundata
+    from tests.runfolders import write_run
+    folder = write_run(tmp_path / "run", {"torch:eager@cpu": {"train_epoch": [[1.0, 1.1], [1.0, 1.2]]},
+                                          "tensorflow:graph@cpu": {"train_epoch": [[0.5, 0.6], [0.5, 0.55]]}})
+    mpath = folder / rundata.MANIFEST
+    m = json.loads(mpath.read_text())
+    for w in m["workers"]:
+        if w["case"] in flush:
+            w["runtime"]["flush_denormal"] = flush[w["case"]]
+    mpath.write_text(json.dumps(m))
+    return folder
+
+
+def test_report_shows_each_cases_measured_flush_state_and_says_why_it_matters(tmp_path):
+    from benchmarks import report
+    text = report.write_report(_run_with_flush(tmp_path, {"torch:eager@cpu": False,
+                                                           "tensorflow:graph@cpu": True})).read_text()
+    assert "| denormals flushed (measured) |" in text.replace("TF32 | denormals", "| denormals")
+    assert "flushed to zero in `tensorflow:graph@cpu`, computed in full elsewhere" in text
+
+
+def test_no_flush_note_when_every_case_treats_denormals_alike(tmp_path):
+    from benchmarks import report
+    text = report.write_report(_run_with_flush(tmp_path, {"torch:eager@cpu": True,
+                                                           "tensorflow:graph@cpu": True})).read_text()
+    assert "computed in full elsewhere" not in text
+
+
+def test_a_run_report_holds_the_plain_check_attached_to_it(tmp_path):
+    from benchmarks import report
+    folder = _run_with_flush(tmp_path, {})
+    doc = {"kind": "plain-check", "command": "fwbench plain --into X", "init": "shared", "epochs": 4,
+           "processes": 2, "threads": 2, "tolerance": 0.05, "started": "2026-01-01T00:00:00+00:00",
+           "seconds": 10.0, "environment": {"cpu": "Test CPU"},
+           "results": [check.summarise("torch:eager@cpu", _pairs([2.0, 2.0], [2.2, 2.2]))]}
+    (folder / "plain.json").write_text(json.dumps(doc))
+    text = report.write_report(folder).read_text()
+    assert "## Twin against plain script" in text
+    assert "| PyTorch (eager) | ` torch:eager@cpu ` | 2 s | 2.2 s | 1.10 (1.10-1.10) | slower than the plain script" in text
+    (folder / "plain.json").write_text("{not json")
+    with pytest.raises(UserError, match="unreadable plain-script check"):
+        report.write_report(folder)

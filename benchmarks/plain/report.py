@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks.rundata import fmt_interval, fmt_ratio, fmt_time, md_table
+from benchmarks.rundata import fmt_interval, fmt_ratio, fmt_time, md_code, md_escape, md_table
 from shared.errors import UserError
 
 PLAIN_FILE = "plain.json"
@@ -40,14 +40,14 @@ def render(doc: dict, standalone: bool = False) -> str:
              f"on both sides; initial weights: "
              + ("the suite's shared weights on both sides (one training trajectory)." if doc["init"] == "shared" else
                 "each plain script's own framework initialisation (a different trajectory from the twin's).")
-             + f" Machine: {env.get('cpu', '?')}; {doc.get('started', '?')}, {doc.get('seconds', '?')} s; "
-               f"`{doc.get('command', '')}`.", "",
+             + f" Machine: {md_escape(env.get('cpu', '?'))}; {md_escape(doc.get('started', '?'))}, "
+               f"{md_escape(doc.get('seconds', '?'))} s; {md_code(doc.get('command', ''))}.", "",
              f"twin / plain above 1: the twin is slower. A twin passes when the 95% interval's upper end is below "
              f"{1 + doc['tolerance']:.2f}.", ""]
     rows = []
     for r in doc["results"]:
         ratio = r["ratio"]
-        rows.append([_case_label(r["case"]), f"`{r['case']}`", fmt_time(r["plain_s"]["value"]), fmt_time(r["twin_s"]["value"]),
+        rows.append([_case_label(r["case"]), md_code(r["case"]), fmt_time(r["plain_s"]["value"]), fmt_time(r["twin_s"]["value"]),
                      f"{fmt_ratio(ratio['value'])} ({fmt_interval(ratio['low'], ratio['high'])})", r["verdict"],
                      f"{r['first_epoch_loss_max_rel_diff']:.1e}",
                      f"{r['plain_read_back'].get('flush_denormal')} / {r['twin_read_back'].get('flush_denormal')}"])
