@@ -57,9 +57,6 @@ class Slope:
     n_obs: int  # process-level observations used
     confidence: float = CONFIDENCE
 
-    def predict(self, x) -> np.ndarray:
-        return np.exp(self.intercept) * np.asarray(x, dtype=float) ** self.exponent
-
     def to_dict(self) -> dict:
         return asdict(self)
 

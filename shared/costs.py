@@ -97,11 +97,6 @@ class Cost:
         """Forward + backward matrix multiply-adds only (the customary "training FLOPs")."""
         return self.forward.matmul_flops + self.backward.matmul_flops
 
-    @property
-    def arithmetic_intensity(self) -> float:
-        """FLOPs per byte moved."""
-        return self.flops / self.bytes
-
     def __add__(self, other: "Cost") -> "Cost":
         return Cost(self.forward + other.forward, self.backward + other.backward,
                     self.optimizer + other.optimizer, self.steps + other.steps)
