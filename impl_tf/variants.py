@@ -3,7 +3,7 @@ before any framework process starts): each named variant sets one axis (shared/c
 away from the default, and values of different axes combine (tensorflow:sparse+xla). The twin
 (twin.py) reads the settings. TensorFlow offers no fused-optimizer or denormal switch: its threads
 flush denormals already (measured in every worker's read-back)."""
-from shared.contract import Variant
+from shared.variant import Variant
 
 DEFAULT_VARIANT = "graph"
 

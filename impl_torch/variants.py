@@ -2,7 +2,7 @@
 any framework process starts): each named variant sets one axis (shared/contract.AXES) away from
 the default, and values of different axes combine (torch:sparse+fused). The twin (twin.py) reads
 the settings."""
-from shared.contract import Variant
+from shared.variant import Variant
 
 DEFAULT_VARIANT = "eager"
 

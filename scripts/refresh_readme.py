@@ -22,8 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # runnable as a plain script from any folder
 
-from benchmarks import report  # noqa: E402
-from benchmarks.rundata import Run, load_run, summary, timing_markdown  # noqa: E402
+from benchmarks.reports import report  # noqa: E402
+from benchmarks.analysis.rundata import Run, load_run, summary, timing_markdown  # noqa: E402
 from shared.atomic import write_atomic  # noqa: E402
 from shared.errors import UserError  # noqa: E402
 

@@ -62,7 +62,7 @@ def variant(name: str, variant_name: str | None = None):
     default execution left out (torch:eager+fused is torch:fused)."""
     import dataclasses
 
-    from shared.contract import AXES
+    from shared.variant import AXES
     fw = canonical(name)
     table = variants(fw)
     default = table[default_variant(fw)]
@@ -102,7 +102,7 @@ def variant(name: str, variant_name: str | None = None):
 
 def _choices(table: dict) -> str:
     """The values a framework offers, by axis: 'execution: eager, compile; input: sparse'."""
-    from shared.contract import AXES
+    from shared.variant import AXES
     by_axis: dict[str, list[str]] = {}
     for v in table.values():
         by_axis.setdefault(v.axis, []).append(v.name)

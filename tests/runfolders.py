@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import rundata
-from benchmarks.cases import SHARED, SHARED_LABEL, SHARED_VARIANT, parse_case
-from benchmarks.phases import PHASES
+from benchmarks.analysis import rundata
+from benchmarks.model.cases import SHARED, SHARED_LABEL, SHARED_VARIANT, parse_case
+from benchmarks.model.phases import PHASES
 from shared.config import ExperimentConfig
 
 SHARED_ID = f"{SHARED}:{SHARED_VARIANT}@cpu"
@@ -77,7 +77,7 @@ def bench_json(case_id: str, index: int, phases: dict[str, list[float]], extra: 
                 "peak_rss_mb": 500.0 + 10 * index, "rounds": len(data), "warmup_rounds": 0, "fresh_models": 0}
         info.update(extra.get(phase) or {})
         name = f"test_phase[{s}-{phase}]"
-        benches.append({"group": phase, "name": name, "fullname": f"benchmarks/test_bench.py::{name}",
+        benches.append({"group": phase, "name": name, "fullname": f"benchmarks/harness/test_bench.py::{name}",
                         "params": {"phase": phase}, "param": f"{s}-{phase}", "extra_info": info,
                         "options": {"disable_gc": False, "timer": "perf_counter", "min_rounds": 1,
                                     "max_time": 1.0, "min_time": 5e-06, "warmup": False},

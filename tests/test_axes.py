@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from shared import registry
-from shared.contract import AXES
+from shared.variant import AXES
 from shared.errors import UserError
 from tests.conftest import fwbench, one_stderr_line, make_tiny_archive
 

@@ -389,7 +389,8 @@ MISSING_RESULT_FAULTS = [_no_file_named, _file_unreadable, _file_deleted, _phase
 
 @pytest.mark.parametrize("damage", MISSING_RESULT_FAULTS, ids=lambda f: f.__name__.strip("_"))
 def test_a_lost_worker_result_is_named_in_every_output(tmp_path, capsys, damage):
-    from benchmarks import rundata, sweep_report
+    from benchmarks.analysis import rundata
+    from benchmarks.reports import sweep_report
     good = _write(tmp_path / "good")
     run = _write(tmp_path / "run")
     why = damage(run)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import cases as cs
-from benchmarks.phases import ALL_PHASES, FRAMEWORK_PHASES, PHASES, SHARED_PHASES
+from benchmarks.model import cases as cs
+from benchmarks.model.phases import ALL_PHASES, FRAMEWORK_PHASES, PHASES, SHARED_PHASES
 from shared.config import ExperimentConfig
 from shared.errors import UserError
 
@@ -102,8 +102,8 @@ def test_phase_registry_drives_the_worker_and_the_report():
         assert p.name == name and p.run is not None and p.label and p.verb and p.gerund and p.times
         assert p.rounds.rounds >= 1 and p.quick.rounds >= 1
     # the worker's plan holds exactly the registry's phases of its case's scope, with their rounds
-    from benchmarks.cases import SHARED, Case
-    from benchmarks.runner import Plan, worker_plan
+    from benchmarks.model.cases import SHARED, Case
+    from benchmarks.harness.runner import Plan, worker_plan
     plan = Plan(cfg=ExperimentConfig(threads=1), cases=[cs.parse_case("torch@cpu")], phases=list(ALL_PHASES))
     task = worker_plan(plan.cases[0], 2, plan, Path("x.result.json"))
     assert task["phases"] == list(FRAMEWORK_PHASES) and task["process_index"] == 2
@@ -112,7 +112,7 @@ def test_phase_registry_drives_the_worker_and_the_report():
     shared = worker_plan(Case(SHARED, "data", "cpu"), 0, plan, Path("y.result.json"))
     assert shared["phases"] == list(SHARED_PHASES)
     # the report's words come from the registry
-    from benchmarks import report
+    from benchmarks.reports import report
     row = {"phase": "train_epoch", "device": "cpu", "speedup": 2.0, "speedup_low": 1.8, "speedup_high": 2.2,
            "processes": 3, "verdict": "faster", "label": "X"}
     assert PHASES["train_epoch"].verb in report.sentence(row, "Y")
@@ -123,7 +123,7 @@ def test_rounds_option_reaches_the_plan_over_the_matrix_defaults():
     # matrix's own sizing and is what the workers are told (the manifest records plan.rounds_of)
     from benchmarks.cli import build_parser
     from benchmarks.commands.run import plan_from_args
-    from benchmarks.phases import Rounds, rounds_for
+    from benchmarks.model.phases import Rounds, rounds_for
 
     args = build_parser("run").parse_args(["run", "--devices", "cpu", "--matrix", "--rounds", "train_epoch=2+1,first_epoch=1"])
     plan = plan_from_args(args)

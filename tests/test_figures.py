@@ -5,7 +5,7 @@ Each expected value is computed here from the definitions in the report's method
 the log of per-process medians for a speedup; per-process quantiles for p90/p99; a paired t
 interval for derived costs; the maximum over processes for peak memory; the mean over processes
 for accuracy; a log-log fit on per-process medians for cost exponents), independently of
-benchmarks/stats.py and the reader, so a one-line bug in either changes a pinned figure.
+benchmarks/analysis/stats.py and the reader, so a one-line bug in either changes a pinned figure.
 `PINNED` counts the figures checked (it is reported in the issue's note).
 
 The asymmetric cases are here too: a phase with one round per process (train to accuracy), a new
@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 from scipy import stats as sst
 
-from benchmarks import rundata
+from benchmarks.analysis import rundata
 from benchmarks.cli import main_entry
-from benchmarks.rundata import fmt_interval, fmt_ratio, fmt_time
+from benchmarks.analysis.rundata import fmt_interval, fmt_ratio, fmt_time
 from tests.runfolders import write_run
 
 TORCH, TF = "torch:eager@cpu", "tensorflow:graph@cpu"
@@ -146,7 +146,7 @@ def test_every_column_of_results_csv_and_the_timing_table(tmp_path, capsys):
     rows = csv_rows(run)
     text = (run / "report.md").read_text()
     table = {(r[1], r[0]): r for r in md_rows(text, "| phase | case | device | time |")}
-    from benchmarks.phases import PHASES
+    from benchmarks.model.phases import PHASES
     label = {TORCH: "PyTorch (eager)", TF: "TensorFlow (graph)"}
     for cid in (TORCH, TF):
         for phase, procs in DATA[cid].items():
@@ -350,7 +350,7 @@ def sweep_folder(tmp_path, xs, torch_meds, tf_meds, within: float = 0.2):
 
 
 def test_cost_exponents_are_fitted_on_per_process_medians(tmp_path):
-    from benchmarks import sweep_report
+    from benchmarks.reports import sweep_report
     xs = [16, 64, 256]
     torch_meds = [[0.1 * (x / 16) ** 0.5 * f for f in (1.0, 1.1, 0.92)] for x in xs]
     tf_meds = [[0.05 * (x / 16) ** 0.8 * f for f in (1.05, 0.95, 1.0)] for x in xs]
@@ -369,7 +369,7 @@ def test_cost_exponents_are_fitted_on_per_process_medians(tmp_path):
 
 
 def test_crossover_names_the_winner_on_each_side(tmp_path):
-    from benchmarks import sweep_report
+    from benchmarks.reports import sweep_report
     xs = [16, 64, 256]
     # TF twice as fast at 16, equal-ish at 64, twice as slow at 256
     torch_meds = [[0.1 * f for f in (1.0, 1.02, 0.98)] for _ in xs]

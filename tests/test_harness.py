@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import rundata
-from benchmarks.phases import FRAMEWORK_PHASES, SHARED_PHASES
+from benchmarks.analysis import rundata
+from benchmarks.model.phases import FRAMEWORK_PHASES, SHARED_PHASES
 from tests.conftest import REPO, make_tiny_archive
 
 TINY = ["--batch-size", "8", "--hidden", "16,16", "--epochs", "2"]
@@ -126,7 +126,7 @@ def test_one_reader_gives_identical_csv_and_tables(first_run):
             assert float(r["time_s"]) == f["time_s"]
             # and the figure is what the raw JSON's rounds give
             samples = run.cases[f["case"]].phases[f["phase"]].samples()
-            from benchmarks import stats
+            from benchmarks.analysis import stats
             assert f["time_s"] == stats.location(samples).value
     md = (folder / "results.md").read_text()
     report = (folder / "report.md").read_text()
@@ -210,7 +210,7 @@ def test_demanding_an_absent_gpu_is_exit_2(world):
 
 
 def test_a_second_run_into_the_same_folder_is_refused(world, tmp_path):
-    from benchmarks.runner import FolderLock
+    from benchmarks.harness.runner import FolderLock
     out = tmp_path / "locked"
     with FolderLock(out):  # as a run in progress holds it
         proc = fwbench_run(world, "--frameworks", "torch", "--devices", "cpu", "--phases", "predict_one", out=out)
@@ -268,8 +268,8 @@ def test_memory_fit_looks_at_the_case_representation():
     import numpy as np
     import scipy.sparse as sp
 
-    from benchmarks.cases import parse_case
-    from benchmarks.conftest import Bench
+    from benchmarks.model.cases import parse_case
+    from benchmarks.harness.conftest import Bench
     from shared.config import ExperimentConfig
 
     def fake(v, case):  # only shapes matter: no dense matrix is ever made here
@@ -290,7 +290,7 @@ def test_memory_fit_looks_at_the_case_representation():
 def test_the_machine_marker_never_warns_about_its_own_process():
     """A sweep runs one plan per point in one process: its second point must not warn that
     "another" run is timing (that was the sweep's own marker)."""
-    from benchmarks import runner
+    from benchmarks.harness import runner
     if runner.other_timing_run() is not None:
         pytest.skip("another fwbench run on this machine holds the marker right now")
     assert runner.other_timing_run() is None

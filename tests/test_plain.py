@@ -105,7 +105,7 @@ def test_bad_input_is_one_line(args, fragment, tmp_path):
 
 
 def _run_with_flush(tmp_path, flush: dict):
-    from benchmarks import rundata
+    from benchmarks.analysis import rundata
     from tests.runfolders import write_run
     folder = write_run(tmp_path / "run", {"torch:eager@cpu": {"train_epoch": [[1.0, 1.1], [1.0, 1.2]]},
                                           "tensorflow:graph@cpu": {"train_epoch": [[0.5, 0.6], [0.5, 0.55]]}})
@@ -119,7 +119,7 @@ def _run_with_flush(tmp_path, flush: dict):
 
 
 def test_report_shows_each_cases_measured_flush_state_and_says_why_it_matters(tmp_path):
-    from benchmarks import report
+    from benchmarks.reports import report
     text = report.write_report(_run_with_flush(tmp_path, {"torch:eager@cpu": False,
                                                            "tensorflow:graph@cpu": True})).read_text()
     assert "| denormals flushed (measured) |" in text.replace("TF32 | denormals", "| denormals")
@@ -127,14 +127,14 @@ def test_report_shows_each_cases_measured_flush_state_and_says_why_it_matters(tm
 
 
 def test_no_flush_note_when_every_case_treats_denormals_alike(tmp_path):
-    from benchmarks import report
+    from benchmarks.reports import report
     text = report.write_report(_run_with_flush(tmp_path, {"torch:eager@cpu": True,
                                                            "tensorflow:graph@cpu": True})).read_text()
     assert "computed in full elsewhere" not in text
 
 
 def test_a_run_report_holds_the_plain_check_attached_to_it(tmp_path):
-    from benchmarks import report
+    from benchmarks.reports import report
     folder = _run_with_flush(tmp_path, {})
     doc = {"kind": "plain-check", "command": "fwbench plain --into X", "init": "shared", "epochs": 4,
            "processes": 2, "threads": 2, "tolerance": 0.05, "started": "2026-01-01T00:00:00+00:00",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from benchmarks import rundata
+from benchmarks.analysis import rundata
 from tests.conftest import REPO
 from tests.runfolders import write_run
 

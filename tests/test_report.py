@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import benchmarks.commands.report as report_cmd
-from benchmarks import rundata
+from benchmarks.analysis import rundata
 from benchmarks.cli import main_entry
-from benchmarks.rundata import fmt_time
+from benchmarks.analysis.rundata import fmt_time
 from tests.runfolders import SHARED_ID, processes, rounds, write_run
 
 TORCH, TF = "torch:eager@cpu", "tensorflow:graph@cpu"

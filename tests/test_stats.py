@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks import stats
+from benchmarks.analysis import stats
 
 TRUE_RATIO = 1.3  # time(A) / time(B)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.sweep_stats import (A_FASTER, B_FASTER, NO_DIFFERENCE, Crossover, Slope, crossovers,
+from benchmarks.analysis.sweep_stats import (A_FASTER, B_FASTER, NO_DIFFERENCE, Crossover, Slope, crossovers,
                                     fit_power_law, verdict)
 
 
@@ -111,7 +111,7 @@ def test_noisy_region_crossing_zero_several_times_gives_the_median_crossing():
 
 
 def test_two_flips_and_interval_objects():
-    from benchmarks.stats import Interval
+    from benchmarks.analysis.stats import Interval
 
     x = [1, 2, 4, 8, 16, 32]
     ratios = [Interval(0.7, 0.68, 0.72, 3), Interval(1.3, 1.28, 1.32, 3), Interval(1.02, 0.9, 1.1, 3),
@@ -123,7 +123,7 @@ def test_two_flips_and_interval_objects():
 
 def test_verdict_agrees_with_the_report_verdict():
     """The sweep and the report must name the same winner for the same interval."""
-    from benchmarks import stats
+    from benchmarks.analysis import stats
 
     names = {"a": A_FASTER, "b": B_FASTER, None: NO_DIFFERENCE}
     for value in np.geomspace(0.8, 1.25, 41):

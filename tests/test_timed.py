@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks import phases
-from benchmarks.phases import PHASES, HOLDINGS, Rounds
-from benchmarks.runner import INTEROP_THREADS, thread_mismatch
+from benchmarks.model import phases
+from benchmarks.model.phases import PHASES, HOLDINGS, Rounds
+from benchmarks.harness.runner import INTEROP_THREADS, thread_mismatch
 from shared.config import ExperimentConfig
 from shared.contract import DeviceBatch
 

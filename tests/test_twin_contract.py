@@ -103,11 +103,16 @@ def device_of(device: str) -> str:
 
 
 
+def flushes_denormals(device: str = "cpu") -> bool:
+    return int(np.count_nonzero(np.full(1 << 22, 1e-39, np.float32) * np.float32(0.5))) == 0
+
+
 def configure(threads: int, device: str) -> RuntimeInfo:
     if device != "cpu":
         raise UserError("the NumPy twin runs on the CPU only")
     return RuntimeInfo(framework="numpy", version=np.__version__, device="cpu", device_name="cpu",
-                       intra_op_threads=threads, inter_op_threads=1, tf32=False)
+                       intra_op_threads=threads, inter_op_threads=1, tf32=False,
+                       flush_denormal=flushes_denormals(device))
 
 
 def reset_peak_device_memory(device: str) -> None:
@@ -120,7 +125,7 @@ def peak_device_memory_mb(device: str) -> float | None:
 
 NUMPY_VARIANTS = '''
 """The NumPy twin's one execution mode."""
-from shared.contract import Variant
+from shared.variant import Variant
 
 DEFAULT_VARIANT = "eager"
 VARIANTS = {"eager": Variant("eager", "NumPy", "forward and backward by hand, plain SGD")}

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.cases import split_items
-from benchmarks.cli import add_config_arguments, config_from_args
+from benchmarks.model.cases import split_items
+from benchmarks.model.options import add_config_arguments, config_from_args
 from benchmarks.commands.run import command_line
 from shared import environment
 from shared.atomic import write_atomic
@@ -80,7 +80,7 @@ def _framework_variant(text: str) -> str:
     so a case is spelled and checked the same way everywhere. A parity check trains both cases
     on --device with the configuration options: a device or settings in the item are refused,
     not ignored."""
-    from benchmarks.cases import parse_case
+    from benchmarks.model.cases import parse_case
     case = parse_case(text, "cpu")
     if "@" in text or case.overrides:
         raise UserError(f"--cases item {text!r} names a device or settings: a parity check takes FRAMEWORK[:VARIANT] "

@@ -5,7 +5,7 @@ import argparse
 import json
 import time
 
-from benchmarks.cli import add_config_arguments, config_from_args
+from benchmarks.model.options import add_config_arguments, config_from_args
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

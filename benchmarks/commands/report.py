@@ -39,8 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from benchmarks import compare, report
-    from benchmarks.rundata import load_run
+    from benchmarks.reports import compare, report
+    from benchmarks.analysis.rundata import load_run
 
     runs = [Path(r) for r in args.runs]
     if not (math.isfinite(args.threshold) and args.threshold >= 0):

@@ -1,5 +1,5 @@
 """`fwbench run`: expand the request into cases, run them in interleaved worker processes
-(benchmarks/runner.py), publish the run folder and write its report.
+(benchmarks/harness/runner.py), publish the run folder and write its report.
 
 Exit status: 0 when every case this machine can run ran; 1 when a worker failed (its record goes
 to <output>/failed/, never to runs/ or latest); 2 on bad input (nothing written).
@@ -12,8 +12,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from benchmarks.cli import add_config_arguments, config_from_args
-from benchmarks.phases import ALL_PHASES
+from benchmarks.model.options import add_config_arguments, config_from_args
+from benchmarks.model.phases import ALL_PHASES
 from shared.errors import UserError
 
 DEFAULT_FRAMEWORKS = "torch,tensorflow"
@@ -23,7 +23,7 @@ def matrix_rounds() -> dict:
     """--matrix: eight cases instead of two, so fewer rounds per process than the default
     (stated in the report's method section) keep the whole matrix near 20 minutes on the
     2-core machine; the processes, where the variance lives, stay at 3."""
-    from benchmarks.phases import Rounds
+    from benchmarks.model.phases import Rounds
     return {"first_epoch": Rounds(2, 0), "train_epoch": Rounds(4, 1), "pipeline_epoch": Rounds(3, 1),
             "predict_all": Rounds(5, 1), "predict_one": Rounds(200, 20)}
 
@@ -98,7 +98,7 @@ def parse_phases(text: str | None) -> list[str]:
 
 def parse_rounds(text: str | None, phases: list[str]) -> dict:
     """--rounds 'train_epoch=2+1,first_epoch=1' -> {phase: Rounds}; every phase must be one that runs."""
-    from benchmarks.phases import Rounds
+    from benchmarks.model.phases import Rounds
     if text is None:
         return {}
     out = {}
@@ -121,8 +121,8 @@ def parse_rounds(text: str | None, phases: list[str]) -> dict:
 
 def plan_from_args(args: argparse.Namespace, **fixed):
     """Validate everything and build the Plan; nothing is written and no worker starts."""
-    from benchmarks import cases as cs
-    from benchmarks.runner import DEFAULT_PROCESSES, Plan
+    from benchmarks.model import cases as cs
+    from benchmarks.harness.runner import DEFAULT_PROCESSES, Plan
     from shared.environment import usable_cores
 
     cfg = config_from_args(args, **fixed)
@@ -163,8 +163,8 @@ def command_line() -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from benchmarks import rundata
-    from benchmarks.runner import Clock, FolderLock, RunFailed, run_plan
+    from benchmarks.analysis import rundata
+    from benchmarks.harness.runner import Clock, FolderLock, RunFailed, run_plan
 
     output = Path(args.output)
     if output.exists() and not output.is_dir():
@@ -189,7 +189,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _report(clock, run_dir: Path) -> None:
     """The narrative report is derived from the run folder, so its failure never fails the run."""
-    from benchmarks import report
+    from benchmarks.reports import report
     try:
         clock.say(f"report: {report.write_report(run_dir)}")
     except Exception as e:  # noqa: BLE001 - `fwbench report` can regenerate it

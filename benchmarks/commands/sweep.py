@@ -17,71 +17,14 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.commands.run import add_run_arguments, command_line, plan_from_args
-from benchmarks.phases import PHASES, Rounds
+from benchmarks.model.phases import PHASES, Rounds
+from benchmarks.model.sweeps import PARAMETERS, POINTS, PRESETS, SWEEP_FILE, point_name
 from shared.atomic import write_atomic
-from shared.config import ALL_CATEGORIES, TUTORIAL_CATEGORIES
 from shared.errors import UserError
-
-SWEEP_FILE = "sweep.json"
-POINTS = "points"
-
-
-def _categories(n: int):
-    """The first n newsgroups: the tutorial's three, then the others in label order."""
-    if not 2 <= n <= len(ALL_CATEGORIES):
-        raise UserError(f"number of categories must lie in 2..{len(ALL_CATEGORIES)}, got {n}")
-    rest = [c for c in ALL_CATEGORIES if c not in TUTORIAL_CATEGORIES]
-    return (TUTORIAL_CATEGORIES + tuple(rest))[:n] if n < len(ALL_CATEGORIES) else None
-
-
-@dataclass(frozen=True)
-class Parameter:
-    name: str  # what users type
-    field: str  # the ExperimentConfig field it sets
-    about: str
-    to_config: callable  # value -> field value
-
-    def overrides(self, value: int) -> dict:
-        return {self.field: self.to_config(value)}
-
-
-PARAMETERS = {p.name: p for p in (
-    Parameter("batch_size", "batch_size", "training batch size (1 to the training set)", int),
-    Parameter("vocab_size", "vocab_size", "the V most frequent tokens kept (about 1,000 up to the full vocabulary)", int),
-    Parameter("categories", "categories", "number of newsgroups (3 to 20): the tutorial's three, then the others",
-              _categories),
-    Parameter("threads", "threads", "intra-op threads per framework (1 to the usable cores)", int),
-    Parameter("hidden", "hidden", "hidden width w: the network V -> w -> w -> C", lambda w: (int(w), int(w))),
-)}
-
-
-@dataclass(frozen=True)
-class Preset:
-    param: str
-    values: tuple[int, ...]
-    frameworks: str
-    phases: tuple[str, ...]
-    processes: int
-    rounds: dict
-    about: str
-
-
-# Sized to finish in under 15 minutes each on the 2-core reference machine: two phases, two
-# processes per case and fewer rounds per point than a full run (stated in the sweep report).
-PRESETS = {
-    "batch": Preset("batch_size", (32, 64, 150, 512, 1024), "torch,tensorflow", ("train_epoch", "predict_one"), 2,
-                    {"train_epoch": Rounds(3, 1), "predict_one": Rounds(100, 10)},
-                    "batch size 32 to 1024, PyTorch (eager) vs TensorFlow (graph), dense input"),
-    "vocab": Preset("vocab_size", (1000, 4000, 16000, 64000, 119928),
-                    "torch,tensorflow,torch:sparse,tensorflow:sparse", ("train_epoch", "predict_all"), 2,
-                    {"train_epoch": Rounds(3, 1), "predict_all": Rounds(5, 1)},
-                    "vocabulary size 1,000 to 119,928 (the tutorial's whole vocabulary), dense and sparse cases"),
-}
 
 
 def parse_values(text: str | None) -> list[int]:
@@ -174,13 +117,9 @@ def read_request(folder: Path) -> dict:
     return req
 
 
-def point_name(param: str, value: int) -> str:
-    return f"{param}={value}"
-
-
 def main(args: argparse.Namespace) -> int:
-    from benchmarks import sweep_report
-    from benchmarks.runner import Clock, FolderLock, RunFailed, run_plan
+    from benchmarks.reports import sweep_report
+    from benchmarks.harness.runner import Clock, FolderLock, RunFailed, run_plan
 
     if args.resume is not None:
         folder = args.resume

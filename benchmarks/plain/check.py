@@ -3,13 +3,13 @@
     fwbench plain [--cases torch,torch:fused,...] [--processes 4] [--epochs 7] [--init shared|own]
 
 For every case, K pairs of fresh processes: the plain script (benchmarks/plain/*_script.py) and
-the project's twin through benchmarks/bare_loop.py (the harness's own batches and timed epoch
+the project's twin through benchmarks/harness/bare_loop.py (the harness's own batches and timed epoch
 callable), the order alternating pair by pair and the cases rotating, so drift falls on both
 sides. Both get the same thread budget (set through the framework's API, read back) and, with
 --init shared (the default), the same initial weights, so both follow one training trajectory:
 the same number of denormal values in Adam's state, which PyTorch computes at full cost
 (README, "Fairness"). Each process gives the median of its warm epochs (the first is left out,
-as the harness's warm-up); twin / plain is the suite's process-level ratio (benchmarks/stats.py)
+as the harness's warm-up); twin / plain is the suite's process-level ratio (benchmarks/analysis/stats.py)
 with its 95% interval. A twin is "as fast as its plain script" when the interval's upper end is
 below 1 + TOLERANCE. The first epoch's step losses of the two sides are compared too: with
 shared weights they must agree, or the timing compares different computations.
@@ -57,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _cases(text: str):
-    from benchmarks.cases import parse_case
+    from benchmarks.model.cases import parse_case
     out = []
     for item in [t for t in text.split(",") if t.strip()]:
         case = parse_case(item, "cpu")
@@ -97,7 +97,7 @@ def _side_command(side: str, case, args, threads: int, weights: Path | None, out
     if side == "plain":
         cmd = [sys.executable, "-m", SCRIPTS[case.framework], "--variant", case.variant, "--epochs", str(args.epochs)]
         return cmd + (["--weights", str(weights)] if weights else []) + common
-    return [sys.executable, "-m", "benchmarks.bare_loop", "--fw", case.framework, "--variant", case.variant,
+    return [sys.executable, "-m", "benchmarks.harness.bare_loop", "--fw", case.framework, "--variant", case.variant,
             "--rounds", str(args.epochs - 1)] + common
 
 
@@ -113,7 +113,7 @@ def _run_side(cmd: list[str], env: dict, what: str) -> dict:
 def summarise(case_id: str, pairs: list[dict]) -> dict:
     """One case's figures from its process pairs: medians of warm epochs, the ratio twin / plain
     with its interval, the loss agreement and the fairness verdict."""
-    from benchmarks import stats
+    from benchmarks.analysis import stats
     plain = [p["plain"]["epoch_seconds"][1:] for p in pairs]
     twin = [p["twin"]["epoch_seconds"][1:] for p in pairs]
     r = stats.ratio(twin, plain)
@@ -134,7 +134,7 @@ def summarise(case_id: str, pairs: list[dict]) -> dict:
 
 
 def main(args: argparse.Namespace) -> int:
-    from benchmarks.runner import child_env, other_timing_run
+    from benchmarks.harness.runner import child_env, other_timing_run
     from shared.config import ExperimentConfig
     from shared.dataset import prepare
     from shared.environment import capture
@@ -189,7 +189,7 @@ def main(args: argparse.Namespace) -> int:
         print(render(doc))
         print(f"wrote {args.into / PLAIN_FILE}; `fwbench report {args.into}` shows it in the run's report")
         return 0
-    from benchmarks.rundata import publish, run_name, staging_dir
+    from benchmarks.analysis.rundata import publish, run_name, staging_dir
     name = run_name()
     staging = staging_dir(args.output, name)
     (staging / PLAIN_FILE).write_text(json.dumps(doc, indent=1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks.rundata import fmt_interval, fmt_ratio, fmt_time, md_code, md_escape, md_table
+from benchmarks.analysis.rundata import fmt_interval, fmt_ratio, fmt_time, md_code, md_escape, md_table
 from shared.errors import UserError
 
 PLAIN_FILE = "plain.json"
@@ -27,7 +27,7 @@ def section_for(folder: Path) -> str | None:
 
 
 def _case_label(case_id: str) -> str:
-    from benchmarks.cases import parse_case
+    from benchmarks.model.cases import parse_case
     return parse_case(case_id).label
 
 

@@ -1,5 +1,5 @@
 """The report's PNG figures (matplotlib, Agg: no display on the benchmark machines), all drawn
-from the one data model (benchmarks/rundata.py)."""
+from the one data model (benchmarks/analysis/rundata.py)."""
 from __future__ import annotations
 
 import io
@@ -12,8 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks.phases import PHASES  # noqa: E402
-from benchmarks.rundata import Run, time_unit  # noqa: E402
+from benchmarks.model.phases import PHASES  # noqa: E402
+from benchmarks.analysis.rundata import Run, time_unit  # noqa: E402
 from shared.atomic import write_atomic  # noqa: E402
 
 PALETTE = ["#ee4c2c", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]

@@ -1,6 +1,6 @@
-"""The benchmark phases of one case in one worker process (the protocol: benchmarks/conftest.py).
+"""The benchmark phases of one case in one worker process (the protocol: benchmarks/harness/conftest.py).
 
-Each phase runs its registry entry (benchmarks/phases.py) under benchmark.pedantic, so data
+Each phase runs its registry entry (benchmarks/model/phases.py) under benchmark.pedantic, so data
 conversion and model building happen in `setup` or before, outside the timed region. The
 anatomy pass (step breakdown, machine probe) runs after every timed phase, on a fresh model,
 so its instrumentation never touches the headline figures.
@@ -14,9 +14,9 @@ import time
 import numpy as np
 import pytest
 
-from benchmarks import memory
-from benchmarks.conftest import FAIL_ENV, emit, plan_of, record_anatomy, record_phase
-from benchmarks.phases import PHASES, epoch0_indices
+from benchmarks.harness import memory
+from benchmarks.harness.conftest import FAIL_ENV, emit, plan_of, record_anatomy, record_phase
+from benchmarks.model.phases import PHASES, epoch0_indices
 
 # Steps the breakdown times per part (after one warm-up step), on a fresh model.
 BREAKDOWN_REPEATS = 7

@@ -36,8 +36,8 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
-from benchmarks import stats as run_stats
-from benchmarks.stats import CONFIDENCE, MIN_EFFECT  # one source for runs and sweeps
+from benchmarks.analysis import stats as run_stats
+from benchmarks.analysis.stats import CONFIDENCE, MIN_EFFECT  # one source for runs and sweeps
 
 A_FASTER = "A faster"
 B_FASTER = "B faster"

@@ -3,7 +3,7 @@
     plan = Plan(...)            what to run (cases, baseline, processes, phases, rounds)
     run_plan(plan, dest)        runs it, writes the folder atomically, returns its path
 
-A worker is one pytest process (benchmarks/test_bench.py) timing one case once. The schedule
+A worker is one pytest process (benchmarks/harness/test_bench.py) timing one case once. The schedule
 (benchmarks/cases.schedule) alternates the cases in every round, so drift over the run is spread
 over all of them. Each worker's raw pytest-benchmark JSON is kept under workers/ (readable by
 `pytest-benchmark compare`); manifest.json records the plan and every worker's outcome. The
@@ -27,16 +27,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import rundata
-from benchmarks.cases import SHARED, Case, baselines, schedule
-from benchmarks.phases import PHASES, Rounds, rounds_for
+from benchmarks.analysis import rundata
+from benchmarks.model.cases import SHARED, Case, baselines, schedule
+from benchmarks.model.phases import PHASES, Rounds, rounds_for
 from shared.atomic import sweep_stale, write_atomic
 from shared.config import ExperimentConfig
 from shared.errors import UserError
 
-REPO = Path(__file__).resolve().parents[1]
-TEST_FILE = REPO / "benchmarks" / "test_bench.py"
-PROGRESS_MARK = "@@fwbench "  # benchmarks/conftest.py prints it; not imported here to keep pytest out
+REPO = Path(__file__).resolve().parents[2]
+TEST_FILE = Path(__file__).resolve().parent / "test_bench.py"
+PROGRESS_MARK = "@@fwbench "  # benchmarks/harness/conftest.py prints it; not imported here to keep pytest out
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
 INTEROP_THREADS = 1  # both frameworks: one MLP's ops run one after another anyway
 DEFAULT_PROCESSES = 3
@@ -224,7 +224,7 @@ def thread_mismatch(runtime: dict | None, budget: int) -> str | None:
 
 
 def _progress(clock: Clock, tag: str, ev: dict, starts: dict) -> None:
-    from benchmarks.rundata import fmt_time
+    from benchmarks.analysis.rundata import fmt_time
     phase = ev.get("phase")
     if ev["event"] == "start":
         starts[phase] = time.perf_counter()

@@ -51,7 +51,7 @@ class Case:
     def spec(self):
         """The Variant declaration (label, about, input representation)."""
         if self.is_shared:
-            from shared.contract import Variant
+            from shared.variant import Variant
             return Variant(SHARED_VARIANT, SHARED_LABEL, "archive parsing and counting, framework-neutral")
         from shared import registry
         return registry.variant(self.framework, self.variant)

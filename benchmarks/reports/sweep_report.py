@@ -1,5 +1,5 @@
 """A sweep folder's tidy table, log-log figures, fitted cost exponents, crossovers and report,
-all from the point run folders through the one reader (benchmarks/rundata.py)."""
+all from the point run folders through the one reader (benchmarks/analysis/rundata.py)."""
 from __future__ import annotations
 
 import json
@@ -8,17 +8,17 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import stats, sweep_stats
-from benchmarks.phases import PHASES
-from benchmarks.report_figures import PALETTE, save_png
-from benchmarks.rundata import fmt_interval, fmt_ratio, fmt_time, load_run, md_escape, md_table, summary
+from benchmarks.analysis import stats, sweep_stats
+from benchmarks.model.phases import PHASES
+from benchmarks.reports.report_figures import PALETTE, save_png
+from benchmarks.analysis.rundata import fmt_interval, fmt_ratio, fmt_time, load_run, md_escape, md_table, summary
 from shared.atomic import write_atomic
 
 REPORT_NAME = "report.md"
 
 
 def points(folder: Path, req: dict) -> list[tuple[int, object]]:
-    from benchmarks.commands.sweep import POINTS, point_name
+    from benchmarks.model.sweeps import POINTS, point_name
     out = []
     for v in req["values"]:
         p = folder / POINTS / point_name(req["param"], v)
@@ -122,7 +122,7 @@ def figure(frame, fitted: list[dict], param: str, phase: str, column: str, path:
 
 
 def write(folder: Path) -> Path:
-    from benchmarks.commands.sweep import SWEEP_FILE
+    from benchmarks.model.sweeps import SWEEP_FILE
     req = json.loads((folder / SWEEP_FILE).read_text())
     param = req["param"]
     pts = points(folder, req)

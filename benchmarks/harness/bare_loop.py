@@ -1,7 +1,7 @@
 """The harness-overhead check: time train_epoch with a bare time.perf_counter loop in one process,
-over the same pre-converted batches and the same timed callable as benchmarks/test_bench.py.
+over the same pre-converted batches and the same timed callable as benchmarks/harness/test_bench.py.
 
-    python -m benchmarks.bare_loop --fw torch --rounds 10 --compare results/latest
+    python -m benchmarks.harness.bare_loop --fw torch --rounds 10 --compare results/latest
 
 prints the bare median and, with --compare (a run folder), the harness's train_epoch time for
 the same case (the mean of its per-process medians) and the difference in percent.
@@ -16,12 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.cli import add_config_arguments, config_from_args
+from benchmarks.model.options import add_config_arguments, config_from_args
 from shared.errors import UserError
 
 
 def harness_time(path: Path, case_id: str) -> float:
-    from benchmarks import rundata, stats
+    from benchmarks.analysis import rundata, stats
     run = rundata.load_run(path)
     case = run.cases.get(case_id)
     pd = case.phases.get("train_epoch") if case else None
@@ -38,11 +38,11 @@ def quartiles(xs: list[float]) -> tuple[float, float, float]:
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args, device=args.device)
     # The same thread environment `fwbench run` gives its processes, before any framework loads.
-    from benchmarks.cases import parse_case
-    from benchmarks.runner import child_env
+    from benchmarks.model.cases import parse_case
+    from benchmarks.harness.runner import child_env
     os.environ.update({k: v for k, v in child_env(cfg.thread_count, Path(".")).items()
                        if k.endswith("_THREADS")})
-    from benchmarks import phases
+    from benchmarks.model import phases
     from shared import registry
     from shared.dataset import check_fits, prepare
     from shared.training import build, device_epoch
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.bare_loop", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.harness.bare_loop", description=__doc__.split("\n\n")[0])
     add_config_arguments(p)
     p.add_argument("--fw", default="torch", help="torch or tensorflow")
     p.add_argument("--variant", default=None, help="execution mode (default: the framework's default)")

@@ -8,7 +8,7 @@ benchmarks/cases.schedule), so frameworks are never imported into the same timed
 each case's figures carry the between-process variation. A worker can be rerun by hand from the
 plan its run folder keeps:
 
-    python -m pytest benchmarks/test_bench.py -p no:cacheprovider --plan RUN/workers/<case>.p0.plan.json
+    python -m pytest benchmarks/harness/test_bench.py -p no:cacheprovider --plan RUN/workers/<case>.p0.plan.json
 
 The plan (runner.worker_plan): the case (as Case.to_dict), the case's resolved configuration,
 its phases with their rounds, the process index, the archive, whether to run the anatomy pass,
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.phases import HOLDINGS, PHASES, Rounds, held_bytes
+from benchmarks.model.phases import HOLDINGS, PHASES, Rounds, held_bytes
 from shared.config import ExperimentConfig
 
 PROGRESS_MARK = "@@fwbench "
@@ -57,7 +57,7 @@ def plan_of(config) -> dict:
             raise pytest.UsageError("a worker needs --plan PLAN.json (written by `fwbench run`, kept in its run "
                                     "folder under workers/)")
         plan = json.loads(Path(path).read_text())
-        from benchmarks.cases import Case
+        from benchmarks.model.cases import Case
         plan["case"] = Case.from_dict(plan["case"])
         plan["config"] = ExperimentConfig.from_dict(plan["config"])
         plan["rounds"] = {p: Rounds(**r) for p, r in plan["rounds"].items()}

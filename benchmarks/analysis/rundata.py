@@ -8,7 +8,7 @@ interval against the baseline case and the verdict). Every output derives from t
 results.csv, results.md, report.md, the README block, `--compare` and the regression gate.
 
 Each recorded field lives in one place: threads in manifest["threads"] (resolved once, by the
-runner), a case's label in manifest["cases"], a phase's words in benchmarks/phases.py.
+runner), a case's label in manifest["cases"], a phase's words in benchmarks/model/phases.py.
 
 A file of the wrong shape is bad input (UserError: one line naming the file, exit 2, nothing
 written); a file that is missing or unreadable is a hole, recorded in Run.notes, so a partial
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import stats
-from benchmarks.phases import DERIVED, PHASES
+from benchmarks.analysis import stats
+from benchmarks.model.phases import DERIVED, PHASES
 from shared.atomic import write_atomic
 from shared.errors import UserError
 

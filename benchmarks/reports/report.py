@@ -1,5 +1,5 @@
 """report.md and its figures, generated from a run folder through the one reader
-(benchmarks/rundata.py). Reads JSON only (never imports a framework), so a report can be rebuilt
+(benchmarks/analysis/rundata.py). Reads JSON only (never imports a framework), so a report can be rebuilt
 anywhere from a run folder. Never hand-edit a report: `fwbench report RUN` rewrites it.
 """
 from __future__ import annotations
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import report_figures as figs
-from benchmarks import stats
-from benchmarks.phases import DERIVED, PHASES
-from benchmarks.rundata import (Run, derived, derived_text, fmt_interval, fmt_ratio, fmt_time, kind_banner,
+from benchmarks.reports import report_figures as figs
+from benchmarks.analysis import stats
+from benchmarks.model.phases import DERIVED, PHASES
+from benchmarks.analysis.rundata import (Run, derived, derived_text, fmt_interval, fmt_ratio, fmt_time, kind_banner,
                                 load_run, md_escape, md_fence, md_table, overlapping_runs, summary, timing_markdown)
 from shared.atomic import write_atomic
 

@@ -15,10 +15,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import stats
-from benchmarks.phases import PHASES
-from benchmarks.report_figures import compare_figure
-from benchmarks.rundata import (Run, fmt_interval, fmt_ratio, fmt_time, kind_banner, md_code, md_escape, md_table,
+from benchmarks.analysis import stats
+from benchmarks.model.phases import PHASES
+from benchmarks.reports.report_figures import compare_figure
+from benchmarks.analysis.rundata import (Run, fmt_interval, fmt_ratio, fmt_time, kind_banner, md_code, md_escape, md_table,
                                 missing_text, summary)
 from shared.atomic import write_atomic
 

@@ -2,7 +2,7 @@
 
 A Phase says what it times, how many rounds a worker process takes, which pre-converted data it
 holds while it runs, whether each round starts from a fresh model, the words the report uses and
-the callable that runs it. The worker (benchmarks/test_bench.py), the memory-fit check, the
+the callable that runs it. The worker (benchmarks/harness/test_bench.py), the memory-fit check, the
 runner's progress lines, the reader and the report all derive from PHASES; adding a phase is one
 entry here plus its timed callable.
 
