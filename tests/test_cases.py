@@ -32,7 +32,8 @@ def test_expand_frameworks_and_devices():
 @pytest.mark.parametrize("text, needle", [
     ("torch,torch:eager", "named twice"),
     ("torch:warp", "choose from eager"),
-    ("jax", "unknown framework"),
+    ("mxnet", "unknown framework"),
+    ("jax:warp", "jax has no variant 'warp': choose from jit, eager"),
     ("", "empty"),
     ("torch@gpu", "--devices"),
 ])
