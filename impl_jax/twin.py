@@ -105,8 +105,9 @@ class Twin(FrameworkTwin):
     def __init__(self, cfg: ExperimentConfig, weights: Sequence[Layer], variant: str | None = None):
         super().__init__(cfg, weights, variant)
         self.device = device_of(cfg.device)
-        # Private copies: on the CPU device_put may alias a numpy buffer, and the jit step donates
-        # (overwrites) its parameters, which must never be the caller's shared initial weights.
+        # Private copies: the jit step donates (overwrites) its parameters, which must never be the
+        # caller's shared initial weights; jax.device_put copies a numpy array today (checked with
+        # jax 0.10.2), but may alias one on the CPU (its may_alias option), and a copy costs once.
         self.params = [(jax.device_put(np.array(w, np.float32), self.device),
                         jax.device_put(np.array(b, np.float32), self.device)) for w, b in weights]
         self.optimizer = make_optimizer(cfg)

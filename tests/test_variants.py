@@ -19,7 +19,7 @@ from shared.dataset import prepare
 from shared.errors import Unavailable, UserError
 from tests.conftest import TINY_CONFIG
 
-FRAMEWORKS = ("torch", "tensorflow")
+FRAMEWORKS = tuple(registry.FRAMEWORKS)
 DEFAULT = {fw: registry.default_variant(fw) for fw in FRAMEWORKS}
 CASES = [(fw, v) for fw in FRAMEWORKS for v in registry.variants(fw)]
 OTHERS = [(fw, v) for fw, v in CASES if v != DEFAULT[fw]]
