@@ -27,7 +27,7 @@ INSTALL = "pip install -e '.[jax]'"
 try:
     import jax
     import jax.numpy as jnp
-    import optax  # noqa: F401  the native and sgd optimizers: a twin without it cannot build
+    import optax  # the native and sgd optimizers: a twin without it cannot build
 except ModuleNotFoundError as e:  # only a missing jax/jaxlib/optax means "not installed"
     if (e.name or "").split(".")[0] not in ("jax", "jaxlib", "optax"):
         raise
@@ -107,7 +107,7 @@ def configure(threads: int, device: str) -> RuntimeInfo:
                                  if measured is not None else
                                  "not measured: JAX's client was started before configure(), or /proc is absent; "
                                  f"reported: {THREAD_ENV} as set"),
-             "jaxlib": _jaxlib_version(),
+             "jaxlib": _jaxlib_version(), "optax": optax.__version__,
              "x64": bool(jax.config.jax_enable_x64), "matmul_precision": jax.config.jax_default_matmul_precision,
              "xla_flags": os.environ.get("XLA_FLAGS"), "platform": dev.platform}
     intra = measured if measured is not None else int(os.environ.get(THREAD_ENV) or 0) or None
