@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m pip install -q --upgrade pip
 	# torch first and pinned: on these machines only 2.13.0 is a CPU build
 	$(VENV)/bin/python -m pip install -q torch==2.13.0
-	$(VENV)/bin/python -m pip install -q -e '.[cpu]'
+	$(VENV)/bin/python -m pip install -q -e '.[cpu,jax]'
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -13,6 +13,7 @@ from shared.errors import UserError
 FRAMEWORKS: dict[str, str] = {
     "torch": "impl_torch",
     "tensorflow": "impl_tf",
+    "jax": "impl_jax",
 }
 
 # Short names users type.

@@ -34,7 +34,8 @@ def test_expand_frameworks_and_devices():
 @pytest.mark.parametrize("text, needle", [
     ("torch,torch:eager", "named twice"),
     ("torch:warp", "execution: eager, compile"),
-    ("jax", "unknown framework"),
+    ("mxnet", "unknown framework"),
+    ("jax:warp", "jax has no variant 'warp': choose from execution: jit, eager"),
     ("", "empty"),
     ("torch@gpu", "--devices"),
 ])

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from shared import costs
+from shared.registry import FRAMEWORKS
 from shared.costs import Cost, Floor, Part, epoch_cost, floor_seconds, parameter_count, step_cost
 from shared.weights import initial_weights, parameter_count as weights_parameter_count
 from tests.conftest import REPO
@@ -134,8 +135,8 @@ def _public_functions(path) -> dict:
 
 def test_probes_are_mirrored():
     torch_api = _public_functions(REPO / "impl_torch" / "probe.py")
-    tf_api = _public_functions(REPO / "impl_tf" / "probe.py")
-    assert torch_api == tf_api
+    for package in FRAMEWORKS.values():
+        assert _public_functions(REPO / package / "probe.py") == torch_api, f"{package}/probe.py departs from impl_torch's"
     assert set(torch_api) == {"matmul_gflops", "copy_bandwidth_gbs"}
 
 
@@ -145,7 +146,7 @@ COPY_KEYS = {"gbs_best", "gbs_median", "seconds_best", "seconds_median", "bytes_
              "device", "method"}
 
 
-@pytest.mark.parametrize("package", ["impl_torch", "impl_tf"])
+@pytest.mark.parametrize("package", list(FRAMEWORKS.values()))
 def test_probe_returns_positive_finite_figures(package):
     import importlib
 

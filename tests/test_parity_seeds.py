@@ -128,13 +128,14 @@ def test_check_old_options_are_the_same_cases(tiny_check_args, tmp_path):
     (["--seeds", "0"], "--seeds must be at least 1"),
     (["--optimizer", "native", "--seeds", "1"], "at least 2"),
     (["--frameworks", "torch"], "two different frameworks"),
-    (["--frameworks", "torch,jax"], "unknown framework 'jax'"),
+    (["--frameworks", "torch,mxnet"], "unknown framework 'mxnet'"),
     (["--variant", "tensorflow"], "FRAMEWORK=NAME"),
     (["--variant", "tensorflow=warp"], "no variant 'warp'"),
     (["--cases", "torch"], "two cases"),
     (["--cases", "torch:eager,torch"], "two different cases"),
     (["--cases", "torch:warp,tensorflow"], "torch has no variant 'warp': choose from input: sparse; execution: eager, compile"),
-    (["--cases", "jax:eager,torch"], "unknown framework 'jax'"),
+    (["--cases", "mxnet:eager,torch"], "unknown framework 'mxnet'"),
+    (["--cases", "jax:warp,torch"], "jax has no variant 'warp': choose from execution: jit, eager"),
     (["--cases", "torch,tensorflow", "--variant", "tensorflow=xla"], "give it alone"),
 ])
 def test_check_bad_input_exits_2(tiny_check_args, extra, message, capsys):

@@ -17,7 +17,7 @@ from shared.contract import FrameworkTwin
 from shared.dataset import prepare
 from tests.conftest import REPO, TINY_CONFIG
 
-FRAMEWORK_MODULES = {"torch", "tensorflow", "keras", "jax", "impl_torch", "impl_tf"}
+FRAMEWORK_MODULES = {"torch", "tensorflow", "keras", "jax", "jaxlib", "optax", *registry.FRAMEWORKS.values()}
 
 
 def module_files(package: str) -> list[str]:
@@ -51,11 +51,13 @@ def api_differences(a: dict, b: dict) -> list[str]:
     return [f"{k}: {a.get(k, 'missing')} vs {b.get(k, 'missing')}" for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)]
 
 
-def test_twin_packages_have_the_same_files_and_public_signatures():
-    assert module_files("impl_torch") == module_files("impl_tf")
+@pytest.mark.parametrize("package", [p for p in registry.FRAMEWORKS.values() if p != "impl_torch"])
+def test_twin_packages_have_the_same_files_and_public_signatures(package):
+    """Every registered twin mirrors impl_torch: module names, public functions, Twin's members."""
+    assert module_files(package) == module_files("impl_torch")
     assert {"__init__.py", "runtime.py", "twin.py", "variants.py"} <= set(module_files("impl_torch"))
-    torch_api, tf_api = public_api("impl_torch"), public_api("impl_tf")
-    assert not api_differences(torch_api, tf_api), "\n".join(api_differences(torch_api, tf_api))
+    torch_api, other_api = public_api("impl_torch"), public_api(package)
+    assert not api_differences(torch_api, other_api), "\n".join(api_differences(torch_api, other_api))
     # and both implement the contract's signatures, not just each other's
     for name, member in vars(FrameworkTwin).items():
         if inspect.isfunction(member) and not name.startswith("_"):

@@ -19,7 +19,7 @@ from shared.dataset import prepare
 from shared.errors import Unavailable, UserError
 from tests.conftest import TINY_CONFIG
 
-FRAMEWORKS = ("torch", "tensorflow")
+FRAMEWORKS = tuple(registry.FRAMEWORKS)
 DEFAULT = {fw: registry.default_variant(fw) for fw in FRAMEWORKS}
 # every named variant and every declared combination (torch:sparse+fused, tensorflow:sparse+xla)
 CASES = [(fw, v) for fw in FRAMEWORKS for v in registry.matrix_variants(fw)]

@@ -1,0 +1,21 @@
+"""JAX's execution modes, declared without importing jax (a run validates and labels cases
+before any framework process starts). The twin (twin.py) implements each."""
+from shared.variant import Variant
+
+DEFAULT_VARIANT = "jit"
+
+# Where optax.adam (native mode) puts epsilon: update = m_hat / (sqrt(v_hat) + eps), both moments
+# bias-corrected, as torch.optim.Adam does; Keras adds epsilon to the uncorrected sqrt(v) instead
+# (epsilon effectively 1/sqrt(1-b2^t) times larger), so native JAX tracks PyTorch, not Keras.
+_OPTIMIZER = ("native optimizer: optax.adam, epsilon added to the bias-corrected sqrt(v_hat) as in torch.optim.Adam "
+              "(Keras adds it to the uncorrected sqrt(v))")
+
+VARIANTS = {v.name: v for v in (
+    Variant("jit", "JAX (jit)",
+            "pure functions, the whole train step (forward, gradients, update) and the predict step under jax.jit, "
+            "parameters and optimizer state donated so XLA updates them in place; a new batch shape traces and "
+            "compiles again (counted); " + _OPTIMIZER),
+    Variant("eager", "JAX (op by op)",
+            "the same functions without jax.jit: every primitive dispatched on its own (JAX's eager mode), "
+            "gradients by jax.value_and_grad, the update op by op; " + _OPTIMIZER),
+)}
