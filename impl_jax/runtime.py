@@ -81,10 +81,10 @@ def device_of(device: str):
     return jax.devices("cpu")[0]
 
 
-def _flushes_denormals(dev) -> bool:
+def flushes_denormals(device: str = "cpu") -> bool:
     """Whether XLA's compiled code flushes float32 denormals to zero: 1e-39 (denormal) * 0.5 in a
     jitted op over an array large enough to be split across the pool; all zero = flushed."""
-    x = jax.device_put(np.full(1 << 20, 1e-39, np.float32), dev)
+    x = jax.device_put(np.full(1 << 20, 1e-39, np.float32), device_of(device))
     return int(jax.jit(lambda a: jnp.count_nonzero(a * np.float32(0.5)))(x)) == 0
 
 
@@ -118,7 +118,7 @@ def configure(threads: int, device: str) -> RuntimeInfo:
         device_name=f"{dev.platform}:{dev.id}" + (f" ({dev.device_kind})" if device == "gpu" else ""),
         intra_op_threads=intra, inter_op_threads=1,
         tf32=jax.config.jax_default_matmul_precision not in ("highest", "float32"),
-        flush_denormal=_flushes_denormals(dev), extra=extra)
+        flush_denormal=flushes_denormals(device), extra=extra)
 
 
 def _jaxlib_version() -> str | None:

@@ -19,3 +19,13 @@ VARIANTS = {v.name: v for v in (
             "the same functions without jax.jit: every primitive dispatched on its own (JAX's eager mode), "
             "gradients by jax.value_and_grad, the update op by op; " + _OPTIMIZER),
 )}
+
+# --- framework facts (read by shared/registry.py; nothing else names them) ----------------------
+LABEL = "JAX"
+ALIASES = ()
+PACKAGES = ("jax", "jaxlib", "optax")
+# None: JAX's pool size is set by runtime.configure (PJRT_NPROC before the client starts) and
+# measured there; no variable needs to reach the worker before import.
+THREAD_ENV: dict = {}
+INSTALL = {"cpu": "pip install -e '.[jax]' (CPU jaxlib), or `make venv`",
+           "gpu": "pip install -e '.[jax]' plus JAX's CUDA plugin, e.g. pip install 'jax[cuda13]'"}

@@ -24,3 +24,13 @@ UNSUPPORTED = {
     ("sparse", "xla"): "XLA has no kernel for tf.sparse.sparse_dense_matmul (SparseTensorDenseMatMul on "
                        "XLA_CPU_JIT, measured with TensorFlow 2.21); run tensorflow:sparse or tensorflow:xla",
 }
+
+# --- framework facts (read by shared/registry.py; nothing else names them) ----------------------
+LABEL = "TensorFlow"
+ALIASES = ("tf",)
+PACKAGES = ("tensorflow", "tensorflow-cpu", "keras")
+# Read by TensorFlow when its pools start; runtime.configure also sets them through
+# tf.config.threading and reads them back.
+THREAD_ENV = {"TF_NUM_INTRAOP_THREADS": "intra_op", "TF_NUM_INTEROP_THREADS": "inter_op"}
+INSTALL = {"cpu": "pip install -e '.[cpu]' (tensorflow-cpu), or `make venv`",
+           "gpu": "pip install -e '.[gpu]' (tensorflow[and-cuda])"}

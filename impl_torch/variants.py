@@ -28,3 +28,14 @@ VARIANTS = {v.name: v for v in (
 
 # Combinations --matrix runs besides the named variants (each checked for parity like them).
 MATRIX_COMBINATIONS = ("sparse+fused",)
+
+# --- framework facts (read by shared/registry.py; nothing else names them) ----------------------
+LABEL = "PyTorch"
+ALIASES = ("pytorch", "pt")  # short names users type
+PACKAGES = ("torch",)  # distributions whose versions every run records
+# Environment variables every worker gets before any import (OpenMP and MKL size their pools at
+# load), each set to the run's "intra_op" or "inter_op" budget; runtime.configure then sets the
+# budget through torch.set_num_threads / set_num_interop_threads and reads it back.
+THREAD_ENV = {"OMP_NUM_THREADS": "intra_op", "MKL_NUM_THREADS": "intra_op"}
+INSTALL = {"cpu": "pip install torch==2.13.0 (the CPU build on these machines), or `make venv`",
+           "gpu": "a CUDA build of torch from pytorch.org's instructions for your CUDA version"}

@@ -13,11 +13,23 @@ import subprocess
 import sys
 from importlib import metadata
 
-PACKAGES = ("numpy", "scipy", "scikit-learn", "pandas", "torch", "tensorflow", "tensorflow-cpu", "keras",
-            "pytest", "pytest-benchmark", "matplotlib", "fwbench")
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
-               "OPENBLAS_L2_SIZE", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "TF_ENABLE_ONEDNN_OPTS",
-               "CUDA_VISIBLE_DEVICES")
+# The framework-neutral packages; each framework's own come from its impl_*/variants.py PACKAGES.
+SHARED_PACKAGES = ("numpy", "scipy", "scikit-learn", "pandas", "pytest", "pytest-benchmark", "matplotlib", "fwbench")
+# numpy's BLAS (data preparation, the shared worker) sizes its pool from this at load.
+SHARED_THREAD_ENV = ("OPENBLAS_NUM_THREADS",)
+# Recorded as found, never set: settings of this machine that change how libraries run.
+MACHINE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "TF_ENABLE_ONEDNN_OPTS", "CUDA_VISIBLE_DEVICES")
+
+
+def packages() -> tuple[str, ...]:
+    from shared import registry
+    return SHARED_PACKAGES + registry.packages()
+
+
+def thread_vars() -> tuple[str, ...]:
+    from shared import registry
+    return (*SHARED_THREAD_ENV, *(k for fw in registry.FRAMEWORKS for k in registry.facts(fw).THREAD_ENV),
+            *MACHINE_VARS)
 
 
 def cpu_model() -> str:
@@ -51,7 +63,7 @@ def usable_cores() -> int:
 
 def package_versions() -> dict[str, str | None]:
     out = {}
-    for name in PACKAGES:
+    for name in packages():
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -101,5 +113,5 @@ def capture() -> dict:
         "packages": package_versions(),
         "gpus": gpus(),
         "cuda_driver_version": cuda_version(),
-        "thread_env": {k: os.environ[k] for k in THREAD_VARS if k in os.environ},
+        "thread_env": {k: os.environ[k] for k in thread_vars() if k in os.environ},
     }

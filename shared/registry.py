@@ -1,11 +1,15 @@
-"""Framework name -> package holding its runtime.py and twin.py. Imported lazily, so that
-listing frameworks never imports one, and each benchmark process imports only its own.
+"""Framework name -> its package. Imported lazily, so that listing frameworks never imports one,
+and each benchmark process imports only its own.
 
-Adding a framework (JAX, say) = a new folder with runtime.py and twin.py + one line here.
+A framework's package holds everything about it: variants.py (its variants and its facts: label,
+aliases, packages, thread variables, install hints; importable without the framework),
+runtime.py, twin.py and probe.py. Adding a framework = that folder + one line here (+ its
+dependencies in pyproject.toml); tests/test_twin_contract.py proves it with a NumPy twin.
 """
 from __future__ import annotations
 
 import importlib
+import os
 from types import ModuleType
 
 from shared.errors import UserError
@@ -16,12 +20,49 @@ FRAMEWORKS: dict[str, str] = {
     "jax": "impl_jax",
 }
 
-# Short names users type.
-ALIASES = {"pytorch": "torch", "pt": "torch", "tf": "tensorflow"}
+# A framework kept out of this tree registers the same way, through the environment:
+# FWBENCH_FRAMEWORKS="name=package,..." with the package importable (on PYTHONPATH). Worker
+# processes inherit it, so such a framework runs through the whole harness.
+EXTRA_ENV = "FWBENCH_FRAMEWORKS"
+for _item in filter(None, (t.strip() for t in os.environ.get(EXTRA_ENV, "").split(","))):
+    _name, _, _package = _item.partition("=")
+    if not _name or not _package:
+        raise UserError(f"{EXTRA_ENV} item {_item!r}: write name=package, e.g. numpy=impl_numpy")
+    FRAMEWORKS.setdefault(_name.strip().lower(), _package.strip())
+
+# The framework that every other case is compared with by default (its default variant).
+BASELINE_FRAMEWORK = "torch"
+
+
+def facts(name: str) -> ModuleType:
+    """The framework's own declarations, importable without the framework: its variants and the
+    facts about it (LABEL, ALIASES, PACKAGES, THREAD_ENV, INSTALL) in impl_*/variants.py."""
+    return importlib.import_module(f"{FRAMEWORKS[name]}.variants")
+
+
+def aliases() -> dict[str, str]:
+    """Short names users type -> framework, from each framework's ALIASES."""
+    return {a: fw for fw in FRAMEWORKS for a in facts(fw).ALIASES}
+
+
+def label(name: str) -> str:
+    return facts(canonical(name)).LABEL
+
+
+def packages() -> tuple[str, ...]:
+    """Every framework's distributions, in registry order."""
+    return tuple(p for fw in FRAMEWORKS for p in facts(fw).PACKAGES)
+
+
+def thread_env(intra_op: int, inter_op: int) -> dict[str, str]:
+    """Every framework's thread variables set to the run's budget (each worker gets them all, so
+    every worker starts in the same environment whatever its framework)."""
+    budget = {"intra_op": str(intra_op), "inter_op": str(inter_op)}
+    return {k: budget[v] for fw in FRAMEWORKS for k, v in facts(fw).THREAD_ENV.items()}
 
 
 def canonical(name: str) -> str:
-    name = ALIASES.get(name.lower(), name.lower())
+    name = aliases().get(name.lower(), name.lower())
     if name not in FRAMEWORKS:
         raise UserError(f"unknown framework {name!r}: choose from {', '.join(FRAMEWORKS)}")
     return name
@@ -35,8 +76,9 @@ def _module(name: str, part: str) -> ModuleType:
         # Only a missing third-party module means "not installed"; our own import errors are bugs.
         if (e.name or "").split(".")[0] in {"shared", "benchmarks", *FRAMEWORKS.values()}:
             raise
-        raise UserError(f"{name} is not installed in this environment ({e}): run `make venv`, or "
-                        f"`pip install -e '.[cpu]'` (CPU) / `pip install -e '.[gpu]'` (GPU)") from None
+        install = facts(canonical(name)).INSTALL
+        raise UserError(f"{name} is not installed in this environment ({e}): on a CPU machine {install['cpu']}; "
+                        f"on a GPU machine {install['gpu']}") from None
 
 
 def runtime(name: str) -> ModuleType:
@@ -49,11 +91,11 @@ def twin_class(name: str):
 
 def variants(name: str) -> dict:
     """name -> shared.contract.Variant, without importing the framework itself."""
-    return importlib.import_module(f"{FRAMEWORKS[canonical(name)]}.variants").VARIANTS
+    return facts(canonical(name)).VARIANTS
 
 
 def default_variant(name: str) -> str:
-    return importlib.import_module(f"{FRAMEWORKS[canonical(name)]}.variants").DEFAULT_VARIANT
+    return facts(canonical(name)).DEFAULT_VARIANT
 
 
 def variant(name: str, variant_name: str | None = None):
@@ -82,7 +124,7 @@ def variant(name: str, variant_name: str | None = None):
                             f"choose one of {values}")
         parts.append(table[word])
     parts.sort(key=lambda p: AXES.index(p.axis))
-    module = importlib.import_module(f"{FRAMEWORKS[fw]}.variants")
+    module = facts(fw)
     for combo, why in getattr(module, "UNSUPPORTED", {}).items():
         if set(combo) <= {p.name for p in parts}:
             raise UserError(f"{fw}:{chosen} is not offered: {why}")
@@ -114,7 +156,7 @@ def matrix_variants(name: str) -> list[str]:
     """The variants `--matrix` runs: every named one, default first, then the framework's
     declared combinations (variants.py MATRIX_COMBINATIONS)."""
     fw = canonical(name)
-    module = importlib.import_module(f"{FRAMEWORKS[fw]}.variants")
+    module = facts(fw)
     default = module.DEFAULT_VARIANT
     names = [default] + [v for v in module.VARIANTS if v != default]
     return names + [variant(fw, c).name for c in getattr(module, "MATRIX_COMBINATIONS", ())]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import os
 import subprocess
 import sys
 import textwrap
@@ -131,6 +132,12 @@ from shared.variant import Variant
 
 DEFAULT_VARIANT = "eager"
 VARIANTS = {"eager": Variant("eager", "NumPy", "forward and backward by hand, plain SGD")}
+
+LABEL = "NumPy"
+ALIASES = ("np",)
+PACKAGES = ("numpy",)
+THREAD_ENV = {}
+INSTALL = {"cpu": "pip install numpy", "gpu": "no GPU build"}
 '''
 
 NUMPY_TWIN = '''
@@ -275,6 +282,37 @@ def test_a_third_framework_is_one_folder_and_one_registry_line(numpy_framework, 
     assert res["holds"], check.format_report(res)
     assert res["cases"] == ["torch:eager", "numpy:eager"]
     assert res["per_seed"][0]["cases"]["numpy:eager"]["accuracy"] == pytest.approx(result.test_accuracy)
+
+
+def test_a_third_framework_runs_through_the_harness_and_the_report(numpy_framework, tiny_archive, tmp_path):
+    """The registry line given through the environment (FWBENCH_FRAMEWORKS), so the workers, which
+    are separate processes, see it too: a quick run of the NumPy twin against torch, then its
+    report, and no module of the project knows the NumPy twin."""
+    from benchmarks.analysis import rundata
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), registry.EXTRA_ENV: "numpy=impl_numpy_probe",
+           "FWBENCH_CACHE": str(tmp_path / "cache")}
+    out = tmp_path / "results"
+    run = subprocess.run([sys.executable, "-m", "benchmarks.cli", "run", "--quick", "--archive", str(tiny_archive),
+                          "--batch-size", "8", "--hidden", "16,16", "--epochs", "2", "--frameworks", "torch[optimizer=sgd],numpy[optimizer=sgd]",
+                          "--phases", "train_epoch,predict_one", "--processes", "2", "--output", str(out)],
+                         env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    folder = (out / "latest").resolve() if (out / "latest").exists() else next((out / "runs").iterdir())
+    loaded = rundata.load_run(folder)
+    ids = {"torch:eager@cpu[optimizer=sgd]", "numpy:eager@cpu[optimizer=sgd]"}
+    assert {c.id for c in loaded.cases.values()} >= ids
+    numpy_case = loaded.cases["numpy:eager@cpu[optimizer=sgd]"]
+    assert len(numpy_case.phases["train_epoch"].processes) == 2
+    assert all(w["runtime"]["framework"] == "numpy" for w in numpy_case.workers)
+    report = subprocess.run([sys.executable, "-m", "benchmarks.cli", "report", str(folder)], env=env, cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr[-2000:]
+    text = (folder / "report.md").read_text()
+    assert "NumPy" in text and "numpy:eager@cpu" in text and "trains an epoch" in text
+    # no project module names it: the package and the environment's one line are all there is
+    hits = subprocess.run(["git", "grep", "-l", "impl_numpy_probe", "--", "shared", "benchmarks", "impl_*"],
+                          cwd=REPO, capture_output=True, text=True)
+    assert hits.stdout.strip() == ""
 
 
 def test_fit_streams_batches_when_an_epoch_does_not_fit(tiny_archive, tmp_path, monkeypatch):

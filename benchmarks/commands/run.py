@@ -148,7 +148,7 @@ def plan_from_args(args: argparse.Namespace, **fixed):
     unavailable = {c.id: "no NVIDIA GPU found" for c in cases if c.device == "gpu" and not has_gpu}
     cs.baselines(cases, args.baseline)  # an unknown baseline is bad input now, not after the run
     full = (not args.quick and phases == list(ALL_PHASES) and processes >= DEFAULT_PROCESSES
-            and {c.framework for c in cases} >= {"torch", "tensorflow"} and cfg.threads <= cores)
+            and {c.framework for c in cases} >= set(DEFAULT_FRAMEWORKS.split(",")) and cfg.threads <= cores)
     anatomy = args.matrix if getattr(args, "anatomy", None) is None else args.anatomy
     return Plan(cfg=cfg, cases=cases, phases=phases, processes=processes, baseline=args.baseline,
                 min_effect=args.min_effect / 100, quick=args.quick, anatomy=bool(anatomy), archive=args.archive,

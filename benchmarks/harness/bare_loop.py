@@ -39,9 +39,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args, device=args.device)
     # The same thread environment `fwbench run` gives its processes, before any framework loads.
     from benchmarks.model.cases import parse_case
-    from benchmarks.harness.runner import child_env
-    os.environ.update({k: v for k, v in child_env(cfg.thread_count, Path(".")).items()
-                       if k.endswith("_THREADS")})
+    from benchmarks.harness.runner import thread_env
+    os.environ.update(thread_env(cfg.thread_count))
     from benchmarks.model import phases
     from shared import registry
     from shared.dataset import check_fits, prepare
@@ -83,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.harness.bare_loop", description=__doc__.split("\n\n")[0])
     add_config_arguments(p)
-    p.add_argument("--fw", default="torch", help="torch or tensorflow")
+    p.add_argument("--fw", default="torch", help="a framework of shared/registry.py (default torch)")
     p.add_argument("--variant", default=None, help="execution mode (default: the framework's default)")
     p.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     p.add_argument("--rounds", type=int, default=10)

@@ -37,7 +37,6 @@ from shared.errors import UserError
 REPO = Path(__file__).resolve().parents[2]
 TEST_FILE = Path(__file__).resolve().parent / "test_bench.py"
 PROGRESS_MARK = "@@fwbench "  # benchmarks/harness/conftest.py prints it; not imported here to keep pytest out
-THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
 INTEROP_THREADS = 1  # both frameworks: one MLP's ops run one after another anyway
 DEFAULT_PROCESSES = 3
 MACHINE_LOCK = Path(tempfile.gettempdir()) / "fwbench-timing.lock"
@@ -88,11 +87,16 @@ def fwbench_version() -> str:
         return f"{m.group(1) if m else 'unknown'} (uninstalled checkout)"
 
 
+def thread_env(threads: int) -> dict[str, str]:
+    """The thread variables every worker starts with: numpy's BLAS (shared/environment) and every
+    framework's own (impl_*/variants.py THREAD_ENV), set to the run's budget."""
+    from shared import registry
+    from shared.environment import SHARED_THREAD_ENV
+    return {**{k: str(threads) for k in SHARED_THREAD_ENV}, **registry.thread_env(threads, INTEROP_THREADS)}
+
+
 def child_env(threads: int, cache: Path) -> dict:
-    env = dict(os.environ)
-    env.update({k: str(threads) for k in THREAD_ENV})
-    env.update(TF_NUM_INTEROP_THREADS=str(INTEROP_THREADS), PYTHONUNBUFFERED="1", FWBENCH_CACHE=str(cache))
-    return env
+    return {**os.environ, **thread_env(threads), "PYTHONUNBUFFERED": "1", "FWBENCH_CACHE": str(cache)}
 
 
 # --------------------------------------------------------------------------- locks and leftovers
@@ -316,7 +320,7 @@ def run_plan(plan: Plan, dest: Path, clock: Clock | None = None, env: dict | Non
             "cases": [c.to_dict() for c in plan.all_cases()],
             "baselines": {dev: c.id for dev, c in base.items()},
             "threads": {"intra_op": plan.cfg.thread_count, "inter_op": INTEROP_THREADS,
-                        "env": {k: env[k] for k in (*THREAD_ENV, "TF_NUM_INTEROP_THREADS")}},
+                        "env": thread_env(plan.cfg.thread_count)},
             "config": plan.cfg.to_dict(),
             "data": data,
             "environment": capture(),

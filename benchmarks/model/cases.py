@@ -209,8 +209,9 @@ def baselines(cases: list[Case], requested: str | None) -> dict[str, Case]:
     for dev in run_devices:
         here = [c for c in cases if c.device == dev]
         if requested and named and named["device"] and named["device"] != dev:
-            out[dev] = next((c for c in here if c.framework == "torch"
-                             and c.variant == registry.default_variant("torch")), here[0])
+            base_fw = registry.BASELINE_FRAMEWORK
+            out[dev] = next((c for c in here if c.framework == base_fw
+                             and c.variant == registry.default_variant(base_fw)), here[0])
         elif requested:
             want = parse_case(requested, dev)
             match = [c for c in here if (c.framework, c.variant) == (want.framework, want.variant)
@@ -220,7 +221,8 @@ def baselines(cases: list[Case], requested: str | None) -> dict[str, Case]:
                                 f"{', '.join(c.id for c in here)}")
             out[dev] = match[0]
         else:
-            torch_default = [c for c in here if c.framework == "torch" and c.variant == registry.default_variant("torch")]
+            base_fw = registry.BASELINE_FRAMEWORK
+            torch_default = [c for c in here if c.framework == base_fw and c.variant == registry.default_variant(base_fw)]
             out[dev] = (torch_default or here)[0]
     return out
 

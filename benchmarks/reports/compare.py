@@ -40,8 +40,10 @@ def env_differences(runs: list[Run]) -> list[str]:
               "inter-op threads": [_get(r.manifest, "threads.inter_op") for r in runs],
               "Python": [_get(r.manifest, "environment.python") for r in runs],
               "GPUs": [[g.get("name") for g in (_get(r.manifest, "environment.gpus") or [])] for r in runs]}
-    for pkg in ("torch", "tensorflow", "tensorflow-cpu", "keras", "numpy"):
-        used = [pkg.split("-")[0] in {c.framework for c in r.cases.values()} or pkg == "numpy" for r in runs]
+    from shared import registry
+    owner = {p: fw for fw in registry.FRAMEWORKS for p in registry.facts(fw).PACKAGES}
+    for pkg in (*owner, "numpy"):
+        used = [owner.get(pkg) in {c.framework for c in r.cases.values()} or pkg not in owner for r in runs]
         checks[f"{pkg} version"] = [(_get(r.manifest, "environment.packages") or {}).get(pkg) if u else None
                                     for r, u in zip(runs, used)]
     for k in sorted({k for r in runs for k in (r.manifest.get("config") or {})}):

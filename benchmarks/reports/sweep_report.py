@@ -161,7 +161,7 @@ def write(folder: Path) -> Path:
         env = m.get("environment") or {}
         pk = env.get("packages") or {}
         parts.append(f"Machine: {env.get('cpu')}, {m.get('threads', {}).get('intra_op')} intra-op threads per case; "
-                     f"torch {pk.get('torch')}, tensorflow {pk.get('tensorflow') or pk.get('tensorflow-cpu')}. "
+                     f"{framework_versions(pk, {c['framework'] for c in m.get('cases') or []})}. "
                      f"Command: `fwbench {' '.join(req['argv'])}`.")
     parts.append("## Cost exponents (time ~ a * x^b, fitted on per-process medians, 95% CI)")
     parts.append(md_table(["case", "phase", "points", "exponent b", "95% CI"],
@@ -189,3 +189,10 @@ def write(folder: Path) -> Path:
         parts.append(md_table([param, "case", "phase", "time", "95% CI", "speedup vs baseline", "verdict",
                                "peak RSS (MB)", "notes"], rows))
     return write_atomic(folder / REPORT_NAME, "\n\n".join(parts) + "\n")
+
+
+def framework_versions(packages: dict, frameworks: set) -> str:
+    """'torch 2.13.0, tensorflow-cpu 2.21.0, keras 3.15.1' for the frameworks a run used."""
+    from shared import registry
+    return ", ".join(f"{p} {packages[p]}" for fw in registry.FRAMEWORKS if fw in frameworks
+                     for p in registry.facts(fw).PACKAGES if packages.get(p)) or "no framework versions recorded"
