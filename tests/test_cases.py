@@ -33,7 +33,7 @@ def test_expand_frameworks_and_devices():
     ("torch,torch:eager", "named twice"),
     ("torch:warp", "choose from eager"),
     ("mxnet", "unknown framework"),
-    ("jax:warp", "jax has no variant 'warp': choose from jit, eager"),
+    ("jax:warp", "jax has no variant 'warp': choose from jit, eager, sparse"),
     ("", "empty"),
     ("torch@gpu", "--devices"),
 ])
