@@ -19,10 +19,9 @@ import os
 
 import numpy as np
 
+from impl_jax.variants import INSTALL
 from shared.contract import RuntimeInfo
 from shared.errors import UserError
-
-INSTALL = "pip install -e '.[jax]'"
 
 try:
     import jax
@@ -31,8 +30,8 @@ try:
 except ModuleNotFoundError as e:  # only a missing jax/jaxlib/optax means "not installed"
     if (e.name or "").split(".")[0] not in ("jax", "jaxlib", "optax"):
         raise
-    raise UserError(f"jax is not installed in this environment ({e}): run `{INSTALL}` (CPU jaxlib), or `make venv`; "
-                    f"on a GPU machine also JAX's CUDA plugin, e.g. pip install 'jax[cuda13]'") from None
+    raise UserError(f"jax is not installed in this environment ({e}): on a CPU machine {INSTALL['cpu']}; "
+                    f"on a GPU machine {INSTALL['gpu']}") from None
 
 from jax._src import xla_bridge  # noqa: E402  whether the client exists yet: no public API says so
 

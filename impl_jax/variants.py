@@ -18,6 +18,11 @@ VARIANTS = {v.name: v for v in (
     Variant("eager", "JAX (op by op)",
             "the same functions without jax.jit: every primitive dispatched on its own (JAX's eager mode), "
             "gradients by jax.value_and_grad, the update op by op; " + _OPTIMIZER),
+    Variant("sparse", "JAX (jit, sparse input)", axis="input", tag="sparse input", execution="jit",
+            about="jit steps on batches as jax.experimental.sparse BCOO (int32 (nnz, 2) indices, float32 values), never "
+            "densified: the first layer is BCOO @ W (bcoo_dot_general), the rest as jit; the stored entries are "
+            "padded with zeros to a power of two (at least 1024), so batches of similar size share one trace "
+            "instead of tracing for every new nnz", input="sparse"),
 )}
 
 # --- framework facts (read by shared/registry.py; nothing else names them) ----------------------

@@ -35,7 +35,7 @@ def test_expand_frameworks_and_devices():
     ("torch,torch:eager", "named twice"),
     ("torch:warp", "execution: eager, compile"),
     ("mxnet", "unknown framework"),
-    ("jax:warp", "jax has no variant 'warp': choose from execution: jit, eager"),
+    ("jax:warp", "jax has no variant 'warp': choose from input: sparse; execution: jit, eager"),
     ("", "empty"),
     ("torch@gpu", "--devices"),
 ])

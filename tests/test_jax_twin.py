@@ -103,10 +103,32 @@ def test_jit_counts_a_trace_per_function_and_new_shape(tiny_data):
     assert eager.trace_count() is None, "op by op nothing is traced"
 
 
+def test_sparse_batches_of_different_nnz_share_a_trace(tiny_data):
+    """The BCOO's stored entries are padded to a power of two: batches whose non-zeros differ (all
+    of the tiny data's, and any single post) trace once, and padding changes no value."""
+    from impl_jax.twin import padded_nnz
+    assert [padded_nnz(n) for n in (0, 1, 1024, 1025, 40_000)] == [1024, 1024, 1024, 2048, 65_536]
+    registry.runtime("jax").configure(TINY_CONFIG.thread_count, "cpu")
+    cfg = TINY_CONFIG.replace(optimizer="strict")
+    twin = training.build(registry.twin_class("jax"), cfg, tiny_data, "sparse")
+    dense = training.build(registry.twin_class("jax"), cfg, tiny_data, "jit")
+    x, y = tiny_data.x_train, tiny_data.y_train
+    nnz = {x[idx].nnz for idx in (np.arange(0, 8), np.arange(8, 16), np.arange(16, 24))}
+    assert len(nnz) > 1, "the batches have the same nnz: the padding would not be exercised"
+    for idx in (np.arange(0, 8), np.arange(8, 16), np.arange(16, 24)):
+        a = twin.losses_to_numpy([twin.train_step(twin.rows_to_device(x, idx, y))])
+        b = dense.losses_to_numpy([dense.train_step(dense.rows_to_device(x, idx, y))])
+        assert np.allclose(a, b, rtol=1e-6, atol=0), (a, b)
+    assert twin.trace_count() == 1, f"batches of nnz {sorted(nnz)} traced {twin.trace_count()} times"
+    for i in range(4):  # single posts of different lengths: one predict trace
+        twin.logits(twin.rows_to_device(tiny_data.x_test, slice(i, i + 1)))
+    assert twin.trace_count() == 2
+
+
 # --- what users are told ---------------------------------------------------------------------------
 
 def test_unknown_jax_variant_lists_the_valid_ones():
-    with pytest.raises(UserError, match="jax has no variant 'warp': choose from jit, eager"):
+    with pytest.raises(UserError, match="jax has no variant 'warp': choose from jit, eager, sparse"):
         registry.variant("jax", "warp")
 
 
@@ -143,7 +165,7 @@ def test_without_jax_the_framework_is_not_installed_with_the_install_command(wit
             print("UserError:", e)
     """, pythonpath=without_jax)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "jit ['eager', 'jit']" in proc.stdout
+    assert "jit ['eager', 'jit', 'sparse']" in proc.stdout
     assert "UserError: jax is not installed" in proc.stdout and INSTALL in proc.stdout, proc.stdout
 
 

@@ -135,7 +135,7 @@ def test_check_old_options_are_the_same_cases(tiny_check_args, tmp_path):
     (["--cases", "torch:eager,torch"], "two different cases"),
     (["--cases", "torch:warp,tensorflow"], "torch has no variant 'warp': choose from input: sparse; execution: eager, compile"),
     (["--cases", "mxnet:eager,torch"], "unknown framework 'mxnet'"),
-    (["--cases", "jax:warp,torch"], "jax has no variant 'warp': choose from execution: jit, eager"),
+    (["--cases", "jax:warp,torch"], "jax has no variant 'warp': choose from input: sparse; execution: jit, eager"),
     (["--cases", "torch,tensorflow", "--variant", "tensorflow=xla"], "give it alone"),
 ])
 def test_check_bad_input_exits_2(tiny_check_args, extra, message, capsys):

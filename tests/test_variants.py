@@ -181,6 +181,10 @@ def forbid_densifying(monkeypatch, fw: str) -> None:
     if fw == "torch":
         import torch
         monkeypatch.setattr(torch.Tensor, "to_dense", _refuse)
+    elif fw == "jax":
+        from jax.experimental import sparse as jsparse
+        monkeypatch.setattr(jsparse.BCOO, "todense", _refuse)
+        monkeypatch.setattr(jsparse, "bcoo_todense", _refuse)
     else:
         import tensorflow as tf
         monkeypatch.setattr(tf.sparse, "to_dense", _refuse)
@@ -211,6 +215,9 @@ def test_sparse_variant_never_builds_a_dense_batch(runtimes, tiny_data, case, mo
     if fw == "torch":
         import torch
         assert batch.x.layout == torch.sparse_csr, batch.x.layout
+    elif fw == "jax":
+        from jax.experimental import sparse as jsparse
+        assert isinstance(batch.x, jsparse.BCOO), type(batch.x)
     else:
         import tensorflow as tf
         assert isinstance(batch.x, tf.SparseTensor), type(batch.x)
