@@ -128,7 +128,7 @@ def test_sparse_batches_of_different_nnz_share_a_trace(tiny_data):
 # --- what users are told ---------------------------------------------------------------------------
 
 def test_unknown_jax_variant_lists_the_valid_ones():
-    with pytest.raises(UserError, match="jax has no variant 'warp': choose from jit, eager, sparse"):
+    with pytest.raises(UserError, match="jax has no variant 'warp': choose from input: sparse; execution: jit, eager"):
         registry.variant("jax", "warp")
 
 
