@@ -147,3 +147,15 @@ def test_a_run_report_holds_the_plain_check_attached_to_it(tmp_path):
     (folder / "plain.json").write_text("{not json")
     with pytest.raises(UserError, match="unreadable plain-script check"):
         report.write_report(folder)
+
+
+def test_report_says_how_threads_were_set_where_a_framework_has_no_thread_api(tmp_path):
+    from benchmarks.reports import report
+    folder = _run_with_flush(tmp_path, {})
+    m = json.loads((folder / "manifest.json").read_text())
+    for w in m["workers"]:
+        if w["case"] == "tensorflow:graph@cpu":
+            w["runtime"]["extra"] = {"thread_setting": "POOL=2, set before the client", "thread_readback": "measured: 2"}
+    (folder / "manifest.json").write_text(json.dumps(m))
+    text = report.write_report(folder).read_text()
+    assert "- ` tensorflow:graph@cpu `: threads POOL=2, set before the client; read back: measured: 2" in text

@@ -13,7 +13,8 @@ from benchmarks.reports import report_figures as figs
 from benchmarks.analysis import stats
 from benchmarks.model.phases import DERIVED, PHASES
 from benchmarks.analysis.rundata import (Run, derived, derived_text, fmt_interval, fmt_ratio, fmt_time, kind_banner,
-                                load_run, md_escape, md_fence, md_table, overlapping_runs, summary, timing_markdown)
+                                load_run, md_code, md_escape, md_fence, md_table, overlapping_runs, summary,
+                                timing_markdown)
 from shared.atomic import write_atomic
 
 REPORT_NAME = "report.md"
@@ -288,6 +289,11 @@ def environment_section(run: Run) -> list[str]:
                                r.get("inter_op_threads"), r.get("tf32"),
                                "not recorded" if r.get("flush_denormal") is None else r.get("flush_denormal")]
                               for k, r in rts.items()])]
+        notes = [f"- {md_code(k)}: threads {md_escape(r['extra']['thread_setting'])}; read back: "
+                 f"{md_escape(r['extra'].get('thread_readback', 'not said'))}"
+                 for k, r in rts.items() if (r.get("extra") or {}).get("thread_setting")]
+        if notes:  # a framework without a thread API (JAX) says how it was set and how it was measured
+            out += ["", *notes]
         flushed = {k for k, r in rts.items() if r.get("flush_denormal") is True}
         if flushed and len(flushed) < len(rts):
             out += ["", "The cases differ in how their threads treat denormal floats (measured above): flushed to zero "
