@@ -55,3 +55,16 @@ def render(doc: dict, standalone: bool = False) -> str:
                       "verdict", "first-epoch step loss, max rel. difference",
                       "denormals flushed (plain / twin, measured)"], rows)
     return "\n".join(head) + "\n" + table + "\n"
+
+
+def summary_lines(doc: dict, link: str) -> list[str]:
+    """The README's generated lines: one per case, the ratio with its interval and the verdict,
+    and where the evidence is."""
+    env = doc.get("environment") or {}
+    out = [f"Twin against plain script, `fwbench plain` ({doc['processes']} interleaved process pairs per case, "
+           f"{'shared' if doc['init'] == 'shared' else 'own'} initial weights, {md_escape(env.get('cpu', '?'))}, "
+           f"{md_escape(doc.get('started', '?'))}; evidence: [{md_escape(link)}]({link}):", ""]
+    rows = [[_case_label(r["case"]), md_code(r["case"]),
+             f"{fmt_ratio(r['ratio']['value'])} ({fmt_interval(r['ratio']['low'], r['ratio']['high'])})", r["verdict"]]
+            for r in doc["results"]]
+    return out + [md_table(["case", "id", "twin / plain (95% CI)", "verdict"], rows)]
