@@ -73,6 +73,32 @@ def headline(run: Run, frame) -> list[str]:
 
 # --------------------------------------------------------------------------- sections
 
+def pooled_section(run: Run, frame) -> list[str]:
+    """For a pooled run (benchmarks/pool.py): its source runs, and how many runs and processes
+    back each verdict."""
+    sources = run.manifest.get("pooled_from")
+    if not sources:
+        return []
+    from benchmarks.pool import run_counts
+    out = [f"{len(sources)} runs with the same fingerprint (configuration, cases, package versions, CPU model, "
+           "thread budget) pooled: every worker process of every run is one sample, and the intervals below are "
+           "the suite's own (per-process medians, Welch on the logs) over all of them.",
+           md_table(["source run", "started", "processes per case", "duration (s)"],
+                    [[Path(s["path"]).name, s.get("started_utc"), s.get("processes"), s.get("duration_s")]
+                     for s in sources])]
+    rows = []
+    for _, r in frame[frame.speedup.notna() & (frame.verdict != "baseline")].iterrows():
+        runs_c, n_c = run_counts(run, r["case"], r["phase"])
+        runs_b, n_b = run_counts(run, r["baseline"], r["phase"])
+        rows.append([PHASES[r["phase"]].label, r["label"], r["device"].upper(),
+                     f"{fmt_ratio(r['speedup'])}x ({fmt_interval(r['speedup_low'], r['speedup_high'])})",
+                     r["verdict"], f"{min(runs_c, runs_b)}", f"{n_c} / {n_b}"])
+    if rows:
+        out.append(md_table(["phase", "case", "device", "speedup vs baseline (95% CI)", "verdict", "runs",
+                             "processes (case / baseline)"], rows))
+    return out
+
+
 def warnings_section(run: Run, frame) -> list[str]:
     out = list(run.manifest.get("warnings") or []) + overlapping_runs(run)
     th = run.manifest.get("threads") or {}
@@ -328,6 +354,9 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
     if m.get("label"):
         parts.append(f"Run: {md_escape(m['label'])}.")
     parts += ["## Headline", "\n".join(f"- {md_escape(s)}" for s in headline(run, frame)) or "No comparisons."]
+    pooled = pooled_section(run, frame)
+    if pooled:
+        parts += ["## Pooled evidence", *pooled]
     if "phases-cpu" in made or made:
         main = made.get("phases-cpu") or next((p for n, p in made.items() if n.startswith("phases-")), None)
         if main:

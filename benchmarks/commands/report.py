@@ -4,6 +4,8 @@ regression gate.
     fwbench report [RUN ...]                             report.md + fig-*.png in each run folder
     fwbench report RUN1 RUN2 ... --compare [--output DIR]   one comparison report across runs
     fwbench report --baseline OLD NEW [--threshold 10]   exit 1 when NEW regressed or lost a result
+    fwbench report --pool RUN RUN ... [--output DIR]     one report over runs with the same fingerprint
+                                                         (or --pool FOLDER: the run folders in it)
 """
 from __future__ import annotations
 
@@ -34,6 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline", metavar="OLD", type=Path, default=None,
                    help="regression gate: exit 1 when a (case, phase) of RUN is slower than in OLD by more than "
                         "--threshold percent with an interval excluding no change, or is missing from RUN")
+    p.add_argument("--pool", action="store_true",
+                   help="pool runs with the same fingerprint (configuration, cases, package versions, CPU model, "
+                        "thread budget) into one report; a RUN that is a folder of run folders stands for them")
     p.add_argument("--threshold", type=float, default=10.0,
                    help="percent slowdown that counts as a regression (default 10)")
 
@@ -68,6 +73,19 @@ def main(args: argparse.Namespace) -> int:
             failed |= bool(fails) or not (fails or other)
         print("REGRESSION or MISSING RESULTS: the gate fails" if failed else "no regression")
         return 1 if failed else 0
+    if args.pool:
+        from benchmarks import pool
+        if args.compare:
+            raise UserError("--pool and --compare are separate modes: use one")
+        if args.output is None:
+            raise UserError("--pool needs --output DIR, the folder for the pooled report")
+        loaded = [load_run(r) for r in pool.expand(runs)]
+        command = "fwbench report --pool " + " ".join(str(r) for r in runs) + f" --output {args.output}"
+        run, path = pool.write_pooled(loaded, args.output, command)
+        print(f"wrote {path} (pooled from {len(loaded)} runs)")
+        for line in report.headline(run, report.summary(run)):
+            print(f"  {line}")
+        return 0
     if args.compare:
         if len(runs) < 2:
             raise UserError("--compare needs at least two run folders")
@@ -82,7 +100,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"wrote {path} ({flagged} comparison(s) flagged as unstable across runs)")
         return 0
     if args.output is not None:
-        raise UserError("--output applies to --compare; single reports go into their run folder")
+        raise UserError("--output applies to --compare and --pool; single reports go into their run folder")
     if not runs and not (default_run().exists() or default_run().is_symlink()):
         raise UserError("no results/latest yet: run `fwbench run` first, or name a run folder")
     for r in runs or [default_run()]:
