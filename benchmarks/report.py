@@ -357,10 +357,13 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
     pooled = pooled_section(run, frame)
     if pooled:
         parts += ["## Pooled evidence", *pooled]
-    if "phases-cpu" in made or made:
-        main = made.get("phases-cpu") or next((p for n, p in made.items() if n.startswith("phases-")), None)
-        if main:
-            parts.append(f"![main figure]({main.name})")
+    main = made.get("forest-cpu") or next((p for n, p in made.items() if n.startswith("forest-")), None)
+    if main:
+        parts += [f"![main figure: speedup over the baseline per case and phase, 95% CI, coloured by verdict]"
+                  f"({main.name})", f"Regenerate: `{figs.regenerate_command(run)}`."]
+    for name, p in made.items():
+        if name.startswith("forest-") and p is not main:
+            parts.append(f"![{name}]({p.name})")
     w = warnings_section(run, frame)
     parts += ["## Warnings", "\n".join(f"- {md_escape(x)}" for x in w) if w else "None."]
     skipped = int((frame["status"] == "skipped").sum()) if "status" in frame else 0
@@ -373,6 +376,10 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
         parts.append(timing_markdown(frame, dev))
         if f"phases-{dev}" in made:
             parts.append(f"![phases on {dev}]({made[f'phases-{dev}'].name})")
+        if f"memory-{dev}" in made:
+            parts += [f"![memory on {dev}]({made[f'memory-{dev}'].name})",
+                      "Peak memory: the worker process's peak resident set (host RAM) and, on a GPU, the peak device "
+                      "memory allocated, each the maximum over processes."]
         mx = matrix_section(run, frame, dev)
         if mx:
             parts += [f"### Execution-mode matrix on {dev.upper()}",
@@ -426,7 +433,9 @@ def draw_figures(run: Run, frame) -> tuple[dict[str, Path], list[str]]:
     """Every figure the data allow; a figure that fails becomes a note, not a failed report."""
     jobs = {}
     for dev in run.devices():
+        jobs[f"forest-{dev}"] = lambda p, d=dev: figs.forest_figure(run, frame, d, p)
         jobs[f"phases-{dev}"] = lambda p, d=dev: figs.phases_figure(run, frame, d, p)
+        jobs[f"memory-{dev}"] = lambda p, d=dev: figs.memory_figure(run, frame, d, p)
         jobs[f"latency-{dev}"] = lambda p, d=dev: figs.latency_figure(run, d, p)
         if len(run.framework_cases(dev)) > 2:
             jobs[f"matrix-{dev}"] = lambda p, d=dev: figs.matrix_figure(run, frame, d, p)
