@@ -293,8 +293,10 @@ def loss_figure(run: Run, path: Path) -> Path | None:
     return save_png(fig, path)
 
 
-def compare_figure(frames: list[tuple[str, object]], path: Path) -> Path | None:
-    """Speedup over the baseline per phase and case, one bar per run, with 95% CIs."""
+def compare_figure(frames: list[tuple[str, object]], path: Path, command: str | None = None) -> Path | None:
+    """The same comparisons in each run: a row per (case, phase), one point per run with its 95%
+    interval, the speedup over that run's baseline on a log axis (a ratio's natural scale: 2x
+    and 0.5x are equally far from 1). `frames` are (run label, summary frame)."""
     keys = []
     for _, f in frames:
         for _, r in f[f.speedup.notna() & (f.verdict != "baseline")].iterrows():
@@ -302,12 +304,37 @@ def compare_figure(frames: list[tuple[str, object]], path: Path) -> Path | None:
                 keys.append((r["case"], r["phase"]))
     if not keys:
         return None
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(keys) + 2), 4.0))
-    grouped_bars(ax, [(name, f) for name, f in frames], keys, "speedup")
-    ax.axhline(1.0, color="black", lw=0.8)
-    ax.set_xticks(range(len(keys)), [f"{c}\n{PHASES[p].label}" for c, p in keys], rotation=30, ha="right", fontsize=6)
-    ax.set_ylabel("speedup over baseline")
-    ax.set_title("The same comparisons in each run (95% CI)", fontsize=10)
-    ax.legend(fontsize=7)
-    ax.grid(axis="y", alpha=0.3)
+    fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(keys) * max(1, len(frames)) / 2 + 1.8))
+    step = 0.7 / max(1, len(frames))
+    for i, (name, f) in enumerate(frames):
+        color = PALETTE[(i + 1) % len(PALETTE)]
+        for k, (case, phase) in enumerate(keys):
+            r = f[(f.case == case) & (f.phase == phase)]
+            if not len(r) or not _ok(r.iloc[0]["speedup"]):
+                continue
+            r = r.iloc[0]
+            y = len(keys) - 1 - k - (i - (len(frames) - 1) / 2) * step  # run 1 on top, as in the legend
+            lo = r["speedup_low"] if _ok(r["speedup_low"]) else r["speedup"]
+            hi = r["speedup_high"] if _ok(r["speedup_high"]) else r["speedup"]
+            ax.plot([lo, hi], [y, y], "-", color=color, lw=1.8)
+            ax.plot([r["speedup"]], [y], "o", color=color, markersize=4, label=name)  # deduplicated below
+    ax.axvline(1.0, color="black", lw=0.8)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%gx"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    labels = {}
+    for _, f in frames:
+        labels.update(dict(zip(f.case, f.label)))
+    ax.set_yticks(range(len(keys)), [f"{PHASES[p].label}: {labels.get(c, c)}" for c, p in keys][::-1], fontsize=7)
+    ax.set_xlabel("speedup over each run's baseline (log scale; right of 1: faster), 95% CI", fontsize=8)
+    ax.set_title("The same comparisons in each run", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    handles, names = ax.get_legend_handles_labels()
+    seen = {}
+    for h, n in zip(handles, names):
+        seen.setdefault(n, h)
+    ax.legend(list(seen.values()), list(seen), fontsize=7, loc="best")
+    if command:
+        caption(fig, command)
     return save_png(fig, path)

@@ -94,7 +94,9 @@ def main(args: argparse.Namespace) -> int:
         twice = next((p for p in paths if paths.count(p) > 1), None)
         if twice:  # the same run twice would read as a perfectly stable comparison
             raise UserError(f"run folder {twice} is named twice in --compare: name each run once")
-        path, flagged = compare.write_comparison(loaded, args.output or COMPARE_DEFAULT)
+        command = ("fwbench report " + " ".join(str(r) for r in runs) + " --compare"
+                   + (f" --output {args.output}" if args.output else ""))
+        path, flagged = compare.write_comparison(loaded, args.output or COMPARE_DEFAULT, command)
         for w in compare.env_differences(loaded):
             print(f"warning: {w}", file=sys.stderr)
         print(f"wrote {path} ({flagged} comparison(s) flagged as unstable across runs)")
