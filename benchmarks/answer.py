@@ -250,7 +250,7 @@ def accuracy_figure(results: Path, path: Path) -> Path:
     ax.set_title(f"Test accuracy over seeds {a['seeds'][0]}-{a['seeds'][-1]} (diamond: mean, 95% CI)", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=7, loc="lower left")
-    fig.text(0.01, -0.04, f"regenerate: {REFRESH}", fontsize=6, color="grey")
+    fig.text(0.01, 1.0, f"regenerate: {REFRESH}", fontsize=6, color="grey", ha="left", va="bottom")
     return save_png(fig, path)
 
 

@@ -55,7 +55,7 @@ def headline(run: Run, frame) -> list[str]:
             if case.status != "ok":
                 lines.append(f"On {dev.upper()}, {case.label}: "
                              f"{'not available on this machine' if case.status == 'unavailable' else 'failed'}: "
-                             f"{case.reason}.")
+                             f"{case.reason}{gpu_install_hint(case)}.")
         if base is None or base.status != "ok":
             continue
         rows = frame[(frame.device == dev) & (frame.case != base.id) & frame.speedup.notna()]
@@ -64,7 +64,10 @@ def headline(run: Run, frame) -> list[str]:
         lines += [sentence(r, base.label) for _, r in rows.iterrows()]
     acc = frame[frame.accuracy.notna()]
     if len(acc):
-        lines.append("Final test accuracy: " + "; ".join(
+        seed = (run.manifest.get("config") or {}).get("seed")
+        # every process trains the same seed: its spread is rounding, not the seed-to-seed spread
+        lines.append(f"Final test accuracy (seed {seed} in every process; fwbench check --seeds N measures "
+                     f"the spread over seeds): " + "; ".join(
             f"{r['label']} ({r['device'].upper()}) {r['accuracy']:.1%}"
             + (f" (range {r['accuracy_min']:.1%}-{r['accuracy_max']:.1%} over processes)"
                if r["accuracy_max"] != r["accuracy_min"] else "") for _, r in acc.iterrows()) + ".")
@@ -72,6 +75,15 @@ def headline(run: Run, frame) -> list[str]:
 
 
 # --------------------------------------------------------------------------- sections
+
+def gpu_install_hint(case) -> str:
+    """Runs recorded before the install hint named the GPU extra tell GPU users to install the CPU
+    one; a missing framework on a GPU case gets the GPU install named here."""
+    reason = case.reason or ""
+    if case.device == "gpu" and "not installed" in reason and ".[gpu]" not in reason:
+        return " (on a GPU machine install the GPU build: `pip install -e '.[gpu]'`, see README, GPU)"
+    return ""
+
 
 def pooled_section(run: Run, frame) -> list[str]:
     """For a pooled run (benchmarks/pool.py): its source runs, and how many runs and processes
@@ -439,7 +451,8 @@ def draw_figures(run: Run, frame) -> tuple[dict[str, Path], list[str]]:
         jobs[f"latency-{dev}"] = lambda p, d=dev: figs.latency_figure(run, d, p)
         if len(run.framework_cases(dev)) > 2:
             jobs[f"matrix-{dev}"] = lambda p, d=dev: figs.matrix_figure(run, frame, d, p)
-        jobs[f"breakdown-{dev}"] = lambda p, d=dev: figs.breakdown_figure(breakdown_rows(run, d), p)
+        jobs[f"breakdown-{dev}"] = lambda p, d=dev: figs.breakdown_figure(breakdown_rows(run, d), p,
+                                                                         figs.regenerate_command(run))
     jobs["loss"] = lambda p: figs.loss_figure(run, p)
     made, problems = {}, []
     for name, draw in jobs.items():

@@ -46,7 +46,8 @@ def regenerate_command(run: Run) -> str:
 
 
 def caption(fig, text: str) -> None:
-    fig.text(0.01, -0.02, f"regenerate: {text}", fontsize=6, color="grey", ha="left", va="top")
+    # above the title: below the axes it would collide with rotated tick labels
+    fig.text(0.01, 1.0, f"regenerate: {text}", fontsize=6, color="grey", ha="left", va="bottom")
 
 
 def save_png(fig, path: Path) -> Path:
@@ -101,6 +102,7 @@ def phases_figure(run: Run, frame, device: str, path: Path) -> Path | None:
     ax.set_title(f"Time per phase on {device.upper()}; error bars: 95% CI over processes", fontsize=10)
     ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
+    caption(fig, regenerate_command(run))
     return save_png(fig, path)
 
 
@@ -206,7 +208,7 @@ def matrix_figure(run: Run, frame, device: str, path: Path) -> Path | None:
     return save_png(fig, path)
 
 
-def breakdown_figure(rows: list[dict], path: Path) -> Path | None:
+def breakdown_figure(rows: list[dict], path: Path, command: str | None = None) -> Path | None:
     """Stacked bars: forward, backward, optimizer, read-back per case, the measured step as a tick."""
     if not rows:
         return None
@@ -227,6 +229,8 @@ def breakdown_figure(rows: list[dict], path: Path) -> Path | None:
     ax.set_title("The training step taken apart", fontsize=10)
     ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
+    if command:
+        caption(fig, command)
     return save_png(fig, path)
 
 
@@ -287,9 +291,11 @@ def loss_figure(run: Run, path: Path) -> Path | None:
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean training loss")
     ax.set_yscale("log")
-    ax.set_title("Training loss per epoch (train_to_accuracy, first process)", fontsize=10)
+    seed = (run.manifest.get("config") or {}).get("seed")
+    ax.set_title(f"Training loss per epoch (train_to_accuracy, first process, seed {seed})", fontsize=10)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
+    caption(fig, regenerate_command(run) + "  (loss over seeds: fwbench check --seeds N)")
     return save_png(fig, path)
 
 

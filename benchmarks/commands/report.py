@@ -4,6 +4,7 @@ regression gate.
     fwbench report [RUN ...]                             report.md + fig-*.png in each run folder
     fwbench report RUN1 RUN2 ... --compare [--output DIR]   one comparison report across runs
     fwbench report --baseline OLD NEW [--threshold 10]   exit 1 when NEW regressed or lost a result
+    fwbench report --sweep SWEEP ...                     a sweep folder's report and figures, rewritten
     fwbench report --pool RUN RUN ... [--output DIR]     one report over runs with the same fingerprint
                                                          (or --pool FOLDER: the run folders in it)
 """
@@ -39,6 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pool", action="store_true",
                    help="pool runs with the same fingerprint (configuration, cases, package versions, CPU model, "
                         "thread budget) into one report; a RUN that is a folder of run folders stands for them")
+    p.add_argument("--sweep", action="store_true",
+                   help="the RUNs are sweep folders: rewrite each one's report and figures from its point runs")
     p.add_argument("--threshold", type=float, default=10.0,
                    help="percent slowdown that counts as a regression (default 10)")
 
@@ -73,6 +76,19 @@ def main(args: argparse.Namespace) -> int:
             failed |= bool(fails) or not (fails or other)
         print("REGRESSION or MISSING RESULTS: the gate fails" if failed else "no regression")
         return 1 if failed else 0
+    if args.sweep:
+        from benchmarks import sweep_report
+        from benchmarks.commands.sweep import SWEEP_FILE
+        if args.pool or args.compare or args.baseline is not None:
+            raise UserError("--sweep is a mode of its own: not with --pool, --compare or --baseline")
+        if not runs:
+            raise UserError("--sweep needs the sweep folders: fwbench report --sweep results/sweeps/<stamp>-<param>")
+        for r in runs:
+            if not (r / SWEEP_FILE).is_file():
+                raise UserError(f"{r}: not a sweep folder (no {SWEEP_FILE}); give one `fwbench sweep` wrote")
+        for r in runs:
+            print(f"wrote {sweep_report.write(r)}")
+        return 0
     if args.pool:
         from benchmarks import pool
         if args.compare:
