@@ -91,7 +91,8 @@ def default_findings(results: Path) -> list[Finding]:
         lines = []
         for _, r in rows.iterrows():
             n_runs, _ = pool.run_counts(run, r["case"], r["phase"])
-            lines.append(sentence(r, base.label).rstrip(".") + f", pooled from {n_runs} runs).")
+            lines.append(sentence(r, base.label).replace("processes a side)",
+                                                          f"processes a side, pooled from {n_runs} runs)"))
         won = rows[rows.verdict.isin(["faster", "slower"])]
         summary_line = (f"Default against default on {dev.upper()} ({len(run.manifest['pooled_from'])} runs pooled, "
                         f"{int(rows.processes.min())} processes a side): "
@@ -163,8 +164,9 @@ def best_findings(results: Path) -> list[Finding]:
                      f"{ {'torch': 'PyTorch', 'tensorflow': 'TensorFlow', None: 'no measurable difference'}[b['winner']]} |")
     text = ("Best against best on CPU (each framework's fastest measured configuration per phase, matrix run, "
             f"{int(run.manifest.get('processes') or 0)} processes a case): " + "; ".join(parts) + ".")
+    # the column is time(TensorFlow's best) / time(PyTorch's best): above 1, PyTorch's best is faster
     head = ("| phase | fastest PyTorch case (time) | fastest TensorFlow case (time) | "
-            "TensorFlow's best vs PyTorch's best: speedup (95% CI) | verdict |\n|---|---|---|---|---|\n")
+            "speedup of PyTorch's best over TensorFlow's best (95% CI) | faster |\n|---|---|---|---|---|\n")
     return [Finding("best against best", text, [("matrix report", rel / "report.md")],
                     rel / "fig-forest-cpu.png", head + "\n".join(table))]
 
