@@ -263,6 +263,8 @@ def latency_figure(run: Run, device: str, path: Path) -> Path | None:
         for q, x in qs.items():
             ax.plot([x / scale], [q], "|", color=color, markersize=10, mew=2)
     ax.set_xscale("log")
+    # 1, 2, 5 a decade: a range inside one decade (GPU latencies) still gets labelled ticks
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels overlap on a short range
     ax.set_xlabel(f"{unit} per call (log scale)")
