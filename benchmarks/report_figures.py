@@ -45,6 +45,16 @@ def regenerate_command(run: Run) -> str:
     return f"fwbench report {where}"
 
 
+def ratio_axis(axis) -> None:
+    """Ratio ticks on a log axis, labelled 0.5x, 1x, 2x: at 1, 2 and 5 a decade over a short range,
+    at the decades alone over a long one (more would overprint). Call after the data are drawn."""
+    lo, hi = axis.get_view_interval()
+    subs = (1.0, 2.0, 5.0) if lo > 0 and math.log10(hi / lo) <= 3.0 else (1.0,)
+    axis.set_major_locator(matplotlib.ticker.LogLocator(subs=subs))
+    axis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%gx"))
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
 def caption(fig, text: str) -> None:
     # above the title: below the axes it would collide with rotated tick labels
     fig.text(0.01, 1.0, f"regenerate: {text}", fontsize=6, color="grey", ha="left", va="bottom")
@@ -127,10 +137,7 @@ def forest_figure(run: Run, frame, device: str, path: Path) -> Path | None:
         seen.add(r["verdict"])
     ax.axvline(1.0, color="black", lw=0.8)
     ax.set_xscale("log")
-    # ticks at 1, 2, 5 per decade, labelled as ratios: the default's 6x10^-1 reads badly
-    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%gx"))
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ratio_axis(ax.xaxis)
     labels = [f"{PHASES[r['phase']].label}: {r['label']}" for _, r in rows.iterrows()]
     ax.set_yticks(range(len(rows)), labels[::-1], fontsize=7)
     base = run.baseline(device)
@@ -328,9 +335,7 @@ def compare_figure(frames: list[tuple[str, object]], path: Path, command: str | 
             ax.plot([r["speedup"]], [y], "o", color=color, markersize=4, label=name)  # deduplicated below
     ax.axvline(1.0, color="black", lw=0.8)
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%gx"))
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ratio_axis(ax.xaxis)
     labels = {}
     for _, f in frames:
         labels.update(dict(zip(f.case, f.label)))

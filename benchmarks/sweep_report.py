@@ -141,10 +141,8 @@ def figure(frame, fitted: list[dict], param: str, phase: str, column: str, path:
     if timing:
         ax.set_yscale("log")
         sx.set_yscale("log")
-        import matplotlib.ticker as mt  # ratio ticks (1, 2, 5 a decade) instead of 6x10^-1
-        sx.yaxis.set_major_locator(mt.LogLocator(subs=(1.0, 2.0, 5.0)))
-        sx.yaxis.set_major_formatter(mt.FormatStrFormatter("%gx"))
-        sx.yaxis.set_minor_formatter(mt.NullFormatter())
+        from benchmarks.report_figures import ratio_axis
+        ratio_axis(sx.yaxis)
         sx.axhline(1.0, color="black", lw=0.8)
         _crossing_marks(sx, flips or [], phase)
         sx.set_ylabel("speedup (95% CI)", fontsize=8)
