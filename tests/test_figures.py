@@ -189,7 +189,8 @@ def test_every_column_of_results_csv_and_the_timing_table(tmp_path, capsys):
     pin("torch accuracy range md", acc["PyTorch (eager)"][3], "91.00%-92.00%")
     pin("tf accuracy md", acc["TensorFlow (graph)"][2], "90.50%")
     pin("tf accuracy processes md", acc["TensorFlow (graph)"][4], "3")
-    assert "Final test accuracy: PyTorch (eager) (CPU) 91.5% (range 91.0%-92.0% over processes)" in text
+    assert ("Final test accuracy (seed 0 in every process; fwbench check --seeds N measures the spread over "
+            "seeds): PyTorch (eager) (CPU) 91.5% (range 91.0%-92.0% over processes)") in text
     assert "None: every case and phase the run asked for produced results." in text
 
 

@@ -584,8 +584,10 @@ def speedup_cell(row) -> str:
 
 
 def timing_markdown(frame, device: str | None = None) -> str:
-    """The timing table: a row per (phase, case), from the summary frame."""
+    """The timing table: a row per (phase, case), from the summary frame. The device-memory column
+    appears only when some row recorded it (GPU runs), so CPU tables keep their shape."""
     rows = []
+    gpu_mem = bool(frame["peak_device_mem_mb"].notna().any()) if "peak_device_mem_mb" in frame else False
     for _, r in frame.iterrows():
         if device is not None and r["device"] != device:
             continue
@@ -593,9 +595,10 @@ def timing_markdown(frame, device: str | None = None) -> str:
                      "" if _nan(r["time_low_s"]) else f"{fmt_time(r['time_low_s'])}-{fmt_time(r['time_high_s'])}",
                      "" if _nan(r["processes"]) else f"{int(r['processes'])} x {int(r['rounds'] / r['processes'])}",
                      speedup_cell(r), r["verdict"] or "", "" if _nan(r["peak_rss_mb"]) else f"{r['peak_rss_mb']:.0f}",
+                     *([] if not gpu_mem else ["" if _nan(r["peak_device_mem_mb"]) else f"{r['peak_device_mem_mb']:.0f}"]),
                      r["note"] or r["warnings"] or ""])
     return md_table(["phase", "case", "device", "time", "95% CI", "processes x rounds", "speedup vs baseline (95% CI)",
-                     "verdict", "peak RSS (MB)", "notes"], rows)
+                     "verdict", "peak RSS (MB)", *(["peak device memory (MB)"] if gpu_mem else []), "notes"], rows)
 
 
 def write_tables(run: Run, folder: Path) -> None:

@@ -4,6 +4,9 @@ regression gate.
     fwbench report [RUN ...]                             report.md + fig-*.png in each run folder
     fwbench report RUN1 RUN2 ... --compare [--output DIR]   one comparison report across runs
     fwbench report --baseline OLD NEW [--threshold 10]   exit 1 when NEW regressed or lost a result
+    fwbench report --sweep SWEEP ...                     a sweep folder's report and figures, rewritten
+    fwbench report --pool RUN RUN ... [--output DIR]     one report over runs with the same fingerprint
+                                                         (or --pool FOLDER: the run folders in it)
 """
 from __future__ import annotations
 
@@ -34,6 +37,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline", metavar="OLD", type=Path, default=None,
                    help="regression gate: exit 1 when a (case, phase) of RUN is slower than in OLD by more than "
                         "--threshold percent with an interval excluding no change, or is missing from RUN")
+    p.add_argument("--pool", action="store_true",
+                   help="pool runs with the same fingerprint (configuration, cases, package versions, CPU model, "
+                        "thread budget) into one report; a RUN that is a folder of run folders stands for them")
+    p.add_argument("--sweep", action="store_true",
+                   help="the RUNs are sweep folders: rewrite each one's report and figures from its point runs")
     p.add_argument("--threshold", type=float, default=10.0,
                    help="percent slowdown that counts as a regression (default 10)")
 
@@ -68,6 +76,32 @@ def main(args: argparse.Namespace) -> int:
             failed |= bool(fails) or not (fails or other)
         print("REGRESSION or MISSING RESULTS: the gate fails" if failed else "no regression")
         return 1 if failed else 0
+    if args.sweep:
+        from benchmarks.reports import sweep_report
+        from benchmarks.model.sweeps import SWEEP_FILE
+        if args.pool or args.compare or args.baseline is not None:
+            raise UserError("--sweep is a mode of its own: not with --pool, --compare or --baseline")
+        if not runs:
+            raise UserError("--sweep needs the sweep folders: fwbench report --sweep results/sweeps/<stamp>-<param>")
+        for r in runs:
+            if not (r / SWEEP_FILE).is_file():
+                raise UserError(f"{r}: not a sweep folder (no {SWEEP_FILE}); give one `fwbench sweep` wrote")
+        for r in runs:
+            print(f"wrote {sweep_report.write(r)}")
+        return 0
+    if args.pool:
+        from benchmarks.analysis import pool
+        if args.compare:
+            raise UserError("--pool and --compare are separate modes: use one")
+        if args.output is None:
+            raise UserError("--pool needs --output DIR, the folder for the pooled report")
+        loaded = [load_run(r) for r in pool.expand(runs)]
+        command = "fwbench report --pool " + " ".join(str(r) for r in runs) + f" --output {args.output}"
+        run, path = report.write_pooled_report(loaded, args.output, command)
+        print(f"wrote {path} (pooled from {len(loaded)} runs)")
+        for line in report.headline(run, report.summary(run)):
+            print(f"  {line}")
+        return 0
     if args.compare:
         if len(runs) < 2:
             raise UserError("--compare needs at least two run folders")
@@ -76,13 +110,15 @@ def main(args: argparse.Namespace) -> int:
         twice = next((p for p in paths if paths.count(p) > 1), None)
         if twice:  # the same run twice would read as a perfectly stable comparison
             raise UserError(f"run folder {twice} is named twice in --compare: name each run once")
-        path, flagged = compare.write_comparison(loaded, args.output or COMPARE_DEFAULT)
+        command = ("fwbench report " + " ".join(str(r) for r in runs) + " --compare"
+                   + (f" --output {args.output}" if args.output else ""))
+        path, flagged = compare.write_comparison(loaded, args.output or COMPARE_DEFAULT, command)
         for w in compare.env_differences(loaded):
             print(f"warning: {w}", file=sys.stderr)
         print(f"wrote {path} ({flagged} comparison(s) flagged as unstable across runs)")
         return 0
     if args.output is not None:
-        raise UserError("--output applies to --compare; single reports go into their run folder")
+        raise UserError("--output applies to --compare and --pool; single reports go into their run folder")
     if not runs and not (default_run().exists() or default_run().is_symlink()):
         raise UserError("no results/latest yet: run `fwbench run` first, or name a run folder")
     for r in runs or [default_run()]:

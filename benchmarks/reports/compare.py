@@ -111,9 +111,10 @@ def comparison_markdown(runs: list[Run], figure: Path | None) -> tuple[str, int]
     keys, cells, _ = _cells(runs)
     names = display_names(runs)
     parts = ["# fwbench comparison", md_table(
-        ["run", "kind", "host", "started (UTC)", "processes", "command"],
-        [[n, r.kind, _get(r.manifest, "environment.host"), r.manifest.get("started_utc"),
-          r.manifest.get("processes"), md_code(r.manifest.get("command"))] for n, r in zip(names, runs)])]
+        ["run", "label in the figure", "kind", "host", "started (UTC)", "processes", "command"],
+        [[n, lab, r.kind, _get(r.manifest, "environment.host"), r.manifest.get("started_utc"),
+          r.manifest.get("processes"), md_code(r.manifest.get("command"))]
+         for n, lab, r in zip(names, figure_labels(runs), runs)])]
     warn = env_differences(runs)
     parts += ["## Environments", "\n".join(f"- {md_escape(w)}" for w in warn) if warn else
               "Threads, versions, devices, CPU and configuration match."]
@@ -147,10 +148,17 @@ def comparison_markdown(runs: list[Run], figure: Path | None) -> tuple[str, int]
     return "\n\n".join(parts) + "\n", flagged
 
 
-def write_comparison(runs: list[Run], out_dir: Path) -> tuple[Path, int]:
+def figure_labels(runs: list[Run]) -> list[str]:
+    """Short legend labels: a run's own --label, else "run N" in the order given (the report's
+    first table maps each to its folder; timestamps in a legend are unreadable)."""
+    return [f"run {i}" + (f": {r.manifest['label']}" if r.manifest.get("label") else "")
+            for i, r in enumerate(runs, 1)]
+
+
+def write_comparison(runs: list[Run], out_dir: Path, command: str | None = None) -> tuple[Path, int]:
     out_dir.mkdir(parents=True, exist_ok=True)
     _, _, frames = _cells(runs)
-    figure = compare_figure(list(zip(display_names(runs), frames)), out_dir / "fig-compare.png")
+    figure = compare_figure(list(zip(figure_labels(runs), frames)), out_dir / "fig-compare.png", command)
     text, flagged = comparison_markdown(runs, figure)
     return write_atomic(out_dir / REPORT_NAME, text), flagged
 

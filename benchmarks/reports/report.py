@@ -56,7 +56,7 @@ def headline(run: Run, frame) -> list[str]:
             if case.status != "ok":
                 lines.append(f"On {dev.upper()}, {case.label}: "
                              f"{'not available on this machine' if case.status == 'unavailable' else 'failed'}: "
-                             f"{case.reason}.")
+                             f"{case.reason}{gpu_install_hint(case)}.")
         if base is None or base.status != "ok":
             continue
         rows = frame[(frame.device == dev) & (frame.case != base.id) & frame.speedup.notna()]
@@ -65,7 +65,10 @@ def headline(run: Run, frame) -> list[str]:
         lines += [sentence(r, base.label) for _, r in rows.iterrows()]
     acc = frame[frame.accuracy.notna()]
     if len(acc):
-        lines.append("Final test accuracy: " + "; ".join(
+        seed = (run.manifest.get("config") or {}).get("seed")
+        # every process trains the same seed: its spread is rounding, not the seed-to-seed spread
+        lines.append(f"Final test accuracy (seed {seed} in every process; fwbench check --seeds N measures "
+                     f"the spread over seeds): " + "; ".join(
             f"{r['label']} ({r['device'].upper()}) {r['accuracy']:.1%}"
             + (f" (range {r['accuracy_min']:.1%}-{r['accuracy_max']:.1%} over processes)"
                if r["accuracy_max"] != r["accuracy_min"] else "") for _, r in acc.iterrows()) + ".")
@@ -73,6 +76,41 @@ def headline(run: Run, frame) -> list[str]:
 
 
 # --------------------------------------------------------------------------- sections
+
+def gpu_install_hint(case) -> str:
+    """Runs recorded before the install hint named the GPU extra tell GPU users to install the CPU
+    one; a missing framework on a GPU case gets the GPU install named here."""
+    reason = case.reason or ""
+    if case.device == "gpu" and "not installed" in reason and ".[gpu]" not in reason:
+        return " (on a GPU machine install the GPU build: `pip install -e '.[gpu]'`, see README, GPU)"
+    return ""
+
+
+def pooled_section(run: Run, frame) -> list[str]:
+    """For a pooled run (benchmarks/analysis/pool.py): its source runs, and how many runs and processes
+    back each verdict."""
+    sources = run.manifest.get("pooled_from")
+    if not sources:
+        return []
+    from benchmarks.analysis.pool import run_counts
+    out = [f"{len(sources)} runs with the same fingerprint (configuration, cases, package versions, CPU model, "
+           "thread budget) pooled: every worker process of every run is one sample, and the intervals below are "
+           "the suite's own (per-process medians, Welch on the logs) over all of them.",
+           md_table(["source run", "started", "processes per case", "duration (s)"],
+                    [[Path(s["path"]).name, s.get("started_utc"), s.get("processes"), s.get("duration_s")]
+                     for s in sources])]
+    rows = []
+    for _, r in frame[frame.speedup.notna() & (frame.verdict != "baseline")].iterrows():
+        runs_c, n_c = run_counts(run, r["case"], r["phase"])
+        runs_b, n_b = run_counts(run, r["baseline"], r["phase"])
+        rows.append([PHASES[r["phase"]].label, r["label"], r["device"].upper(),
+                     f"{fmt_ratio(r['speedup'])}x ({fmt_interval(r['speedup_low'], r['speedup_high'])})",
+                     r["verdict"], f"{min(runs_c, runs_b)}", f"{n_c} / {n_b}"])
+    if rows:
+        out.append(md_table(["phase", "case", "device", "speedup vs baseline (95% CI)", "verdict", "runs",
+                             "processes (case / baseline)"], rows))
+    return out
+
 
 def warnings_section(run: Run, frame) -> list[str]:
     out = list(run.manifest.get("warnings") or []) + overlapping_runs(run)
@@ -341,10 +379,16 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
     if m.get("label"):
         parts.append(f"Run: {md_escape(m['label'])}.")
     parts += ["## Headline", "\n".join(f"- {md_escape(s)}" for s in headline(run, frame)) or "No comparisons."]
-    if "phases-cpu" in made or made:
-        main = made.get("phases-cpu") or next((p for n, p in made.items() if n.startswith("phases-")), None)
-        if main:
-            parts.append(f"![main figure]({main.name})")
+    pooled = pooled_section(run, frame)
+    if pooled:
+        parts += ["## Pooled evidence", *pooled]
+    main = made.get("forest-cpu") or next((p for n, p in made.items() if n.startswith("forest-")), None)
+    if main:
+        parts += [f"![main figure: speedup over the baseline per case and phase, 95% CI, coloured by verdict]"
+                  f"({main.name})", f"Regenerate: `{figs.regenerate_command(run)}`."]
+    for name, p in made.items():
+        if name.startswith("forest-") and p is not main:
+            parts.append(f"![{name}]({p.name})")
     w = warnings_section(run, frame)
     parts += ["## Warnings", "\n".join(f"- {md_escape(x)}" for x in w) if w else "None."]
     skipped = int((frame["status"] == "skipped").sum()) if "status" in frame else 0
@@ -357,6 +401,10 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
         parts.append(timing_markdown(frame, dev))
         if f"phases-{dev}" in made:
             parts.append(f"![phases on {dev}]({made[f'phases-{dev}'].name})")
+        if f"memory-{dev}" in made:
+            parts += [f"![memory on {dev}]({made[f'memory-{dev}'].name})",
+                      "Peak memory: the worker process's peak resident set (host RAM) and, on a GPU, the peak device "
+                      "memory allocated, each the maximum over processes."]
         mx = matrix_section(run, frame, dev)
         if mx:
             parts += [f"### Execution-mode matrix on {dev.upper()}",
@@ -410,11 +458,14 @@ def draw_figures(run: Run, frame) -> tuple[dict[str, Path], list[str]]:
     """Every figure the data allow; a figure that fails becomes a note, not a failed report."""
     jobs = {}
     for dev in run.devices():
+        jobs[f"forest-{dev}"] = lambda p, d=dev: figs.forest_figure(run, frame, d, p)
         jobs[f"phases-{dev}"] = lambda p, d=dev: figs.phases_figure(run, frame, d, p)
+        jobs[f"memory-{dev}"] = lambda p, d=dev: figs.memory_figure(run, frame, d, p)
         jobs[f"latency-{dev}"] = lambda p, d=dev: figs.latency_figure(run, d, p)
         if len(run.framework_cases(dev)) > 2:
             jobs[f"matrix-{dev}"] = lambda p, d=dev: figs.matrix_figure(run, frame, d, p)
-        jobs[f"breakdown-{dev}"] = lambda p, d=dev: figs.breakdown_figure(breakdown_rows(run, d), p)
+        jobs[f"breakdown-{dev}"] = lambda p, d=dev: figs.breakdown_figure(breakdown_rows(run, d), p,
+                                                                         figs.regenerate_command(run))
     jobs["loss"] = lambda p: figs.loss_figure(run, p)
     made, problems = {}, []
     for name, draw in jobs.items():
@@ -446,3 +497,21 @@ def headline_of(run_dir: Path) -> list[str]:
 
 
 __all__ = ["write_report", "headline", "summary", "DERIVED"]
+
+
+def write_pooled_report(runs: list[Run], output: Path, command: str) -> tuple[Run, Path]:
+    """A pooled run (benchmarks/analysis/pool.py) written out: pooled.json (the sources, relative to
+    the folder), results.csv/.md, report.md, figures."""
+    import json
+    import os
+
+    from benchmarks.analysis import pool
+    from benchmarks.analysis.rundata import write_tables
+    from shared.atomic import write_atomic
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    run = pool.pool(runs, output, command)
+    rel = [Path(os.path.relpath(r.path, output.resolve())).as_posix() for r in runs]
+    write_atomic(output / "pooled.json", json.dumps({"command": command, "runs": rel}, indent=2) + "\n")
+    write_tables(run, output)
+    return run, write_report(run)

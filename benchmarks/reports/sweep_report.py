@@ -89,17 +89,37 @@ def _inv(x):
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else 1 / x
 
 
-def figure(frame, fitted: list[dict], param: str, phase: str, column: str, path: Path, ylabel: str) -> Path | None:
+def _crossing_marks(ax, flips: list[dict], phase: str, series: str | None = None) -> None:
+    """The bracket of each crossover (shaded: the verdict flips somewhere in it) and its
+    interpolated point estimate (dashed)."""
+    for c in flips:
+        if c["phase"] != phase or (series is not None and c["series"] != series):
+            continue
+        lo, hi = c["between"]
+        ax.axvspan(lo, hi, color="#f4d03f", alpha=0.25, lw=0,
+                   label=f"verdict flips between {lo:,g} and {hi:,g}")
+        ax.axvline(c["x"], color="#b7950b", lw=1, ls="--", label=f"interpolated crossover ~{c['x']:,.0f}")
+
+
+def figure(frame, fitted: list[dict], param: str, phase: str, column: str, path: Path, ylabel: str,
+           flips: list[dict] | None = None, command: str | None = None) -> Path | None:
+    """Time: log-log with each case's fitted exponent, and below it each case's speedup over the
+    baseline with its 95% CI (log axis), the crossover's bracket shaded. Memory: peak RSS on a
+    linear axis (the spread between cases is a small share of the total)."""
     import matplotlib.pyplot as plt
     g = frame[(frame.phase == phase) & (frame.status == "ok") & frame[column].notna()]
     if not len(g):
         return None
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    timing = column == "time_s"
+    if timing:
+        fig, (ax, sx) = plt.subplots(2, 1, figsize=(6.5, 6.4), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    else:
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for i, (series, h) in enumerate(g.groupby("series", sort=False)):
         h = h.sort_values(param)
         color = PALETTE[i % len(PALETTE)]
         label = h.iloc[0]["label"].split(" [")[0]
-        if column == "time_s":
+        if timing:
             f = next((f for f in fitted if f["series"] == series and f["phase"] == phase), None)
             yerr = [h["time_s"] - h["time_low_s"].fillna(h["time_s"]), h["time_high_s"].fillna(h["time_s"]) - h["time_s"]]
             ax.errorbar(h[param], h["time_s"], yerr=yerr, fmt="o", color=color, capsize=2,
@@ -109,16 +129,45 @@ def figure(frame, fitted: list[dict], param: str, phase: str, column: str, path:
             if f:
                 xs = np.geomspace(h[param].min(), h[param].max(), 50)
                 ax.plot(xs, np.exp(f["intercept"]) * xs ** f["exponent"], "-", color=color, alpha=0.6)
+            s = h[h.speedup.notna() & (h.verdict != "baseline")]
+            if len(s):
+                lo = (s.speedup - s.speedup_low.fillna(s.speedup)).clip(lower=0)
+                hi = (s.speedup_high.fillna(s.speedup) - s.speedup).clip(lower=0)
+                sx.errorbar(s[param], s.speedup, yerr=[lo, hi], fmt="o-", color=color, capsize=2,
+                            label=f"{label} over the baseline")
         else:
             ax.plot(h[param], h[column], "o-", color=color, label=label)
     ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(param)
+    if timing:
+        ax.set_yscale("log")
+        sx.set_yscale("log")
+        from benchmarks.reports.report_figures import ratio_axis
+        ratio_axis(sx.yaxis)
+        sx.axhline(1.0, color="black", lw=0.8)
+        _crossing_marks(sx, flips or [], phase)
+        sx.set_ylabel("speedup (95% CI)", fontsize=8)
+        sx.set_xlabel(param)
+        sx.grid(alpha=0.3, which="both")
+        sx.legend(fontsize=6)
+    else:
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel(param)
     ax.set_ylabel(ylabel)
-    ax.set_title(f"{PHASES[phase].label} against {param} (log-log)", fontsize=10)
+    ax.set_title(f"{PHASES[phase].label} against {param}" + (" (log-log)" if timing else ""), fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
+    if command:
+        fig.text(0.01, 1.0, f"regenerate: {command}", fontsize=6, color="grey", ha="left", va="bottom")
     return save_png(fig, path)
+
+
+def regenerate_command(folder: Path) -> str:
+    from benchmarks.reports.report_figures import REPO
+    try:
+        where = Path(folder).resolve().relative_to(REPO).as_posix()
+    except ValueError:
+        where = str(folder)
+    return f"fwbench report --sweep {where}"
 
 
 def write(folder: Path) -> Path:
@@ -135,8 +184,10 @@ def write(folder: Path) -> Path:
     made = []
     phases = [p for p in PHASES if len(frame) and p in set(frame.phase)]
     for phase in phases:
-        for column, kind, ylabel in (("time_s", "time", "seconds per round"), ("peak_rss_mb", "memory", "peak RSS (MB)")):
-            p = figure(frame, fitted, param, phase, column, folder / f"fig-{kind}-{phase}.png", ylabel)
+        for column, kind, ylabel in (("time_s", "time", "seconds per round"),
+                                     ("peak_rss_mb", "memory", "peak RSS of the worker process (MB, linear)")):
+            p = figure(frame, fitted, param, phase, column, folder / f"fig-{kind}-{phase}.png", ylabel, flips,
+                       regenerate_command(folder))
             if p:
                 made.append(p)
     parts = [f"# fwbench sweep: {param}", f"Values: {', '.join(map(str, req['values']))}."]
@@ -176,6 +227,9 @@ def write(folder: Path) -> Path:
                  "None: no case's verdict against the baseline changes sign over this range.")
     for p in made:
         parts.append(f"![{p.stem}]({p.name})")
+    if made:
+        parts.append(f"Figures and this report regenerate with `{regenerate_command(folder)}` (reads the point run "
+                     f"folders; times nothing).")
     parts.append("## Every point")
     if len(frame):
         rows = [[r[param], r["label"], PHASES[r["phase"]].label, fmt_time(r["time_s"]) if r["status"] == "ok" else r["status"],
