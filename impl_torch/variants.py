@@ -19,7 +19,8 @@ VARIANTS = {v.name: v for v in (
     Variant("ftz", "PyTorch (eager, denormals flushed)", axis="denormals", tag="denormals flushed", execution="eager",
             about="eager as the default, with torch.set_flush_denormal(True): denormal floats flushed to zero, as "
             "TensorFlow's threads do by default. Adam's state on this workload holds ~10^5 denormal values, "
-            "which x86 CPUs compute at many times the normal cost; the tutorial's PyTorch script did not flush",
+            "which some x86 CPUs compute at many times the normal cost (processor-dependent); the tutorial's PyTorch "
+            "script did not flush",
             flush_denormal=True),
     Variant("sparse", "PyTorch (eager, sparse input)", axis="input", tag="sparse input", execution="eager",
             about="eager, batches as torch sparse CSR tensors, never densified: the first layer is CSR @ weight "

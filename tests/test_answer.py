@@ -112,3 +112,12 @@ def test_latency_figure_shows_the_tables_quantiles(tmp_path, monkeypatch):
         # and not the quantile of all rounds pooled, which the figure used to show
         pooled99 = np.quantile(np.concatenate(run.cases[r["case"]].phases["predict_one"].samples()), 0.99)
         assert f"p99 {pooled99 / scale:.3g}" not in line
+
+
+def test_best_against_best_survives_a_third_framework_in_the_run(tmp_path):
+    # the matrix runs JAX too: PyTorch's and TensorFlow's best are still compared, JAX left out
+    cases = dict(CASES)
+    cases["jax:jit@cpu"] = {"train_epoch": [[0.5, 0.52], [0.55, 0.5], [0.51, 0.5]]}
+    run = rundata.load_run(write_run(tmp_path / "run", cases))
+    (b,) = answer.best_against_best(run)
+    assert b["torch"].id == "torch:fused@cpu" and b["tensorflow"].id == "tensorflow:xla@cpu"

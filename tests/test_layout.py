@@ -93,3 +93,10 @@ def test_the_checks_can_fail():
     assert upward(made_up) == ["benchmarks.analysis.rundata -> benchmarks.reports.report"]
     assert cycles(made_up) == [["benchmarks.analysis.rundata", "benchmarks.reports.report",
                                 "benchmarks.analysis.rundata"]]
+
+
+def test_every_module_that_names_the_repository_finds_it():
+    # modules moved between layers must still find the checkout (regenerate lines, test files)
+    import importlib
+    for name in ("benchmarks.harness.runner", "benchmarks.reports.report_figures", "benchmarks.commands.report"):
+        assert importlib.import_module(name).REPO == REPO, name

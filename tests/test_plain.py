@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks.plain import check
+from benchmarks.plain import check, summary
 from benchmarks.plain.common import save_weights
 from shared import registry, training
 from shared.config import ExperimentConfig
@@ -62,7 +62,7 @@ def _pairs(plain_medians, twin_medians):
 
 
 def test_summary_is_the_process_level_ratio_without_the_first_epoch():
-    s = check.summarise("torch:eager@cpu", _pairs([1.0, 2.0], [1.1, 2.2]))
+    s = summary.summarise("torch:eager@cpu", _pairs([1.0, 2.0], [1.1, 2.2]))
     # per process the median of the warm epochs (the 9.0 s first epoch left out); geometric means
     assert s["plain_s"]["value"] == pytest.approx(2 ** 0.5)
     assert s["twin_s"]["value"] == pytest.approx(1.1 * 2 ** 0.5)
@@ -80,14 +80,14 @@ def test_summary_is_the_process_level_ratio_without_the_first_epoch():
     ([1.10, 1.11, 1.09], "slower than the plain script"),
 ])
 def test_summary_verdicts(twin, verdict):
-    s = check.summarise("torch:eager@cpu", _pairs([1.0, 1.0, 1.0], twin))
+    s = summary.summarise("torch:eager@cpu", _pairs([1.0, 1.0, 1.0], twin))
     assert s["verdict"].startswith(verdict)
 
 
 def test_summary_loss_difference_is_relative_and_the_largest():
     pairs = _pairs([1.0, 1.0], [1.0, 1.0])
     pairs[1]["twin"]["epoch_losses"] = [[1.0, 0.5005]]
-    assert check.summarise("torch:eager@cpu", pairs)["first_epoch_loss_max_rel_diff"] == pytest.approx(1e-3)
+    assert summary.summarise("torch:eager@cpu", pairs)["first_epoch_loss_max_rel_diff"] == pytest.approx(1e-3)
 
 
 @pytest.mark.parametrize("args,fragment", [
@@ -139,7 +139,7 @@ def test_a_run_report_holds_the_plain_check_attached_to_it(tmp_path):
     doc = {"kind": "plain-check", "command": "fwbench plain --into X", "init": "shared", "epochs": 4,
            "processes": 2, "threads": 2, "tolerance": 0.05, "started": "2026-01-01T00:00:00+00:00",
            "seconds": 10.0, "environment": {"cpu": "Test CPU"},
-           "results": [check.summarise("torch:eager@cpu", _pairs([2.0, 2.0], [2.2, 2.2]))]}
+           "results": [summary.summarise("torch:eager@cpu", _pairs([2.0, 2.0], [2.2, 2.2]))]}
     (folder / "plain.json").write_text(json.dumps(doc))
     text = report.write_report(folder).read_text()
     assert "## Twin against plain script" in text
@@ -159,3 +159,33 @@ def test_report_says_how_threads_were_set_where_a_framework_has_no_thread_api(tm
     (folder / "manifest.json").write_text(json.dumps(m))
     text = report.write_report(folder).read_text()
     assert "- ` tensorflow:graph@cpu `: threads POOL=2, set before the client; read back: measured: 2" in text
+
+
+def test_all_pairs_together_give_one_paired_interval():
+    # per pair log(twin/plain): log 1.0, 1.1, 0.9 and 1.0 (twice over two cases)
+    by_case = {"a": _pairs([1.0, 1.0], [1.0, 1.1]), "b": _pairs([1.0, 1.0], [0.9, 1.0])}
+    o = summary.overall(by_case)
+    logs = np.log([1.0, 1.1, 0.9, 1.0])
+    from scipy import stats as st
+    h = st.t.ppf(0.975, 3) * logs.std(ddof=1) / 2
+    assert o["ratio"] == pytest.approx(np.exp(logs.mean()))
+    assert (o["low"], o["high"]) == (pytest.approx(np.exp(logs.mean() - h)), pytest.approx(np.exp(logs.mean() + h)))
+    assert (o["pairs"], o["cases"]) == (4, 2) and o["verdict"].startswith("could not tell")
+    tight = summary.overall({"a": _pairs([1.0] * 4, [1.0, 1.01, 0.99, 1.0])})
+    assert tight["high"] < 1.05 and tight["verdict"].startswith("as fast as the plain scripts")
+
+
+def test_report_mode_rewrites_the_report_and_refuses_timing_options(tmp_path):
+    folder = tmp_path / "check"
+    folder.mkdir()
+    doc = {"kind": "plain-check", "command": "fwbench plain", "init": "own", "epochs": 4, "processes": 2,
+           "threads": 2, "tolerance": 0.05, "results": [summary.summarise("torch:eager@cpu", _pairs([2.0, 2.0], [2.2, 2.2]))],
+           "pairs": {"torch:eager@cpu": _pairs([2.0, 2.0], [2.2, 2.2])}}
+    (folder / "plain.json").write_text(json.dumps(doc))
+    p = fwbench("plain", "--report", str(folder), cache=tmp_path / "cache")
+    assert p.returncode == 0, p.stderr
+    text = (folder / "report.md").read_text()
+    assert "# Twin against plain script" in text and "1.10 (1.10-1.10)" in text
+    assert "All cases together (1 case, 2 process pairs" in text
+    p = fwbench("plain", "--report", str(folder), "--processes", "5", cache=tmp_path / "cache")
+    assert "times nothing: drop --processes" in one_stderr_line(p, 2)

@@ -54,7 +54,18 @@ def render(doc: dict, standalone: bool = False) -> str:
     table = md_table(["case", "id", "plain script (warm epoch)", "twin (warm epoch)", "twin / plain (95% CI)",
                       "verdict", "first-epoch step loss, max rel. difference",
                       "denormals flushed (plain / twin, measured)"], rows)
-    return "\n".join(head) + "\n" + table + "\n"
+    return "\n".join(head) + "\n" + table + "\n" + ("\n" + overall_line(doc) + "\n" if doc.get("pairs") else "")
+
+
+def overall_line(doc: dict) -> str:
+    """All cases' pairs together (benchmarks/plain/check.overall), from the recorded pairs."""
+    from benchmarks.plain.summary import overall
+    o = overall(doc["pairs"])
+    cases = f"{o['cases']} case{'s' if o['cases'] != 1 else ''}"
+    return (f"All cases together ({cases}, {o['pairs']} process pairs; per pair, twin's median warm epoch over "
+            f"the plain script's; one-sample t interval over the pairs): twin / plain "
+            f"{fmt_ratio(o['ratio']) if o['ratio'] is not None else 'none'} "
+            f"({fmt_interval(o['low'], o['high'])}): {md_escape(o['verdict'])}.")
 
 
 def summary_lines(doc: dict, link: str) -> list[str]:
@@ -67,4 +78,5 @@ def summary_lines(doc: dict, link: str) -> list[str]:
     rows = [[_case_label(r["case"]), md_code(r["case"]),
              f"{fmt_ratio(r['ratio']['value'])} ({fmt_interval(r['ratio']['low'], r['ratio']['high'])})", r["verdict"]]
             for r in doc["results"]]
-    return out + [md_table(["case", "id", "twin / plain (95% CI)", "verdict"], rows)]
+    out.append(md_table(["case", "id", "twin / plain (95% CI)", "verdict"], rows))
+    return out + (["", overall_line(doc)] if doc.get("pairs") else [])

@@ -129,7 +129,7 @@ def best_against_best(run: Run, device: str = "cpu") -> list[dict]:
         if PHASES[phase].scope != "framework":
             continue
         best = best_cases(run, frame, phase, device)
-        if set(best) != {"torch", "tensorflow"}:
+        if not {"torch", "tensorflow"} <= set(best):  # a third framework in the run (JAX) is left out here
             continue
         t, f = run.cases[best["torch"]], run.cases[best["tensorflow"]]
         ts, fs = t.phases[phase].samples(), f.phases[phase].samples()

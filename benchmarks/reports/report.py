@@ -336,7 +336,8 @@ def environment_section(run: Run) -> list[str]:
         if flushed and len(flushed) < len(rts):
             out += ["", "The cases differ in how their threads treat denormal floats (measured above): flushed to zero "
                         "in " + ", ".join(f"`{k}`" for k in flushed) + ", computed in full elsewhere. Adam's state on this "
-                        "workload holds denormal values, which x86 CPUs compute many times slower than normal ones; "
+                        "workload holds denormal values, which some x86 CPUs compute many times slower than normal ones "
+                        "(how much is the processor's: `torch:ftz` against `torch:eager` measures it); "
                         "TensorFlow flushes them by default, PyTorch does not (the tutorial's workload as it is; "
                         "`torch:ftz` is PyTorch with flushing switched on)."]
     return out

@@ -27,7 +27,7 @@ UNKNOWN_VERDICT = "#a0a0a0"
 # The heatmap's one scale for every figure: log2 speedup in [-3, 3] (1/8x to 8x); beyond it the
 # colour saturates and the cell's text still gives the figure.
 HEATMAP_LIMIT = 3.0
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def verdict_color(word) -> str:
@@ -56,7 +56,13 @@ def ratio_axis(axis) -> None:
 
 
 def caption(fig, text: str) -> None:
-    # above the title: below the axes it would collide with rotated tick labels
+    # above the title: below the axes it would collide with rotated tick labels. The axes are laid
+    # out tight first: a tall figure (a forest of many cases) otherwise keeps matplotlib's fixed
+    # top margin, inches of blank between this line and the title.
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tight_layout's "not compatible" notice for twin axes
+        fig.tight_layout()
     fig.text(0.01, 1.0, f"regenerate: {text}", fontsize=6, color="grey", ha="left", va="bottom")
 
 
