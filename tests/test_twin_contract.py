@@ -308,7 +308,7 @@ def test_a_third_framework_runs_through_the_harness_and_the_report(numpy_framewo
                             capture_output=True, text=True, timeout=300)
     assert report.returncode == 0, report.stderr[-2000:]
     text = (folder / "report.md").read_text()
-    assert "NumPy" in text and "numpy:eager@cpu" in text and "trains an epoch" in text
+    assert "NumPy" in text and "numpy:eager@cpu" in text and "train epoch (warm)" in text
     # no project module names it: the package and the environment's one line are all there is
     hits = subprocess.run(["git", "grep", "-l", "impl_numpy_probe", "--", "shared", "benchmarks", "impl_*"],
                           cwd=REPO, capture_output=True, text=True)

@@ -492,11 +492,6 @@ def write_report(run_dir: Path | Run) -> Path:
     return write_atomic(run.path / REPORT_NAME, build_markdown(run, frame, made, problems))
 
 
-def headline_of(run_dir: Path) -> list[str]:
-    run = load_run(run_dir)
-    return headline(run, summary(run))
-
-
 __all__ = ["write_report", "headline", "summary", "DERIVED"]
 
 
