@@ -10,14 +10,12 @@ asynchronously, on the CPU too). Best = shortest call.
 """
 from __future__ import annotations
 
-import statistics
-import time
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from impl_jax.runtime import device_of
+from shared.probing import copy_record, matmul_record, timed
 
 
 def _tf32(device: str) -> bool:
@@ -27,16 +25,6 @@ def _tf32(device: str) -> bool:
     if device == "gpu" and on:
         raise RuntimeError("TF32 is enabled: call runtime.configure first (float32 matmul must be full precision)")
     return on
-
-
-def _timed(fn, repeats: int) -> list[float]:
-    jax.block_until_ready(fn())
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t0)
-    return times
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5, device: str = "cpu") -> dict:
@@ -50,14 +38,9 @@ def matmul_gflops(n: int = 2048, repeats: int = 5, device: str = "cpu") -> dict:
     a = jax.device_put(rng.random((n, n), dtype=np.float32), dev)
     b = jax.device_put(rng.random((n, n), dtype=np.float32), dev)
     matmul = jax.jit(jnp.matmul)
-    times = _timed(lambda: matmul(a, b), repeats)
-    flops = 2 * n ** 3
-    best, median = min(times), statistics.median(times)
-    return {"gflops_best": flops / best / 1e9, "gflops_median": flops / median / 1e9,
-            "seconds_best": best, "seconds_median": median, "flops_per_call": flops,
-            "n": n, "repeats": repeats, "device": device, "tf32": tf32,
-            "method": f"jax.jit(jnp.matmul)(a, b) float32 {n}^3, jax.block_until_ready after each call, "
-                      "1 warm-up call (compiles)"}
+    times = timed(lambda: matmul(a, b), repeats, jax.block_until_ready)
+    return matmul_record(n, times, device, tf32, f"jax.jit(jnp.matmul)(a, b) float32 {n}^3, jax.block_until_ready "
+                         "after each call, 1 warm-up call (compiles)")
 
 
 def copy_bandwidth_gbs(nbytes: int = 256 * 2**20, repeats: int = 5, device: str = "cpu") -> dict:
@@ -85,12 +68,7 @@ def copy_bandwidth_gbs(nbytes: int = 256 * 2**20, repeats: int = 5, device: str 
         dst[0] = stream(dst[0], src)
         return dst[0]
 
-    times = _timed(call, repeats)
-    moved = 2 * n * 4
-    best, median = min(times), statistics.median(times)
-    return {"gbs_best": moved / best / 1e9, "gbs_median": moved / median / 1e9,
-            "seconds_best": best, "seconds_median": median, "bytes_per_call": moved,
-            "nbytes": n * 4, "repeats": repeats, "device": device,
-            "method": f"dst = jax.jit(lambda dst, src: src + 1, donate_argnums=0, keep_unused=True)(dst, src) float32 {n * 4} bytes "
-                      "into the preallocated dst, "
-                      "read + write counted, jax.block_until_ready after each call, 1 warm-up call"}
+    times = timed(call, repeats, jax.block_until_ready)
+    return copy_record(n, times, device, "dst = jax.jit(lambda dst, src: src + 1, donate_argnums=0, keep_unused=True)"
+                       f"(dst, src) float32 {n * 4} bytes into the preallocated dst, read + write counted, "
+                       "jax.block_until_ready after each call, 1 warm-up call")

@@ -10,12 +10,10 @@ before a GPU finishes. The read-back of one element is negligible next to the ti
 """
 from __future__ import annotations
 
-import statistics
-import time
-
 import tensorflow as tf
 
 from impl_tf.runtime import device_of
+from shared.probing import copy_record, matmul_record, timed
 
 
 def _tf32(device: str) -> bool:
@@ -25,16 +23,6 @@ def _tf32(device: str) -> bool:
     if device == "gpu" and on:
         raise RuntimeError("TF32 is enabled: call runtime.configure first (float32 matmul must be full precision)")
     return on
-
-
-def _timed(fn, repeats: int) -> list[float]:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5, device: str = "cpu") -> dict:
@@ -52,13 +40,9 @@ def matmul_gflops(n: int = 2048, repeats: int = 5, device: str = "cpu") -> dict:
             c = tf.matmul(a, b)
             _ = c[0, 0].numpy()
 
-        times = _timed(call, repeats)
-    flops = 2 * n ** 3
-    best, median = min(times), statistics.median(times)
-    return {"gflops_best": flops / best / 1e9, "gflops_median": flops / median / 1e9,
-            "seconds_best": best, "seconds_median": median, "flops_per_call": flops,
-            "n": n, "repeats": repeats, "device": device, "tf32": tf32,
-            "method": f"c = tf.matmul(a, b) float32 {n}^3 (eager), c[0, 0].numpy() read-back after each call, 1 warm-up call"}
+        times = timed(call, repeats)  # the call reads back c[0, 0]: its device work is done
+    return matmul_record(n, times, device, tf32, f"c = tf.matmul(a, b) float32 {n}^3 (eager), c[0, 0].numpy() "
+                         "read-back after each call, 1 warm-up call")
 
 
 def copy_bandwidth_gbs(nbytes: int = 256 * 2**20, repeats: int = 5, device: str = "cpu") -> dict:
@@ -81,11 +65,7 @@ def copy_bandwidth_gbs(nbytes: int = 256 * 2**20, repeats: int = 5, device: str 
             dst = tf.raw_ops.DeepCopy(x=src)
             _ = dst[0].numpy()
 
-        times = _timed(call, repeats)
-    moved = 2 * n * 4
-    best, median = min(times), statistics.median(times)
-    return {"gbs_best": moved / best / 1e9, "gbs_median": moved / median / 1e9,
-            "seconds_best": best, "seconds_median": median, "bytes_per_call": moved,
-            "nbytes": n * 4, "repeats": repeats, "device": device,
-            "method": f"tf.raw_ops.DeepCopy(x=src) float32 {n * 4} bytes (output allocated per call, freed block reused), "
-                      "read + write counted, dst[0].numpy() read-back after each call, 1 warm-up call"}
+        times = timed(call, repeats)
+    return copy_record(n, times, device, f"tf.raw_ops.DeepCopy(x=src) float32 {n * 4} bytes (output allocated per "
+                       "call, freed block reused), read + write counted, dst[0].numpy() read-back after each call, "
+                       "1 warm-up call")

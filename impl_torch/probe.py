@@ -8,12 +8,10 @@ Timing: one untimed warm-up call, then `repeats` timed calls, each one synchroni
 """
 from __future__ import annotations
 
-import statistics
-import time
-
 import torch
 
 from impl_torch.runtime import device_of
+from shared.probing import copy_record, matmul_record, timed
 
 
 def _tf32(device: str) -> bool:
@@ -25,17 +23,8 @@ def _tf32(device: str) -> bool:
     return on
 
 
-def _timed(fn, device: str, repeats: int) -> list[float]:
-    sync = torch.cuda.synchronize if device == "gpu" else (lambda: None)
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return times
+def _wait(device: str):
+    return (lambda out: torch.cuda.synchronize()) if device == "gpu" else (lambda out: None)
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5, device: str = "cpu") -> dict:
@@ -49,14 +38,9 @@ def matmul_gflops(n: int = 2048, repeats: int = 5, device: str = "cpu") -> dict:
     a = torch.rand(n, n, generator=gen, dtype=torch.float32).to(dev)
     b = torch.rand(n, n, generator=gen, dtype=torch.float32).to(dev)
     c = torch.empty(n, n, dtype=torch.float32, device=dev)
-    times = _timed(lambda: torch.matmul(a, b, out=c), device, repeats)
-    flops = 2 * n ** 3
-    best, median = min(times), statistics.median(times)
-    return {"gflops_best": flops / best / 1e9, "gflops_median": flops / median / 1e9,
-            "seconds_best": best, "seconds_median": median, "flops_per_call": flops,
-            "n": n, "repeats": repeats, "device": device, "tf32": tf32,
-            "method": f"torch.matmul(a, b, out=c) float32 {n}^3, 1 warm-up call"
-                      + (", torch.cuda.synchronize after each call" if device == "gpu" else "")}
+    times = timed(lambda: torch.matmul(a, b, out=c), repeats, _wait(device))
+    return matmul_record(n, times, device, tf32, f"torch.matmul(a, b, out=c) float32 {n}^3, 1 warm-up call"
+                         + (", torch.cuda.synchronize after each call" if device == "gpu" else ""))
 
 
 def copy_bandwidth_gbs(nbytes: int = 256 * 2**20, repeats: int = 5, device: str = "cpu") -> dict:
@@ -68,11 +52,6 @@ def copy_bandwidth_gbs(nbytes: int = 256 * 2**20, repeats: int = 5, device: str 
     dev = device_of(device)
     src = torch.ones(n, dtype=torch.float32, device=dev)
     dst = torch.zeros(n, dtype=torch.float32, device=dev)  # written once, so its pages exist
-    times = _timed(lambda: dst.copy_(src), device, repeats)
-    moved = 2 * n * 4
-    best, median = min(times), statistics.median(times)
-    return {"gbs_best": moved / best / 1e9, "gbs_median": moved / median / 1e9,
-            "seconds_best": best, "seconds_median": median, "bytes_per_call": moved,
-            "nbytes": n * 4, "repeats": repeats, "device": device,
-            "method": f"dst.copy_(src) float32 {n * 4} bytes into a preallocated tensor, read + write counted, 1 warm-up call"
-                      + (", torch.cuda.synchronize after each call" if device == "gpu" else "")}
+    times = timed(lambda: dst.copy_(src), repeats, _wait(device))
+    return copy_record(n, times, device, f"dst.copy_(src) float32 {n * 4} bytes into a preallocated tensor, read + "
+                       "write counted, 1 warm-up call" + (", torch.cuda.synchronize after each call" if device == "gpu" else ""))
