@@ -21,6 +21,8 @@ COMMANDS = {
     "report": ("benchmarks.commands.report", "turn run folders into report.md and figures; compare runs; gate regressions"),
     "sweep": ("benchmarks.commands.sweep", "run the cases at each value of one parameter: cost exponents and crossovers"),
     "plain": ("benchmarks.plain.check", "time each twin against a plain training script of the same model, interleaved"),
+    "noise": ("benchmarks.commands.noise", "the noise study and A/A calibration: how far processes spread, how often "
+                                           "identical cases are called different"),
 }
 
 
