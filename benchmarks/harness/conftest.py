@@ -26,6 +26,11 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.harness import execution
+
+# --pin / --duet: before the imports below load numpy and start its threads (see execution.pin_early)
+execution.pin_early()
+
 from benchmarks.model.phases import HOLDINGS, PHASES, Rounds, held_bytes
 from shared.config import ExperimentConfig
 
@@ -46,7 +51,8 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.stash[_STATE] = {"schema": RESULT_SCHEMA, "outcomes": {}, "runtime": None, "unavailable": None,
-                            "user_error": None, "anatomy": None, "fresh_models": 0, "phases": {}}
+                            "user_error": None, "anatomy": None, "fresh_models": 0, "phases": {},
+                            "affinity": execution.read_affinity()}  # after pin_early: what the kernel applied
 
 
 def plan_of(config) -> dict:
@@ -217,6 +223,9 @@ def pytest_sessionfinish(session, exitstatus):
         return
     plan = session.config.stash[_PLAN]
     state = session.config.stash[_STATE]
+    barrier = execution.barrier_of(plan)
+    if barrier is not None:
+        barrier.exit()
     result = {**state, "case": plan["case"].id, "process_index": plan["process_index"],
               "exitstatus": int(exitstatus), "finished": time.time()}
     path = Path(plan["result"])
