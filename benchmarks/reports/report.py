@@ -351,7 +351,7 @@ def execution_rows(manifest: dict) -> list[list]:
     ex = manifest.get("execution") or {}
     duet = manifest.get("duet")
     pin = ("one core per case, from the duet's pairs (see Duet)" if duet
-           else f"every worker pinned to cores {ex['pin']}" if ex.get("pin") else "not pinned (the scheduler places them)")
+           else f"every worker pinned to cores {', '.join(map(str, ex['pin']))}" if ex.get("pin") else "not pinned (the scheduler places them)")
     gc_off = ex.get("gc") == "off"
     return [["worker CPU pinning", pin],
             ["Python garbage collector in timed rounds", "off (collected, frozen and disabled before each phase's rounds)"
