@@ -174,3 +174,8 @@ def test_gc_off_and_the_barrier_wrap_every_round(tmp_path):
         bench.pedantic(lambda x: x, args=(1,), rounds=2)
     assert bench.calls == [((1,), True)] * 2
     assert "pedantic" not in vars(bench)  # the class's own method again after the phase
+
+
+def test_a_barrier_without_its_folder_says_why(tmp_path):
+    with pytest.raises(PartnerGone, match="barrier folder .* is gone: a duet worker runs only beside its partner"):
+        Barrier(tmp_path / "removed", "a", "b").wait("p", 0)

@@ -31,7 +31,11 @@ class Barrier:
         self.folder, self.side, self.partner, self.timeout = Path(folder), side, partner, timeout
 
     def _mark(self, name: str) -> None:
-        (self.folder / f"{self.side}.{name}").touch()
+        try:
+            (self.folder / f"{self.side}.{name}").touch()
+        except FileNotFoundError:  # the runner removes it after the pair: e.g. a duet worker rerun by hand
+            raise PartnerGone(f"the duet's barrier folder {self.folder} is gone: a duet worker runs only beside its "
+                              f"partner, under `fwbench run --duet`") from None
 
     def wait(self, phase: str, index: int) -> None:
         """Arrive at round `index` of `phase`; return when the partner has arrived there too."""

@@ -12,9 +12,11 @@ plan its run folder keeps:
 
 The plan (runner.worker_plan): the case (as Case.to_dict), the case's resolved configuration,
 its phases with their rounds, the process index, the archive, whether to run the anatomy pass,
-and where to write the result. The result: each phase's outcome, the runtime read back from the
-framework (threads, device, TF32, flush-to-zero), each phase's round times and extra figures, the
-anatomy pass. Progress lines on stdout (PROGRESS_MARK) are only progress.
+where to write the result, and the execution controls (benchmarks/harness/execution.py): the
+cores to pin to, the garbage collector during timed rounds, a duet's barrier. A duet worker
+cannot be rerun alone: its barrier waits for a partner. The result: each phase's outcome, the runtime read back from the
+framework (threads, device, TF32, flush-to-zero), the cores the process read back, each phase's
+round times and extra figures, the anatomy pass. Progress lines on stdout (PROGRESS_MARK) are only progress.
 """
 from __future__ import annotations
 
