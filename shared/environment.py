@@ -54,11 +54,16 @@ def ram_gb() -> float | None:
     return None
 
 
-def usable_cores() -> int:
+def usable_core_ids() -> list[int]:
+    """The cores this process may run on, lowest first (what --pin and --duet pin workers to)."""
     try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity API: all the machine's cores
+        return list(range(os.cpu_count() or 1))
+
+
+def usable_cores() -> int:
+    return len(usable_core_ids())
 
 
 def package_versions() -> dict[str, str | None]:

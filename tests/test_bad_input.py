@@ -670,3 +670,49 @@ def _plan(*argv):
 def test_repeated_or_impossible_run_options_are_refused(argv, needle):
     with pytest.raises(UserError, match=re.escape(needle)):
         _plan(*argv)
+
+
+# =========================================================================== execution options: --pin, --gc, --duet
+
+@pytest.mark.parametrize("argv, cores, needle", [
+    (["--duet", "torch"], [0, 1], "--duet takes exactly two cases, got 1"),
+    (["--duet", "torch:eager,torch:fused,tensorflow"], [0, 1], "--duet takes exactly two cases, got 3"),
+    (["--duet", "torch:eager,torch:fused"], [0], "--duet runs its two cases on two cores at once, and this process "
+                                                 "may use 1"),
+    (["--duet", "torch:eager,torch:fused", "--threads", "2"], [0, 1], "--duet measures one thread per case"),
+    (["--duet", "torch:eager,torch:fused", "--pin"], [0, 1], "leave out --pin"),
+    (["--duet", "torch:eager,torch:fused", "--matrix"], [0, 1], "leave out --matrix"),
+    (["--duet", "torch:eager,torch:fused", "--frameworks", "torch"], [0, 1], "leave out --frameworks"),
+    (["--duet", "torch:eager,torch:fused", "--baseline", "torch"], [0, 1], "leave out --baseline"),
+    (["--duet", "torch:eager,torch:eager"], [0, 1], "--duet names torch:eager@cpu twice"),
+    (["--duet", "torch@gpu,torch:fused"], [0, 1], "torch:eager@gpu cannot be in a duet"),
+    (["--duet", "torch:eager,torch:warp"], [0, 1], "has no variant 'warp'"),
+    (["--duet", "torch:eager,torch:fused", "--phases", "data_load"], [0, 1], "--duet times framework phases"),
+    (["--pin", "--threads", "2", "--force"], [0], "--pin gives each of the 2 threads its own core"),
+], ids=["one case", "three cases", "one core", "threads 2", "with --pin", "with --matrix", "with --frameworks",
+        "with --baseline", "the same case twice", "a gpu case", "unknown variant", "no framework phase",
+        "pin beyond the cores"])
+def test_bad_execution_options_are_refused(monkeypatch, argv, cores, needle):
+    monkeypatch.setattr("shared.environment.usable_core_ids", lambda: list(cores))
+    with pytest.raises(UserError, match=re.escape(needle)):
+        _plan(*argv)
+
+
+def test_execution_options_resolve_into_the_plan(monkeypatch):
+    monkeypatch.setattr("shared.environment.usable_core_ids", lambda: [2, 5, 7])
+    plan = _plan("--duet", "torch:fused,torch:eager", "--processes", "4", "--gc", "off")
+    assert [c.id for c in plan.cases] == ["torch:fused@cpu", "torch:eager@cpu"]  # A and B as given
+    assert (plan.duet_cores, plan.cfg.threads, plan.processes, plan.gc, plan.affinity) == ([2, 5], 1, 4, "off", None)
+    assert plan.kind == "duet" and plan.label == "duet torch:fused@cpu vs torch:eager@cpu"
+    assert plan.baseline == "torch:eager@cpu" and "data_load" not in plan.phases
+    plan = _plan("--pin", "--threads", "2")
+    assert (plan.affinity, plan.gc, plan.duet_cores) == ([2, 5], "on", None)
+    assert _plan().affinity is None
+
+
+def test_a_bad_gc_value_or_duet_is_one_line_and_nothing_written(tmp_path):
+    for argv, needle in ((["--gc", "maybe"], "argument --gc: invalid choice: 'maybe'"),
+                         (["--duet", "torch"], "--duet takes exactly two cases")):
+        proc = fwbench("run", "--devices", "cpu", "--output", str(tmp_path / "out"), *argv, cache=tmp_path / "c")
+        assert_user_error(proc, needle)
+        assert not (tmp_path / "out").exists()

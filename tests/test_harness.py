@@ -294,3 +294,45 @@ def test_the_machine_marker_never_warns_about_its_own_process():
     if runner.other_timing_run() is not None:
         pytest.skip("another fwbench run on this machine holds the marker right now")
     assert runner.other_timing_run() is None
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="a duet needs two usable cores")
+def test_duet_quick_run_end_to_end(world):
+    """--duet: the pairs ran together, each worker on its core with one thread, cores swapped."""
+    from benchmarks.analysis import duet
+    out = world["out"].parent / "duet"
+    a, b = "torch:eager@cpu", "torch:fused@cpu"
+    proc = fwbench_run(world, "--duet", "torch:eager,torch:fused", "--phases", "predict_one", "--processes", "2",
+                       out=out)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (folder,) = run_folders(out)
+    assert not (out / "latest").exists()
+    m = json.loads((folder / "manifest.json").read_text())
+    c0, c1 = sorted(os.sched_getaffinity(0))[:2]
+    assert (m["label"], m["threads"]["intra_op"], m["phases"]) == (f"duet {a} vs {b}", 1, ["predict_one"])
+    assert m["duet"] == {"cases": [a, b], "cores": [c0, c1],
+                         "pairs": [{"index": 0, "cores": {a: c0, b: c1}}, {"index": 1, "cores": {a: c1, b: c0}}]}
+    for w in m["workers"]:
+        assert w["status"] == "ok" and w["runtime"]["intra_op_threads"] == 1
+        assert w["affinity"] == [m["duet"]["pairs"][w["index"]]["cores"][w["case"]]]
+        plan = json.loads((folder / w["plan"]).read_text())
+        assert plan["barrier"]["side"] == ("a" if w["case"] == a else "b") and plan["affinity"] == w["affinity"]
+    (d,) = duet.analyse(rundata.load_run(folder))
+    assert d.phase == "predict_one" and sorted(d.pairs) == [0, 1] and sorted(d.by_core) == [c0, c1]
+    assert "## Duet" in (folder / "report.md").read_text()
+
+
+def test_pin_and_gc_off_are_recorded(world):
+    out = world["out"].parent / "pinned"
+    proc = fwbench_run(world, "--devices", "cpu", "--frameworks", "torch", "--phases", "predict_one", "--processes",
+                       "1", "--threads", "1", "--pin", "--gc", "off", out=out)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (folder,) = run_folders(out)
+    m = json.loads((folder / "manifest.json").read_text())
+    core = min(os.sched_getaffinity(0))
+    assert m["execution"] == {"pin": [core], "gc": "off"}
+    (w,) = m["workers"]
+    assert w["affinity"] == [core]  # what the worker read back from the kernel
+    report = (folder / "report.md").read_text()
+    assert f"every worker pinned to cores {core}" in report and "#0: " + str(core) in report
+    assert "off (collected, frozen and disabled" in report

@@ -616,6 +616,8 @@ def kind_banner(run: Run) -> str:
             "partial": "Partial run (a subset of the default phases, cases or processes): not the reference.",
             "matrix": "Execution-mode matrix: every variant, with fewer rounds per process than the default run "
                       "(see How to read this report); results/latest keeps the default run.",
+            "duet": "Duet run (--duet): two cases timed together, one thread each on its own core; a duet "
+                    "measures one thread per framework, not the default run's budget, and is never results/latest.",
             }.get(run.kind, "")
 
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.model.options import add_config_arguments, config_from_args
-from benchmarks.model.phases import ALL_PHASES
+from benchmarks.model.phases import ALL_PHASES, FRAMEWORK_PHASES
 from shared.errors import UserError
 
 DEFAULT_FRAMEWORKS = "torch,tensorflow"
@@ -62,6 +62,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="after the timed phases, take the training step apart and probe the machine "
                         "(default: on with --matrix, off otherwise)")
     p.add_argument("--output", default="results", help="results folder (default results/)")
+    add_execution_arguments(p)
+
+
+def add_execution_arguments(p: argparse.ArgumentParser) -> None:
+    """How the workers execute (benchmarks/harness/execution.py, duet_runner.py); read by plan_from_args."""
+    p.add_argument("--pin", action="store_true",
+                   help="pin every worker process to a fixed set of --threads cores, the lowest usable ones "
+                        "(default off); the cores each worker read back are in the report")
+    p.add_argument("--gc", choices=("on", "off"), default="on",
+                   help="Python's garbage collector during the timed rounds: on (default) or off (collected, frozen "
+                        "and disabled before each phase's rounds, as timeit does)")
+    p.add_argument("--duet", default=None, metavar="CASE_A,CASE_B",
+                   help="duet benchmarking: the two cases run at the same time, one thread each on their own core "
+                        "(swapped in alternate pairs), every round started together; --processes pairs (default 3). "
+                        "E.g. --duet torch:eager,torch:fused")
 
 
 def machine_has_gpu() -> bool:
@@ -127,6 +142,11 @@ def plan_from_args(args: argparse.Namespace, **fixed):
 
     cfg = config_from_args(args, **fixed)
     cores = usable_cores()
+    duet = getattr(args, "duet", None)
+    if duet is not None:
+        from benchmarks.commands.execution import check_duet_args
+        check_duet_args(args, cfg, cores, DEFAULT_FRAMEWORKS)
+        cfg = cfg.replace(threads=1)  # a duet measures one thread per framework, each on its own core
     if cfg.threads is not None and cfg.threads > cores and not args.force:
         raise UserError(f"--threads {cfg.threads} is more than the {cores} usable cores: oversubscribed threads "
                         f"measure the scheduler, not the framework; use --threads <= {cores}, or --force to run anyway")
@@ -144,18 +164,31 @@ def plan_from_args(args: argparse.Namespace, **fixed):
         raise UserError("--quick sets its own rounds: give --rounds or --quick, not both")
     if args.matrix and args.frameworks != DEFAULT_FRAMEWORKS:
         raise UserError("--matrix runs every variant: leave out --frameworks, or drop --matrix")
-    cases = cs.all_variants(devices) if args.matrix else cs.expand(args.frameworks, devices)
+    if duet is not None:
+        from benchmarks.commands.execution import duet_cases
+        cases, devices = duet_cases(duet), ["cpu"]
+        phases = [p for p in phases if p in FRAMEWORK_PHASES]  # the shared data phases have no partner to pair
+        if not phases:
+            raise UserError("--duet times framework phases, and --phases names none: choose from "
+                            f"{', '.join(FRAMEWORK_PHASES)}")
+    else:
+        cases = cs.all_variants(devices) if args.matrix else cs.expand(args.frameworks, devices)
     unavailable = {c.id: "no NVIDIA GPU found" for c in cases if c.device == "gpu" and not has_gpu}
-    cs.baselines(cases, args.baseline)  # an unknown baseline is bad input now, not after the run
+    baseline = cases[1].id if duet is not None else args.baseline  # a duet's tables: A against B, as its ratio
+    cs.baselines(cases, baseline)  # an unknown baseline is bad input now, not after the run
     full = (not args.quick and phases == list(ALL_PHASES) and processes >= DEFAULT_PROCESSES
             and {c.framework for c in cases} >= set(DEFAULT_FRAMEWORKS.split(",")) and cfg.threads <= cores)
     anatomy = args.matrix if getattr(args, "anatomy", None) is None else args.anatomy
-    return Plan(cfg=cfg, cases=cases, phases=phases, processes=processes, baseline=args.baseline,
+    from benchmarks.commands.execution import execution_fields
+    return Plan(cfg=cfg, cases=cases, phases=phases, processes=processes, baseline=baseline,
                 min_effect=args.min_effect / 100, quick=args.quick, anatomy=bool(anatomy), archive=args.archive,
                 unavailable=unavailable,
-                kind="quick" if args.quick else "matrix" if args.matrix else "full" if full else "partial",
-                label="execution-mode matrix" if args.matrix else None, command=command_line(),
-                rounds={**(matrix_rounds() if args.matrix and not args.quick else {}), **rounds})
+                kind="quick" if args.quick else "duet" if duet is not None else "matrix" if args.matrix
+                else "full" if full else "partial",
+                label=(f"duet {cases[0].id} vs {cases[1].id}" if duet is not None
+                       else "execution-mode matrix" if args.matrix else None), command=command_line(),
+                rounds={**(matrix_rounds() if args.matrix and not args.quick else {}), **rounds},
+                **execution_fields(args, cfg, duet is not None))
 
 
 def command_line() -> str:

@@ -12,9 +12,11 @@ plan its run folder keeps:
 
 The plan (runner.worker_plan): the case (as Case.to_dict), the case's resolved configuration,
 its phases with their rounds, the process index, the archive, whether to run the anatomy pass,
-and where to write the result. The result: each phase's outcome, the runtime read back from the
-framework (threads, device, TF32, flush-to-zero), each phase's round times and extra figures, the
-anatomy pass. Progress lines on stdout (PROGRESS_MARK) are only progress.
+where to write the result, and the execution controls (benchmarks/harness/execution.py): the
+cores to pin to, the garbage collector during timed rounds, a duet's barrier. A duet worker
+cannot be rerun alone: its barrier waits for a partner. The result: each phase's outcome, the runtime read back from the
+framework (threads, device, TF32, flush-to-zero), the cores the process read back, each phase's
+round times and extra figures, the anatomy pass. Progress lines on stdout (PROGRESS_MARK) are only progress.
 """
 from __future__ import annotations
 
@@ -25,6 +27,11 @@ import time
 from pathlib import Path
 
 import pytest
+
+from benchmarks.harness import execution
+
+# --pin / --duet: before the imports below load numpy and start its threads (see execution.pin_early)
+execution.pin_early()
 
 from benchmarks.model.phases import HOLDINGS, PHASES, Rounds, held_bytes
 from shared.config import ExperimentConfig
@@ -46,7 +53,8 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.stash[_STATE] = {"schema": RESULT_SCHEMA, "outcomes": {}, "runtime": None, "unavailable": None,
-                            "user_error": None, "anatomy": None, "fresh_models": 0, "phases": {}}
+                            "user_error": None, "anatomy": None, "fresh_models": 0, "phases": {},
+                            "affinity": execution.read_affinity()}  # after pin_early: what the kernel applied
 
 
 def plan_of(config) -> dict:
@@ -217,6 +225,9 @@ def pytest_sessionfinish(session, exitstatus):
         return
     plan = session.config.stash[_PLAN]
     state = session.config.stash[_STATE]
+    barrier = execution.barrier_of(plan)
+    if barrier is not None:
+        barrier.exit()
     result = {**state, "case": plan["case"].id, "process_index": plan["process_index"],
               "exitstatus": int(exitstatus), "finished": time.time()}
     path = Path(plan["result"])

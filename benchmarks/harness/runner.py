@@ -58,6 +58,9 @@ class Plan:
     label: str | None = None  # e.g. "matrix", "sweep point batch_size=300"
     command: str | None = None
     rounds: dict[str, Rounds] = field(default_factory=dict)  # per-phase overrides (sweep presets)
+    affinity: list[int] | None = None  # --pin: the cores every worker pins itself to (None: not pinned)
+    gc: str = "on"  # --gc: "off" disables Python's garbage collector during timed rounds
+    duet_cores: list[int] | None = None  # --duet: the pair's two cores (None: not a duet; see duet_runner)
 
     def rounds_of(self, phase: str) -> Rounds:
         return self.rounds.get(phase) or rounds_for(phase, self.quick)
@@ -155,17 +158,21 @@ def worker_plan(case: Case, index: int, plan: Plan, result: Path) -> dict:
             "phases": phases, "rounds": {p: vars(plan.rounds_of(p)) for p in phases}, "quick": plan.quick,
             "anatomy": plan.anatomy and not case.is_shared, "threads": plan.cfg.thread_count,
             "archive": str(Path(plan.archive).resolve()) if plan.archive else None,
-            "result": result.name}  # beside the plan: a run folder's plans stay valid after it is moved
+            "result": result.name,  # beside the plan: a run folder's plans stay valid after it is moved
+            "affinity": plan.affinity, "gc": plan.gc, "barrier": None}  # execution controls (harness/execution.py)
 
 
-def run_worker(clock: Clock, case: Case, index: int, plan: Plan, staging: Path, env: dict) -> dict:
-    """One pytest process timing `case` once; returns its manifest record."""
+def run_worker(clock: Clock, case: Case, index: int, plan: Plan, staging: Path, env: dict,
+               overrides: dict | None = None, started: list | None = None) -> dict:
+    """One pytest process timing `case` once; returns its manifest record. `overrides` replace
+    entries of its plan (a duet worker's core and barrier); `started` collects the process, so a
+    caller running workers in threads can stop them all."""
     tag = f"{case.id} #{index + 1}"
     stem = f"workers/{case.slug}.p{index}"
     json_name, log_name = f"{stem}.json", f"{stem}.log"
     plan_name, result_name = f"{stem}.plan.json", f"{stem}.result.json"
     (staging / "workers").mkdir(exist_ok=True)
-    task = worker_plan(case, index, plan, Path(result_name))
+    task = {**worker_plan(case, index, plan, Path(result_name)), **(overrides or {})}
     write_atomic(staging / plan_name, json.dumps(task, indent=2))
     cmd = [sys.executable, "-m", "pytest", str(TEST_FILE), "-p", "no:cacheprovider", "-q",
            f"--benchmark-json={staging / json_name}", "--benchmark-save-data", "--plan", str(staging / plan_name)]
@@ -175,6 +182,8 @@ def run_worker(clock: Clock, case: Case, index: int, plan: Plan, staging: Path, 
     t0, tail, starts = time.perf_counter(), deque(maxlen=40), {}
     with open(staging / log_name, "w") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if started is not None:
+            started.append(proc)
         try:
             for line in proc.stdout:
                 log.write(line)
@@ -198,13 +207,15 @@ def run_worker(clock: Clock, case: Case, index: int, plan: Plan, staging: Path, 
     if status.get("user_error"):  # bad input only the worker could judge
         raise UserError(f"{case.id}: {status['user_error']}")
     record.update(runtime=status.get("runtime"), outcomes=status.get("outcomes", {}),
-                  anatomy=status.get("anatomy"), fresh_models=status.get("fresh_models"))
+                  anatomy=status.get("anatomy"), fresh_models=status.get("fresh_models"),
+                  affinity=status.get("affinity"))
     if status.get("unavailable") and rc == 0:
         record.update(status="unavailable", reason=status["unavailable"], json=None)
         (staging / json_name).unlink(missing_ok=True)
     elif rc == 0:
         record.update(status="ok", reason=None, json=json_name if (staging / json_name).is_file() else None)
-        mismatch = thread_mismatch(record.get("runtime"), plan.cfg.thread_count)
+        mismatch = (thread_mismatch(record.get("runtime"), plan.cfg.thread_count)
+                    or affinity_mismatch(record.get("affinity"), task["affinity"]))
         if mismatch:
             record.update(status="failed", reason=mismatch)
     else:
@@ -224,6 +235,13 @@ def thread_mismatch(runtime: dict | None, budget: int) -> str | None:
     if got != (budget, INTEROP_THREADS):
         return (f"thread read-back {got[0]} intra-op / {got[1]} inter-op differs from the run's budget "
                 f"{budget} / {INTEROP_THREADS}: the comparison would not be fair")
+    return None
+
+
+def affinity_mismatch(got: list | None, want: list | None) -> str | None:
+    """A pinned worker runs on exactly the cores it was given, or its figures mean something else."""
+    if want is not None and got != sorted(want):
+        return f"the worker read back cores {got}, not the cores {sorted(want)} it was pinned to"
     return None
 
 
@@ -284,10 +302,14 @@ def run_plan(plan: Plan, dest: Path, clock: Clock | None = None, env: dict | Non
     try:
         write_atomic(staging / "config.json", json.dumps(plan.cfg.to_dict(), indent=2))
         env = env or child_env(plan.cfg.thread_count, cache)
-        workers, gone = [], dict(plan.unavailable)
-        order = schedule(plan.all_cases(), plan.processes)
-        clock.say(f"{len(plan.all_cases())} cases x {plan.processes} processes, interleaved: "
-                  + " ".join(c.id for _, c in order[:len(plan.all_cases())]) + " ...")
+        workers, gone, duet = [], dict(plan.unavailable), None
+        order = [] if plan.duet_cores else schedule(plan.all_cases(), plan.processes)
+        if plan.duet_cores:  # pairs started together instead of one worker at a time
+            from benchmarks.harness import duet_runner
+            workers, duet = duet_runner.run_pairs(clock, plan, staging, env, run_worker)
+        else:
+            clock.say(f"{len(plan.all_cases())} cases x {plan.processes} processes, interleaved: "
+                      + " ".join(c.id for _, c in order[:len(plan.all_cases())]) + " ...")
         for slot, (k, case) in enumerate(order):
             if case.id in gone:
                 if k == 0:
@@ -321,6 +343,8 @@ def run_plan(plan: Plan, dest: Path, clock: Clock | None = None, env: dict | Non
             "baselines": {dev: c.id for dev, c in base.items()},
             "threads": {"intra_op": plan.cfg.thread_count, "inter_op": INTEROP_THREADS,
                         "env": thread_env(plan.cfg.thread_count)},
+            "execution": {"pin": plan.affinity, "gc": plan.gc},
+            "duet": duet,
             "config": plan.cfg.to_dict(),
             "data": data,
             "environment": capture(),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.reports import duet_report
 from benchmarks.reports import report_figures as figs
 from benchmarks.analysis import stats
 from benchmarks.model.phases import DERIVED, PHASES
@@ -312,6 +313,7 @@ def environment_section(run: Run) -> list[str]:
             ["threads per case", f"{th.get('intra_op')} intra-op, {th.get('inter_op')} inter-op, set through each "
                                  f"framework's API and read back equal in every worker"],
             ["thread environment given to the workers", ", ".join(f"{k}={v}" for k, v in (th.get("env") or {}).items())],
+            *execution_rows(m),
             ["GPUs", ", ".join(g.get("name", "?") for g in env.get("gpus") or []) or "none"]]
     rows += [[f"package {k}", v] for k, v in (env.get("packages") or {}).items() if v]
     out = [md_table(["", ""], rows)]
@@ -322,10 +324,11 @@ def environment_section(run: Run) -> list[str]:
             rts[c.id] = rt
     if rts:
         out += ["", md_table(["case", "framework version", "device", "intra-op read back", "inter-op read back", "TF32",
-                              "denormals flushed (measured)"],
+                              "denormals flushed (measured)", "cores read back (per process)"],
                              [[k, r.get("version"), r.get("device_name"), r.get("intra_op_threads"),
                                r.get("inter_op_threads"), r.get("tf32"),
-                               "not recorded" if r.get("flush_denormal") is None else r.get("flush_denormal")]
+                               "not recorded" if r.get("flush_denormal") is None else r.get("flush_denormal"),
+                               affinity_text(run.cases[k])]
                               for k, r in rts.items()])]
         notes = [f"- {md_code(k)}: threads {md_escape(r['extra']['thread_setting'])}; read back: "
                  f"{md_escape(r['extra'].get('thread_readback', 'not said'))}"
@@ -343,6 +346,26 @@ def environment_section(run: Run) -> list[str]:
     return out
 
 
+def execution_rows(manifest: dict) -> list[list]:
+    """How the workers executed (--pin, --gc; a run from before these options: the defaults)."""
+    ex = manifest.get("execution") or {}
+    duet = manifest.get("duet")
+    pin = ("one core per case, from the duet's pairs (see Duet)" if duet
+           else f"every worker pinned to cores {', '.join(map(str, ex['pin']))}" if ex.get("pin") else "not pinned (the scheduler places them)")
+    gc_off = ex.get("gc") == "off"
+    return [["worker CPU pinning", pin],
+            ["Python garbage collector in timed rounds", "off (collected, frozen and disabled before each phase's rounds)"
+             if gc_off else "on (as a program runs)"]]
+
+
+def affinity_text(case) -> str:
+    """The cores each worker process of a case read back after pinning itself, in process order."""
+    got = [(w.get("index"), w.get("affinity")) for w in case.workers if w.get("affinity") is not None]
+    if not got:
+        return "not recorded"
+    return "; ".join(f"#{i}: {','.join(str(c) for c in a)}" for i, a in sorted(got, key=lambda x: x[0] or 0))
+
+
 def method_text(run: Run) -> str:
     m = run.manifest
     conf = stats.CONFIDENCE
@@ -350,9 +373,11 @@ def method_text(run: Run) -> str:
                        f"{m['rounds'][p]['rounds']} rounds after {m['rounds'][p]['warmup']} warm-up per process"
                        + ("; every round on a fresh model" if PHASES[p].fresh_model else "")
                        for p in run.phases())
+    schedule = ("as pairs of simultaneous processes, the two cases' rounds synchronised (see Duet)" if m.get("duet")
+                else "scheduled in interleaved rounds (each round runs\nevery case once, the order rotated by one each "
+                     "round), so drift over the run is spread over all cases")
     return f"""\
-Every case ran in {m.get('processes')} worker processes, scheduled in interleaved rounds (each round runs
-every case once, the order rotated by one each round), so drift over the run is spread over all cases.
+Every case ran in {m.get('processes')} worker processes, {schedule}.
 Phases, what each round times, and rounds per process:
 
 {phases}
@@ -380,6 +405,7 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
     if m.get("label"):
         parts.append(f"Run: {md_escape(m['label'])}.")
     parts += ["## Headline", "\n".join(f"- {md_escape(s)}" for s in headline(run, frame)) or "No comparisons."]
+    parts += duet_report.section(run)  # [] unless a duet run
     pooled = pooled_section(run, frame)
     if pooled:
         parts += ["## Pooled evidence", *pooled]
