@@ -62,6 +62,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="after the timed phases, take the training step apart and probe the machine "
                         "(default: on with --matrix, off otherwise)")
     p.add_argument("--output", default="results", help="results folder (default results/)")
+    p.add_argument("--aa", default=None, metavar="CASE[,CASE...]",
+                   help="A/A calibration: run each case against an identical copy of itself (id CASE~aa), "
+                        "interleaved, to measure the false-positive rate; replaces --frameworks, --matrix and "
+                        "--baseline (each copy's baseline is its original); never results/latest")
+    from benchmarks.commands.pilot import add_pilot_arguments
+    add_pilot_arguments(p)
 
 
 def machine_has_gpu() -> bool:
@@ -131,6 +137,8 @@ def plan_from_args(args: argparse.Namespace, **fixed):
         raise UserError(f"--threads {cfg.threads} is more than the {cores} usable cores: oversubscribed threads "
                         f"measure the scheduler, not the framework; use --threads <= {cores}, or --force to run anyway")
     cfg = cfg.replace(threads=cfg.thread_count)  # resolved once, here; every worker gets the number
+    from benchmarks.commands.pilot import check_pilot_args
+    check_pilot_args(args)
     processes = DEFAULT_PROCESSES if args.processes is None else args.processes
     if processes < 1:
         raise UserError(f"--processes must be at least 1, got {processes}")
@@ -144,18 +152,29 @@ def plan_from_args(args: argparse.Namespace, **fixed):
         raise UserError("--quick sets its own rounds: give --rounds or --quick, not both")
     if args.matrix and args.frameworks != DEFAULT_FRAMEWORKS:
         raise UserError("--matrix runs every variant: leave out --frameworks, or drop --matrix")
-    cases = cs.all_variants(devices) if args.matrix else cs.expand(args.frameworks, devices)
+    aa = getattr(args, "aa", None)
+    pairs: dict[str, str] = {}
+    if aa is not None:  # the copies are the comparison: another case list or baseline would contradict it
+        for given, what in ((args.matrix, "--matrix"), (args.frameworks != DEFAULT_FRAMEWORKS, "--frameworks"),
+                            (args.baseline is not None, "--baseline")):
+            if given:
+                raise UserError(f"--aa names its own cases and compares each with its copy: drop {what}")
+        cases, pairs = cs.aa_cases(aa, devices)
+    else:
+        cases = cs.all_variants(devices) if args.matrix else cs.expand(args.frameworks, devices)
     unavailable = {c.id: "no NVIDIA GPU found" for c in cases if c.device == "gpu" and not has_gpu}
     cs.baselines(cases, args.baseline)  # an unknown baseline is bad input now, not after the run
     full = (not args.quick and phases == list(ALL_PHASES) and processes >= DEFAULT_PROCESSES
             and {c.framework for c in cases} >= set(DEFAULT_FRAMEWORKS.split(",")) and cfg.threads <= cores)
     anatomy = args.matrix if getattr(args, "anatomy", None) is None else args.anatomy
+    kind = "quick" if args.quick else "matrix" if args.matrix else "full" if full else "partial"
+    label = "execution-mode matrix" if args.matrix else None
+    if pairs:  # before quick: a quick A/A run is still no comparison
+        kind, label = "aa", "A/A calibration: each case against an identical copy of itself"
     return Plan(cfg=cfg, cases=cases, phases=phases, processes=processes, baseline=args.baseline,
                 min_effect=args.min_effect / 100, quick=args.quick, anatomy=bool(anatomy), archive=args.archive,
-                unavailable=unavailable,
-                kind="quick" if args.quick else "matrix" if args.matrix else "full" if full else "partial",
-                label="execution-mode matrix" if args.matrix else None, command=command_line(),
-                rounds={**(matrix_rounds() if args.matrix and not args.quick else {}), **rounds})
+                unavailable=unavailable, kind=kind, label=label, command=command_line(),
+                rounds={**(matrix_rounds() if args.matrix and not args.quick else {}), **rounds}, pairs=pairs)
 
 
 def command_line() -> str:
@@ -172,6 +191,9 @@ def main(args: argparse.Namespace) -> int:
     plan = plan_from_args(args)
     clock = Clock()
     with FolderLock(output):
+        if getattr(args, "pilot", None) is not None:
+            from benchmarks.commands.pilot import size_plan
+            plan = size_plan(plan, args, clock)  # bad input (a budget too small) is refused before the run
         try:
             run_dir = run_plan(plan, output / "runs", clock)
         except RunFailed:
