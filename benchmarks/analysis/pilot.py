@@ -118,12 +118,11 @@ def choose(ests: list[PhaseEstimate], c_p: float, cases: list[list[str]], availa
     data case times other phases than the frameworks'). UserError when two processes do not fit."""
     if not (math.isfinite(target) and target > 0):
         raise UserError(f"--target-width must be a positive percentage, got {target * 100:g}: e.g. --target-width 10")
-    goal = math.log1p(target)
     rounds = {e.phase: best_rounds(c_p, e) for e in ests}
     needed = {}
     for e in ests:
         needed[e.phase] = next((k for k in range(MIN_PROCESSES, MAX_PROCESSES + 1)
-                                if halfwidth(k, rounds[e.phase], e.sigma2_p, e.sigma2_r) <= goal), MAX_PROCESSES + 1)
+                                if halfwidth(k, rounds[e.phase], e.sigma2_p, e.sigma2_r) <= target), MAX_PROCESSES + 1)
     want = min(max(needed.values()), MAX_PROCESSES)
     fits = [k for k in range(MIN_PROCESSES, want + 1) if run_seconds(k, cases, c_p, rounds, ests) <= available_s]
     if not fits:
