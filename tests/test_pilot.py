@@ -86,3 +86,64 @@ def test_estimates_and_process_cost_from_a_pilot_run_folder(tmp_path):
     assert e.warmup == 1  # the real run's warm-up (train_epoch's default), not the pilot's
     # processes 0: 5 - 0.3 - 0.15; processes 1: 5 - 0.6 - 0.15
     assert c_p == pytest.approx(((5 - 0.45) + (5 - 0.75)) / 2, abs=1e-12)
+
+
+def _pilot_world(tmp_path, monkeypatch, budget):
+    """size_plan with the pilot's run replaced by a synthetic folder (each worker 5 s, rounds 0.1-0.2 s)."""
+    import argparse
+    from benchmarks.harness import runner
+    from benchmarks.model.cases import parse_case
+    from shared.config import ExperimentConfig
+    made = []
+
+    def fake_run_plan(plan, dest, clock=None, env=None, name=None):
+        assert plan.processes == 2 and plan.rounds["train_epoch"].rounds >= 3 and plan.kind == "pilot"
+        r = [[0.1, 0.12, 0.1], [0.2, 0.21, 0.2]]
+        folder = write_run(dest / "pilot", {"torch:eager@cpu": {"train_epoch": r}})
+        m = json.loads((folder / "manifest.json").read_text())
+        for w in m["workers"]:
+            w["seconds"] = 5.0
+        (folder / "manifest.json").write_text(json.dumps(m))
+        made.append(dest)
+        return folder
+
+    monkeypatch.setattr(runner, "run_plan", fake_run_plan)
+    plan = runner.Plan(cfg=ExperimentConfig(), cases=[parse_case("torch:eager@cpu")], phases=["train_epoch"])
+    args = argparse.Namespace(pilot=budget, target_width=None, output=str(tmp_path / "out"))
+    return plan, args, made
+
+
+def test_a_budget_too_small_after_the_pilot_is_refused_and_leaves_nothing(tmp_path, monkeypatch):
+    from benchmarks.commands.pilot import size_plan
+    from benchmarks.harness.runner import Clock
+    plan, args, made = _pilot_world(tmp_path, monkeypatch, budget=5.0)
+    with pytest.raises(UserError, match="--pilot budget too small: two processes per case need about"):
+        size_plan(plan, args, Clock(quiet=True))
+    assert made and not made[0].exists() and not (tmp_path / "out").exists()
+
+
+def test_the_sized_plan_and_its_sizing_paragraph(tmp_path, monkeypatch):
+    from benchmarks.commands.pilot import size_plan
+    from benchmarks.harness.runner import Clock
+    from benchmarks.reports.disturbance import sizing_section
+    plan, args, made = _pilot_world(tmp_path, monkeypatch, budget=3600.0)
+    sized = size_plan(plan, args, Clock(quiet=True))
+    rec = sized.pilot
+    (e,) = rec["estimates"]
+    assert e["sigma2_p"] == pytest.approx(math.log(2) ** 2 / 2, abs=1e-12)
+    k, r = rec["processes"], rec["phases"][0]["rounds"]
+    assert sized.processes == k and sized.rounds["train_epoch"].rounds == r and sized.rounds["train_epoch"].warmup == 1
+    # c_p = 5 s less the rounds (4.535 s), σ²_r = 0.00594, c_r = 0.155 s: R* = sqrt(4.535·0.00594 / (0.155·0.24))
+    # = 0.85, clipped to 3; processes this far apart (σ²_p = 0.24) would need ~200 processes for ±10%: the
+    # cap, 100, is taken (100 x (4.535 + 4 x 0.155) = 516 s fits) and the width it expects is said
+    assert rec["c_p"] == pytest.approx(5 - (0.32 + 0.61) / 2, abs=1e-12)
+    assert (k, r) == (pilot.MAX_PROCESSES, pilot.MIN_ROUNDS) and not rec["reaches_target"]
+    assert rec["phases"][0]["processes_needed"] == pilot.MAX_PROCESSES + 1
+    folder = write_run(tmp_path / "sized", {"torch:eager@cpu": {"train_epoch": [[0.2], [0.2]]}})
+    m = json.loads((folder / "manifest.json").read_text())
+    m["pilot"] = rec
+    (folder / "manifest.json").write_text(json.dumps(m))
+    text = "\n".join(sizing_section(rundata.load_run(folder)))
+    assert text.startswith("## Sizing") and f"Chosen: {k} processes per case" in text
+    assert "not even 100 processes reach the target" in text and "train_epoch: 3 rounds" in text
+    assert "(needs more than 100 processes)" in text

@@ -140,10 +140,14 @@ def choose(ests: list[PhaseEstimate], c_p: float, cases: list[list[str]], availa
 def describe(s: Sizing) -> str:
     """What was chosen and why, in one paragraph (printed by the run, shown in the report)."""
     per = "; ".join(f"{p.phase}: {p.rounds} rounds, expected ±{p.expected_halfwidth:.1%}"
-                    + (f" (needs {p.processes_needed} processes)" if p.processes_needed > s.processes else "")
+                    + ((f" (needs more than {MAX_PROCESSES} processes)" if p.processes_needed > MAX_PROCESSES
+                        else f" (needs {p.processes_needed} processes)") if p.processes_needed > s.processes else "")
                     for p in s.phases)
     head = (f"{s.processes} processes per case, expected run time {s.expected_s:.0f} s of the "
             f"{s.available_s:.0f} s left after the pilot (process start c_p = {s.c_p:.2f} s)")
+    capped = s.processes == MAX_PROCESSES and any(p.processes_needed > MAX_PROCESSES for p in s.phases)
     tail = ("every phase reaches the target" if s.reaches_target
+            else f"not even {MAX_PROCESSES} processes reach the target (the processes differ too much): these are "
+                 f"the widths it expects" if capped
             else "the budget cannot reach the target: these are the widths it expects")
     return f"{head}; target ±{s.target:.0%}: {tail}. {per}."

@@ -237,6 +237,13 @@ def load_run(path: str | Path) -> Run:
         r = manifest["rounds"].get(p)
         if not (isinstance(r, dict) and all(_number(r.get(k)) for k in ("rounds", "warmup"))):
             _fail(mpath, f"the manifest's rounds of phase {p!r} are not {{rounds, warmup}} counts")
+    if "pilot" in manifest:  # --pilot's record, printed by the report's Sizing paragraph
+        pilot = _expect(mpath, manifest["pilot"], dict, "the manifest's 'pilot'")
+        _expect(mpath, pilot.get("text"), str, "the pilot's 'text'")
+        for e in _expect(mpath, pilot.get("estimates"), list, "the pilot's 'estimates'"):
+            _expect(mpath, e, dict, "a pilot estimate")
+            if not all(_number(e.get(k)) and math.isfinite(e[k]) and e[k] >= 0 for k in ("sigma2_p", "sigma2_r", "c_r")):
+                _fail(mpath, "a pilot estimate's sigma2_p, sigma2_r or c_r is not a finite number >= 0")
     notes: list[str] = []
     cases: dict[str, CaseData] = {}
     known = {c.get("id") for c in manifest["cases"] if isinstance(c, dict)}

@@ -92,7 +92,7 @@ def size_plan(plan, args: argparse.Namespace, clock):
     """Run the pilot, choose K and R, and return the real plan (UserError: nothing kept)."""
     from benchmarks.analysis import rundata
     from benchmarks.analysis.pilot import DEFAULT_TARGET, choose, describe
-    from benchmarks.harness.runner import DEFAULT_PROCESSES, run_plan, worker_plan
+    from benchmarks.harness.runner import DEFAULT_PROCESSES, RunFailed, run_plan, worker_plan
     from benchmarks.model.phases import Rounds
 
     target = DEFAULT_TARGET if args.target_width is None else args.target_width / 100
@@ -104,6 +104,10 @@ def size_plan(plan, args: argparse.Namespace, clock):
         folder = run_plan(pilot_plan(plan), tmp, clock)
         run = rundata.load_run(folder)
         ests, c_p = estimates(run, plan)
+    except RunFailed as e:  # a failing worker fails the run as it would have without the pilot: keep its record
+        kept = rundata.publish(e.path, Path(args.output) / "failed", e.path.name)
+        clock.say(f"the pilot failed; its record is kept in {kept}")
+        raise RunFailed(kept) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # the pilot is evidence for the choice only: its figures are kept
     pilot_s = time.perf_counter() - t0

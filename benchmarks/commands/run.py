@@ -191,10 +191,10 @@ def main(args: argparse.Namespace) -> int:
     plan = plan_from_args(args)
     clock = Clock()
     with FolderLock(output):
-        if getattr(args, "pilot", None) is not None:
-            from benchmarks.commands.pilot import size_plan
-            plan = size_plan(plan, args, clock)  # bad input (a budget too small) is refused before the run
         try:
+            if getattr(args, "pilot", None) is not None:
+                from benchmarks.commands.pilot import size_plan
+                plan = size_plan(plan, args, clock)  # a budget too small is refused before the run
             run_dir = run_plan(plan, output / "runs", clock)
         except RunFailed:
             return 1
