@@ -68,3 +68,24 @@ def test_a_pair_naming_no_case_of_the_run_is_refused(tmp_path):
                        aa_pairs={"torch:eager@cpu~aa": "torch:eager@cpu"})
     with pytest.raises(UserError, match="'aa_pairs' pairs 'torch:eager@cpu~aa'"):
         rundata.load_run(folder)
+
+
+def test_the_report_counts_the_false_positives_pair_by_pair(tmp_path):
+    from benchmarks.reports import calibration, report
+    r = {"train_epoch": [[0.20, 0.21, 0.20], [0.22, 0.21, 0.21]]}
+    t = {"train_epoch": [[0.40, 0.41, 0.40], [0.42, 0.41, 0.41]]}
+    slow = {"train_epoch": [[0.50, 0.51, 0.50], [0.52, 0.51, 0.51]]}  # a copy 25% slower: a false positive
+    run = rundata.load_run(write_run(
+        tmp_path / "aa", {"torch:eager@cpu": r, "torch:eager@cpu~aa": r, "tensorflow:graph@cpu": t,
+                          "tensorflow:graph@cpu~aa": slow},
+        kind="aa", aa_pairs={"torch:eager@cpu~aa": "torch:eager@cpu",
+                             "tensorflow:graph@cpu~aa": "tensorflow:graph@cpu"}))
+    frame = rundata.summary(run)
+    lines = report.headline(run, frame)
+    assert lines[0].startswith("On CPU, no measurable difference between PyTorch (eager) (A/A copy) and PyTorch (eager)")
+    assert lines[1].startswith("On CPU, TensorFlow (graph) trains an epoch 1.25x faster than TensorFlow (graph) (A/A copy)")
+    (head, text) = calibration.aa_section(run, frame)
+    assert head == "## A/A calibration"
+    assert text.startswith("1 of 2 copy-against-original comparisons") and "(TensorFlow (graph) (A/A copy))." in text
+    assert calibration.aa_section(rundata.load_run(write_run(tmp_path / "plain", {"torch:eager@cpu": r})),
+                                  frame) == []

@@ -425,6 +425,10 @@ COLUMNS = ("case", "label", "framework", "variant", "device", "input", "phase", 
            "warnings")
 
 
+# The verdict words of a row that names a winner (_verdict_word); an A/A report counts them as false positives.
+WINNER_VERDICTS = ("faster", "slower")
+
+
 def _verdict_word(v: stats.Verdict, is_baseline: bool) -> str:
     if is_baseline:
         return "baseline"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.reports import disturbance
+from benchmarks.reports import calibration, disturbance
 from benchmarks.reports import report_figures as figs
 from benchmarks.analysis import stats
 from benchmarks.model.phases import DERIVED, PHASES
@@ -382,6 +382,7 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
     if m.get("label"):
         parts.append(f"Run: {md_escape(m['label'])}.")
     parts += ["## Headline", "\n".join(f"- {md_escape(s)}" for s in headline(run, frame)) or "No comparisons."]
+    parts += calibration.aa_section(run, frame)  # --aa: how many of the A/A comparisons named a winner
     pooled = pooled_section(run, frame)
     if pooled:
         parts += ["## Pooled evidence", *pooled]
