@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.analysis import rundata
-from benchmarks.model.cases import SHARED, SHARED_LABEL, SHARED_VARIANT, parse_case
+from benchmarks.model.cases import COPY_MARK, SHARED, SHARED_LABEL, SHARED_VARIANT, aa_copy, parse_case
 from benchmarks.model.phases import PHASES
 from shared.config import ExperimentConfig
 
@@ -44,15 +44,22 @@ def processes(medians, n_rounds: int, spread: float, rng: np.random.Generator) -
     return [rounds(m, n_rounds, spread, rng) for m in medians]
 
 
+def _case(case_id: str):
+    """A case from its id; an A/A copy's id (CASE~aa) is its original's plus the mark."""
+    if case_id.endswith(COPY_MARK):
+        return aa_copy(parse_case(case_id[:-len(COPY_MARK)]))
+    return parse_case(case_id)
+
+
 def case_entry(case_id: str) -> dict:
     if case_id == SHARED_ID:
         return {"id": SHARED_ID, "framework": SHARED, "variant": SHARED_VARIANT, "device": "cpu", "overrides": {},
                 "label": SHARED_LABEL, "about": "archive parsing and counting, framework-neutral", "input": "dense"}
-    return parse_case(case_id).to_dict()
+    return _case(case_id).to_dict()
 
 
 def slug(case_id: str) -> str:
-    return "shared-data-cpu" if case_id == SHARED_ID else parse_case(case_id).slug
+    return "shared-data-cpu" if case_id == SHARED_ID else _case(case_id).slug
 
 
 def _stats(data: list[float]) -> dict:
@@ -100,12 +107,14 @@ def _per_process(value, k: int):
 def write_run(folder, cases: dict[str, dict[str, list[list[float]]]], *, baselines: dict | None = None,
               unavailable: dict | None = None, failed: dict | None = None, skipped: dict | None = None,
               anatomy: dict | None = None, kind: str = "full", extra_info: dict | None = None,
-              warnings: list[str] | None = None, min_effect: float = 0.05, label: str | None = None) -> Path:
+              warnings: list[str] | None = None, min_effect: float = 0.05, label: str | None = None,
+              aa_pairs: dict | None = None) -> Path:
     """Write a schema-2 run folder; returns its path.
 
     unavailable / failed: {case id: reason} (cases not in `cases` are added with no results);
     skipped: {(case id, phase): reason}; anatomy: {case id: dict or [dict per process]};
-    extra_info: {case id: {phase: dict or [dict per process]}}, merged into each benchmark's extra_info.
+    extra_info: {case id: {phase: dict or [dict per process]}}, merged into each benchmark's extra_info;
+    aa_pairs: {copy id: original id} for an A/A calibration run (kind "aa").
     """
     folder = Path(folder)
     (folder / "workers").mkdir(parents=True, exist_ok=True)
@@ -176,6 +185,7 @@ def write_run(folder, cases: dict[str, dict[str, list[list[float]]]], *, baselin
                                      + [1]), "warmup": 0} for p in phases},
         "cases": [entries[c] for c in ids],
         "baselines": baselines,
+        **({"aa_pairs": dict(aa_pairs)} if aa_pairs else {}),
         "threads": {"intra_op": 2, "inter_op": 1, "env": dict(THREAD_ENV)},
         "config": ExperimentConfig().to_dict(),
         "data": dict(DATA),

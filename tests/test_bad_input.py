@@ -666,6 +666,23 @@ def _plan(*argv):
 @pytest.mark.parametrize("argv, needle", [
     (["--phases", "train_epoch", "--rounds", "train_epoch=2,train_epoch=5"], "--rounds names train_epoch twice"),
     (["--baseline", "tensorflow:graph@gpu"], "which this run does not measure"),
+    # --aa: its cases must parse; it names its own cases and baselines, so it takes no others
+    (["--aa", "torch:warp"], "torch has no variant 'warp'"),
+    (["--aa", "mxnet"], "unknown framework 'mxnet'"),
+    (["--aa", ""], "--aa is empty"),
+    (["--aa", "torch,torch:eager"], "case torch:eager@cpu is named twice in --aa"),
+    (["--aa", "torch@gpu"], "--aa case torch@gpu is on gpu, which --devices does not include"),
+    (["--aa", "torch", "--matrix"], "--aa names its own cases and compares each with its copy: drop --matrix"),
+    (["--aa", "torch", "--frameworks", "tensorflow"], "drop --frameworks"),
+    (["--aa", "torch", "--baseline", "torch"], "drop --baseline"),
+    # --pilot: it chooses processes and rounds itself, from a positive budget, towards a positive width
+    (["--pilot", "600", "--processes", "3"], "--pilot chooses the processes and rounds itself: drop --processes"),
+    (["--pilot", "600", "--quick"], "drop --quick"),
+    (["--pilot", "600", "--phases", "train_epoch", "--rounds", "train_epoch=2"], "drop --rounds"),
+    (["--pilot", "0"], "--pilot takes the seconds the whole run may take, a positive number, got 0"),
+    (["--pilot", "nan"], "a positive number, got nan"),
+    (["--pilot", "600", "--target-width", "0"], "--target-width must be a positive percentage, got 0"),
+    (["--target-width", "5"], "--target-width sizes a run from a pilot: add --pilot SECONDS"),
 ])
 def test_repeated_or_impossible_run_options_are_refused(argv, needle):
     with pytest.raises(UserError, match=re.escape(needle)):

@@ -187,6 +187,9 @@ def test_failed_run_never_replaces_latest_nor_leaves_a_run_folder(world, first_r
     (["--rounds", "train_epoch=two"], "--rounds takes PHASE=N or PHASE=N+W"),
     (["--phases", "predict_one", "--rounds", "train_epoch=2"], "which this run does not run"),
     (["--rounds", "train_epoch=2+1"], "give --rounds or --quick, not both"),
+    (["--aa", "torch:warp"], "torch has no variant 'warp'"),
+    (["--aa", "torch", "--matrix"], "drop --matrix"),
+    (["--pilot", "600"], "--pilot chooses the processes and rounds itself: drop --quick"),
 ])
 def test_bad_input_is_one_line_and_exit_2(world, extra, message):
     out = world["out"].parent / "untouched"
@@ -199,6 +202,32 @@ def test_bad_input_is_one_line_and_exit_2(world, extra, message):
     assert not (out / "latest").exists()
     assert "starting" not in proc.stdout, "bad input must be refused before any worker starts"
     del t0
+
+
+def test_aa_run_compares_the_copy_with_its_original(world, tmp_path):
+    out = tmp_path / "aa"
+    proc = fwbench_run(world, "--aa", "torch:eager", "--phases", "predict_one", "--processes", "2",
+                       "--devices", "cpu", out=out)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (folder,) = run_folders(out)
+    assert not (out / "latest").exists(), "an A/A calibration is never the reference"
+    m = json.loads((folder / "manifest.json").read_text())
+    assert m["kind"] == "aa" and "A/A calibration" in m["label"]
+    assert [c["id"] for c in m["cases"]] == ["torch:eager@cpu", "torch:eager@cpu~aa"]
+    assert m["aa_pairs"] == {"torch:eager@cpu~aa": "torch:eager@cpu"}
+    assert sorted(w["json"] for w in m["workers"]) == [
+        "workers/torch-eager-cpu.p0.json", "workers/torch-eager-cpu.p1.json",
+        "workers/torch-eager-cpu_aa.p0.json", "workers/torch-eager-cpu_aa.p1.json"]
+    with open(folder / "results.csv") as f:
+        rows = {r["case"]: r for r in csv.DictReader(f)}
+    copy = rows["torch:eager@cpu~aa"]
+    assert copy["baseline"] == "torch:eager@cpu" and copy["speedup"] and copy["processes"] == "2"
+    assert rows["torch:eager@cpu"]["verdict"] == "baseline"
+    assert "PyTorch (eager) (A/A copy)" in (folder / "report.md").read_text()
+    # every worker recorded what the machine did during its phase, in its result JSON
+    result = json.loads((folder / m["workers"][0]["result"]).read_text())
+    rec = result["phases"]["predict_one"]["extra"]["machine"]
+    assert set(rec) == {"wall_s", "steal_s", "other_cpu_s", "own_cpu_s", "note"} and rec["wall_s"] > 0
 
 
 def test_demanding_an_absent_gpu_is_exit_2(world):

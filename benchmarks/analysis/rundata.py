@@ -39,12 +39,24 @@ MANIFEST = "manifest.json"
 
 # --------------------------------------------------------------------------- the model
 
+# What the machine did around one timed phase of one worker (benchmarks/harness/machine.py
+# writes it into the phase's extra_info under "machine"): seconds, each None when not measurable.
+MACHINE_FIELDS = ("wall_s", "steal_s", "other_cpu_s", "own_cpu_s")
+
+
 @dataclass
 class Process:
     """One worker process's rounds of one phase."""
     index: int
     rounds: np.ndarray  # seconds per round
     extra: dict
+
+    @property
+    def machine(self) -> dict | None:
+        """{wall_s, steal_s, other_cpu_s, own_cpu_s, note}: what the machine did during this
+        phase (validated by the reader), or None for a worker that did not record it."""
+        m = self.extra.get("machine")
+        return m if isinstance(m, dict) else None
 
 
 @dataclass
@@ -115,6 +127,21 @@ class Run:
     def baseline(self, device: str) -> CaseData | None:
         cid = (self.manifest.get("baselines") or {}).get(device)
         return self.cases.get(cid)
+
+    @property
+    def aa_pairs(self) -> dict[str, str]:
+        """An A/A calibration run's copy id -> original id (empty for any other run)."""
+        return self.manifest.get("aa_pairs") or {}
+
+    def baseline_of(self, case: CaseData) -> CaseData | None:
+        """The case `case` is compared with: in an A/A run a copy's original, and an original is its
+        own baseline (its copy carries the comparison); otherwise the device's baseline."""
+        pairs = self.aa_pairs
+        if case.id in pairs:
+            return self.cases.get(pairs[case.id])
+        if case.id in pairs.values():
+            return case
+        return self.baseline(case.device)
 
     def framework_cases(self, device: str | None = None) -> list[CaseData]:
         return [c for c in self.cases.values() if not c.is_shared and (device is None or c.device == device)]
@@ -210,8 +237,19 @@ def load_run(path: str | Path) -> Run:
         r = manifest["rounds"].get(p)
         if not (isinstance(r, dict) and all(_number(r.get(k)) for k in ("rounds", "warmup"))):
             _fail(mpath, f"the manifest's rounds of phase {p!r} are not {{rounds, warmup}} counts")
+    if "pilot" in manifest:  # --pilot's record, printed by the report's Sizing paragraph
+        pilot = _expect(mpath, manifest["pilot"], dict, "the manifest's 'pilot'")
+        _expect(mpath, pilot.get("text"), str, "the pilot's 'text'")
+        for e in _expect(mpath, pilot.get("estimates"), list, "the pilot's 'estimates'"):
+            _expect(mpath, e, dict, "a pilot estimate")
+            if not all(_number(e.get(k)) and math.isfinite(e[k]) and e[k] >= 0 for k in ("sigma2_p", "sigma2_r", "c_r")):
+                _fail(mpath, "a pilot estimate's sigma2_p, sigma2_r or c_r is not a finite number >= 0")
     notes: list[str] = []
     cases: dict[str, CaseData] = {}
+    known = {c.get("id") for c in manifest["cases"] if isinstance(c, dict)}
+    for copy, original in _expect(mpath, manifest.get("aa_pairs", {}), dict, "the manifest's 'aa_pairs'").items():
+        if copy not in known or original not in known or copy == original:
+            _fail(mpath, f"the manifest's 'aa_pairs' pairs {copy!r} with {original!r}, not two cases of the run")
     for c in manifest["cases"]:
         _expect(mpath, c, dict, "a case entry")
         try:
@@ -341,6 +379,12 @@ def _check_extra(path: Path, phase: str, info: dict) -> None:
         v = info.get(key)
         if v is not None and not (_number(v) and math.isfinite(v) and v >= 0):
             _fail(path, f"phase {phase}'s {key} {v!r} is not a finite number >= 0")
+    if "machine" in info:
+        m = _expect(path, info["machine"], dict, f"phase {phase}'s machine record")
+        for key in MACHINE_FIELDS:
+            v = m.get(key)
+            if v is not None and not (_number(v) and math.isfinite(v) and v >= 0):
+                _fail(path, f"phase {phase}'s machine {key} {v!r} is not a finite number >= 0 (or null)")
 
 
 # --------------------------------------------------------------------------- formatting
@@ -381,6 +425,10 @@ COLUMNS = ("case", "label", "framework", "variant", "device", "input", "phase", 
            "warnings")
 
 
+# The verdict words of a row that names a winner (_verdict_word); an A/A report counts them as false positives.
+WINNER_VERDICTS = ("faster", "slower")
+
+
 def _verdict_word(v: stats.Verdict, is_baseline: bool) -> str:
     if is_baseline:
         return "baseline"
@@ -396,7 +444,7 @@ def summary(run: Run):
     import pandas as pd
     rows = []
     for case in run.cases.values():
-        base = None if case.is_shared else run.baseline(case.device)
+        base = None if case.is_shared else run.baseline_of(case)
         for phase in run.phases():
             if (PHASES[phase].scope == "shared") != case.is_shared:
                 continue
@@ -614,6 +662,9 @@ def write_tables(run: Run, folder: Path) -> None:
 def kind_banner(run: Run) -> str:
     return {"quick": "Quick run (--quick: a few rounds per phase): a smoke test, not a measurement.",
             "partial": "Partial run (a subset of the default phases, cases or processes): not the reference.",
+            "aa": "A/A calibration (--aa): each case against an identical copy of itself, to measure how often "
+                  "the suite calls a difference where there is none; not a comparison of frameworks, never "
+                  "results/latest.",
             "matrix": "Execution-mode matrix: every variant, with fewer rounds per process than the default run "
                       "(see How to read this report); results/latest keeps the default run.",
             "duet": "Duet run (--duet): two cases timed together, one thread each on its own core; a duet "

@@ -12,9 +12,16 @@ from shared.errors import UserError
 def check_duet_args(args: argparse.Namespace, cfg: ExperimentConfig, cores: int, default_frameworks: str) -> None:
     """What --duet cannot be combined with, and what it needs of the machine."""
     from benchmarks.model.cases import split_items
-    items = split_items(args.duet)
-    if len(items) != 2:
-        raise UserError(f"--duet takes exactly two cases, got {len(items)} in {args.duet!r}: "
+    aa = getattr(args, "aa", None)
+    if not args.duet:  # `--aa CASE --duet`: CASE against its A/A copy
+        if aa is None or len(split_items(aa)) != 1:
+            raise UserError("--duet without cases is an A/A duet and needs --aa with exactly one case: e.g. "
+                            "--aa torch:eager --duet; or name two cases: --duet torch:eager,torch:fused")
+    elif aa is not None:
+        raise UserError("--duet with its own cases and --aa contradict each other: --aa CASE --duet runs CASE against "
+                        "its copy, --duet A,B runs A against B")
+    elif len(split_items(args.duet)) != 2:
+        raise UserError(f"--duet takes exactly two cases, got {len(split_items(args.duet))} in {args.duet!r}: "
                         f"e.g. --duet torch:eager,torch:fused")
     if cores < 2:
         raise UserError(f"--duet runs its two cases on two cores at once, and this process may use {cores}: "

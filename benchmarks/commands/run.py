@@ -62,6 +62,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="after the timed phases, take the training step apart and probe the machine "
                         "(default: on with --matrix, off otherwise)")
     p.add_argument("--output", default="results", help="results folder (default results/)")
+    p.add_argument("--aa", default=None, metavar="CASE[,CASE...]",
+                   help="A/A calibration: run each case against an identical copy of itself (id CASE~aa), "
+                        "interleaved, to measure the false-positive rate; replaces --frameworks, --matrix and "
+                        "--baseline (each copy's baseline is its original); never results/latest. With --duet "
+                        "(no cases after it): one case against its copy, as a duet")
+    from benchmarks.commands.pilot import add_pilot_arguments
+    add_pilot_arguments(p)
     add_execution_arguments(p)
 
 
@@ -73,10 +80,10 @@ def add_execution_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gc", choices=("on", "off"), default="on",
                    help="Python's garbage collector during the timed rounds: on (default) or off (collected, frozen "
                         "and disabled before each phase's rounds, as timeit does)")
-    p.add_argument("--duet", default=None, metavar="CASE_A,CASE_B",
+    p.add_argument("--duet", default=None, nargs="?", const="", metavar="CASE_A,CASE_B",
                    help="duet benchmarking: the two cases run at the same time, one thread each on their own core "
                         "(swapped in alternate pairs), every round started together; --processes pairs (default 3). "
-                        "E.g. --duet torch:eager,torch:fused")
+                        "E.g. --duet torch:eager,torch:fused; `--aa CASE --duet`: CASE against its A/A copy")
 
 
 def machine_has_gpu() -> bool:
@@ -151,6 +158,8 @@ def plan_from_args(args: argparse.Namespace, **fixed):
         raise UserError(f"--threads {cfg.threads} is more than the {cores} usable cores: oversubscribed threads "
                         f"measure the scheduler, not the framework; use --threads <= {cores}, or --force to run anyway")
     cfg = cfg.replace(threads=cfg.thread_count)  # resolved once, here; every worker gets the number
+    from benchmarks.commands.pilot import check_pilot_args
+    check_pilot_args(args)
     processes = DEFAULT_PROCESSES if args.processes is None else args.processes
     if processes < 1:
         raise UserError(f"--processes must be at least 1, got {processes}")
@@ -164,14 +173,22 @@ def plan_from_args(args: argparse.Namespace, **fixed):
         raise UserError("--quick sets its own rounds: give --rounds or --quick, not both")
     if args.matrix and args.frameworks != DEFAULT_FRAMEWORKS:
         raise UserError("--matrix runs every variant: leave out --frameworks, or drop --matrix")
+    aa = getattr(args, "aa", None)
+    pairs: dict[str, str] = {}
+    if aa is not None:  # the copies are the comparison: another case list or baseline would contradict it
+        for given, what in ((args.matrix, "--matrix"), (args.frameworks != DEFAULT_FRAMEWORKS, "--frameworks"),
+                            (args.baseline is not None, "--baseline")):
+            if given:
+                raise UserError(f"--aa names its own cases and compares each with its copy: drop {what}")
+        cases, pairs = cs.aa_cases(aa, ["cpu"] if duet is not None else devices)
     if duet is not None:
         from benchmarks.commands.execution import duet_cases
-        cases, devices = duet_cases(duet), ["cpu"]
+        cases, devices = (cases if pairs else duet_cases(duet)), ["cpu"]
         phases = [p for p in phases if p in FRAMEWORK_PHASES]  # the shared data phases have no partner to pair
         if not phases:
             raise UserError("--duet times framework phases, and --phases names none: choose from "
                             f"{', '.join(FRAMEWORK_PHASES)}")
-    else:
+    elif not pairs:
         cases = cs.all_variants(devices) if args.matrix else cs.expand(args.frameworks, devices)
     unavailable = {c.id: "no NVIDIA GPU found" for c in cases if c.device == "gpu" and not has_gpu}
     baseline = cases[1].id if duet is not None else args.baseline  # a duet's tables: A against B, as its ratio
@@ -180,14 +197,17 @@ def plan_from_args(args: argparse.Namespace, **fixed):
             and {c.framework for c in cases} >= set(DEFAULT_FRAMEWORKS.split(",")) and cfg.threads <= cores)
     anatomy = args.matrix if getattr(args, "anatomy", None) is None else args.anatomy
     from benchmarks.commands.execution import execution_fields
+    kind = "quick" if args.quick else "duet" if duet is not None else "matrix" if args.matrix \
+        else "full" if full else "partial"
+    label = "execution-mode matrix" if args.matrix else None
+    if pairs:  # before quick: a quick A/A run is still no comparison
+        kind, label = "aa", "A/A calibration: each case against an identical copy of itself"
+    if duet is not None:
+        label = f"{'A/A ' if pairs else ''}duet {cases[0].id} vs {cases[1].id}"
     return Plan(cfg=cfg, cases=cases, phases=phases, processes=processes, baseline=baseline,
                 min_effect=args.min_effect / 100, quick=args.quick, anatomy=bool(anatomy), archive=args.archive,
-                unavailable=unavailable,
-                kind="quick" if args.quick else "duet" if duet is not None else "matrix" if args.matrix
-                else "full" if full else "partial",
-                label=(f"duet {cases[0].id} vs {cases[1].id}" if duet is not None
-                       else "execution-mode matrix" if args.matrix else None), command=command_line(),
-                rounds={**(matrix_rounds() if args.matrix and not args.quick else {}), **rounds},
+                unavailable=unavailable, kind=kind, label=label, command=command_line(),
+                rounds={**(matrix_rounds() if args.matrix and not args.quick else {}), **rounds}, pairs=pairs,
                 **execution_fields(args, cfg, duet is not None))
 
 
@@ -206,6 +226,9 @@ def main(args: argparse.Namespace) -> int:
     clock = Clock()
     with FolderLock(output):
         try:
+            if getattr(args, "pilot", None) is not None:
+                from benchmarks.commands.pilot import size_plan
+                plan = size_plan(plan, args, clock)  # a budget too small is refused before the run
             run_dir = run_plan(plan, output / "runs", clock)
         except RunFailed:
             return 1

@@ -61,6 +61,8 @@ class Plan:
     affinity: list[int] | None = None  # --pin: the cores every worker pins itself to (None: not pinned)
     gc: str = "on"  # --gc: "off" disables Python's garbage collector during timed rounds
     duet_cores: list[int] | None = None  # --duet: the pair's two cores (None: not a duet; see duet_runner)
+    pairs: dict[str, str] = field(default_factory=dict)  # --aa: copy id -> original id (each copy's baseline)
+    pilot: dict | None = None  # --pilot: the estimates and the choice (benchmarks/analysis/pilot.py)
 
     def rounds_of(self, phase: str) -> Rounds:
         return self.rounds.get(phase) or rounds_for(phase, self.quick)
@@ -341,6 +343,8 @@ def run_plan(plan: Plan, dest: Path, clock: Clock | None = None, env: dict | Non
             "rounds": {p: vars(plan.rounds_of(p)) for p in plan.phases},
             "cases": [c.to_dict() for c in plan.all_cases()],
             "baselines": {dev: c.id for dev, c in base.items()},
+            **({"aa_pairs": plan.pairs} if plan.pairs else {}),
+            **({"pilot": plan.pilot} if plan.pilot else {}),
             "threads": {"intra_op": plan.cfg.thread_count, "inter_op": INTEROP_THREADS,
                         "env": thread_env(plan.cfg.thread_count)},
             "execution": {"pin": plan.affinity, "gc": plan.gc},

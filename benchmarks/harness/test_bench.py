@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from benchmarks.harness import execution, memory
+from benchmarks.harness import execution, machine, memory
 from benchmarks.harness.conftest import FAIL_ENV, emit, plan_of, record_anatomy, record_phase
 from benchmarks.model.phases import PHASES, epoch0_indices
 
@@ -44,7 +44,9 @@ def _phase(bench, benchmark, phase):
     if bench.runtime is not None:
         bench.runtime.reset_peak_device_memory(bench.device)
     models_before = bench.fresh_models
+    before = machine.sample()  # the whole pedantic call: warm-up rounds and per-round setup included
     extra = PHASES[phase].run(bench, benchmark, r)
+    extra = {**extra, "machine": machine.between(before, machine.sample())}
     benchmark.extra_info.update(extra, peak_rss_mb=memory.peak_rss_mb(), peak_rss_scope=scope,
                                 rounds=r.rounds, warmup_rounds=r.warmup,
                                 fresh_models=bench.fresh_models - models_before)

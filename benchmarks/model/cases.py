@@ -6,6 +6,11 @@ Case ids are stable strings, the one spelling used on the command line, in file 
 
     torch:eager@cpu      tensorflow:xla@gpu      torch:sparse@cpu[batch_size=300]
 
+An A/A calibration copy (`fwbench run --aa`) is the same case run again under another id, its
+original's id plus COPY_MARK: torch:eager@cpu~aa. `~` is outside the case grammar (_ID), so no
+typed case can name or collide with a copy; it is built only by `aa_copy` and read back only by
+`Case.from_dict` (the copy flag is a field of its own, never parsed from the id).
+
 Variants are validated here from the framework-free declarations in impl_*/variants.py, so a
 bad name is rejected before any worker process starts.
 """
@@ -23,6 +28,10 @@ SHARED = "shared"
 SHARED_VARIANT = "data"
 SHARED_LABEL = "shared data preparation"
 
+# The suffix of an A/A copy's id (see the module docstring).
+COPY_MARK = "~aa"
+COPY_LABEL = "(A/A copy)"
+
 # Overrides a case may carry: the recipe and the data, never the device (that is the case's own).
 _FIELDS = {f.name: f for f in dataclasses.fields(ExperimentConfig)}
 OVERRIDABLE = tuple(n for n in _FIELDS if n not in ("device",))
@@ -34,10 +43,12 @@ class Case:
     variant: str
     device: str
     overrides: tuple[tuple[str, object], ...] = ()
+    copy: bool = False  # an A/A calibration copy: the same work, its own id, compared with its original
 
     @property
     def id(self) -> str:
-        return f"{self.framework}:{self.variant}@{self.device}{format_overrides(self.overrides)}"
+        return (f"{self.framework}:{self.variant}@{self.device}{format_overrides(self.overrides)}"
+                f"{COPY_MARK if self.copy else ''}")
 
     @property
     def slug(self) -> str:
@@ -58,7 +69,7 @@ class Case:
 
     @property
     def label(self) -> str:
-        extra = format_overrides(self.overrides)
+        extra = " ".join(t for t in (format_overrides(self.overrides), COPY_LABEL if self.copy else "") if t)
         return f"{self.spec().label}{' ' + extra if extra else ''}"
 
     def config(self, base: ExperimentConfig) -> ExperimentConfig:
@@ -68,7 +79,7 @@ class Case:
     def from_dict(cls, d: dict) -> "Case":
         """The case a worker's plan carries (to_dict's output), rebuilt without parsing its id."""
         over = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in (d.get("overrides") or {}).items())
-        case = cls(d["framework"], d["variant"], d["device"], over)
+        case = cls(d["framework"], d["variant"], d["device"], over, bool(d.get("copy", False)))
         if case.id != d["id"]:
             raise ValueError(f"a case record names {d['id']!r} but its fields make {case.id!r}")
         return case
@@ -77,7 +88,38 @@ class Case:
         spec = self.spec()
         return {"id": self.id, "framework": self.framework, "variant": self.variant, "device": self.device,
                 "overrides": {k: _jsonable(v) for k, v in self.overrides}, "label": self.label,
-                "about": spec.about, "input": spec.input, "settings": spec.settings}
+                "about": spec.about, "input": spec.input, "settings": spec.settings,
+                **({"copy": True} if self.copy else {})}  # absent on ordinary cases: their records keep their shape
+
+
+def aa_copy(case: Case) -> Case:
+    """The A/A calibration copy of `case`: identical work under a distinct id."""
+    return dataclasses.replace(case, copy=True)
+
+
+def aa_cases(text: str, devices: list[str]) -> tuple[list[Case], dict[str, str]]:
+    """--aa torch:eager,tensorflow -> [original, copy, original, copy, ...] (each copy right after
+    its original, so the interleaved schedule alternates them) and {copy id: original id}.
+    An item without a device is taken on every --devices device, like --frameworks."""
+    items = split_items(text)
+    if not items:
+        raise UserError("--aa is empty: name at least one case, e.g. --aa torch:eager")
+    cases: list[Case] = []
+    for item in items:
+        if "@" in item:
+            case = parse_case(item)
+            if case.device not in devices:
+                raise UserError(f"--aa case {item} is on {case.device}, which --devices does not include: "
+                                f"add it to --devices or drop @{case.device}")
+            found = [case]
+        else:
+            found = [parse_case(item, dev) for dev in devices]
+        for case in found:
+            if case in cases:
+                raise UserError(f"case {case.id} is named twice in --aa: name each case once")
+            cases.append(case)
+    out = [c for case in cases for c in (case, aa_copy(case))]
+    return out, {aa_copy(c).id: c.id for c in cases}
 
 
 def _jsonable(v):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.reports import duet_report
+from benchmarks.reports import calibration, disturbance, duet_report
 from benchmarks.reports import report_figures as figs
 from benchmarks.analysis import stats
 from benchmarks.model.phases import DERIVED, PHASES
@@ -60,10 +60,11 @@ def headline(run: Run, frame) -> list[str]:
                              f"{case.reason}{gpu_install_hint(case)}.")
         if base is None or base.status != "ok":
             continue
-        rows = frame[(frame.device == dev) & (frame.case != base.id) & frame.speedup.notna()]
-        if many:  # the matrix table carries the rest
+        # each row against its own baseline (an A/A copy's is its original: rundata.Run.baseline_of)
+        rows = frame[(frame.device == dev) & (frame.verdict != "baseline") & frame.speedup.notna()]
+        if many and not run.aa_pairs:  # the matrix table carries the rest
             rows = rows[rows.phase == "train_epoch"]
-        lines += [sentence(r, base.label) for _, r in rows.iterrows()]
+        lines += [sentence(r, run.cases[r["baseline"]].label) for _, r in rows.iterrows()]
     acc = frame[frame.accuracy.notna()]
     if len(acc):
         seed = (run.manifest.get("config") or {}).get("seed")
@@ -406,6 +407,7 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
         parts.append(f"Run: {md_escape(m['label'])}.")
     parts += ["## Headline", "\n".join(f"- {md_escape(s)}" for s in headline(run, frame)) or "No comparisons."]
     parts += duet_report.section(run)  # [] unless a duet run
+    parts += calibration.aa_section(run, frame)  # --aa: how many of the A/A comparisons named a winner
     pooled = pooled_section(run, frame)
     if pooled:
         parts += ["## Pooled evidence", *pooled]
@@ -463,6 +465,7 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
         for dev in run.devices():
             if f"latency-{dev}" in made:
                 parts.append(f"![latency on {dev}]({made[f'latency-{dev}'].name})")
+    parts += disturbance.section(run) + disturbance.sizing_section(run)  # the machine per phase; --pilot's choice
     parts += ["## Accuracy and parity", *(parity_section(run, frame) or ["No accuracy was measured."])]
     if "loss" in made:
         parts.append(f"![training loss]({made['loss'].name})")
