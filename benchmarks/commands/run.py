@@ -191,7 +191,8 @@ def plan_from_args(args: argparse.Namespace, **fixed):
     elif not pairs:
         cases = cs.all_variants(devices) if args.matrix else cs.expand(args.frameworks, devices)
     unavailable = {c.id: "no NVIDIA GPU found" for c in cases if c.device == "gpu" and not has_gpu}
-    baseline = cases[1].id if duet is not None else args.baseline  # a duet's tables: A against B, as its ratio
+    # a duet's tables: A against B, as its ratio (an A/A duet's copy has its original as baseline already)
+    baseline = cases[1].id if duet is not None and not pairs else args.baseline
     cs.baselines(cases, baseline)  # an unknown baseline is bad input now, not after the run
     full = (not args.quick and phases == list(ALL_PHASES) and processes >= DEFAULT_PROCESSES
             and {c.framework for c in cases} >= set(DEFAULT_FRAMEWORKS.split(",")) and cfg.threads <= cores)
