@@ -76,17 +76,30 @@ def crossings(frame, param: str, min_effect: float) -> list[dict]:
         if len(g) < 2:
             continue
         # sweep_stats takes time(A)/time(B) with A = this case, B = the baseline: 1 / speedup
-        ratios = [(1 / r["speedup"], _inv(r["speedup_high"]), _inv(r["speedup_low"])) for _, r in g.iterrows()]
+        ratios = [(1 / r["speedup"], _inv(r["speedup_high"]), _inv(r["speedup_low"]), _num(r.get("speedup_se")),
+                   _num(r.get("speedup_df"))) for _, r in g.iterrows()]
         for c in sweep_stats.crossovers(list(g[param]), ratios, min_effect):
             base = g.iloc[0]["baseline"].split("[")[0]
             who = {"A": series, "B": base}
             out.append({"series": series, "phase": phase, "baseline": base, "x": c.x_estimate,
-                        "between": (c.left_x, c.right_x), "before": who[c.before], "after": who[c.after]})
+                        "between": (c.left_x, c.right_x), "before": who[c.before], "after": who[c.after],
+                        "equivalent_between": c.equivalent_between, "inconclusive_between": c.inconclusive_between})
     return out
 
 
+def _num(x):
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
 def _inv(x):
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else 1 / x
+    return None if _num(x) is None else 1 / x
+
+
+def _between_text(c: dict) -> str:
+    """Which non-decisive points lie inside a crossover's bracket (stats' verdict words)."""
+    parts = [f"{n} {word}" for n, word in ((c.get("equivalent_between", 0), sweep_stats.EQUIVALENT),
+                                           (c.get("inconclusive_between", 0), sweep_stats.INCONCLUSIVE)) if n]
+    return f"; points between: {', '.join(parts)}" if parts else ""
 
 
 def _crossing_marks(ax, flips: list[dict], phase: str, series: str | None = None) -> None:
@@ -222,7 +235,8 @@ def write(folder: Path) -> Path:
                  else "Too few points for a fit.")
     parts.append("## Crossovers (where a verdict against the baseline changes sign)")
     parts.append("\n".join(f"- {PHASES[c['phase']].label}: {c['before']} is faster below, {c['after']} above "
-                           f"{param} ~ {c['x']:.4g} (between {c['between'][0]:g} and {c['between'][1]:g})"
+                           f"{param} ~ {c['x']:.4g} (between {c['between'][0]:g} and {c['between'][1]:g}"
+                           f"{_between_text(c)})"
                            for c in flips) if flips else
                  "None: no case's verdict against the baseline changes sign over this range.")
     for p in made:
