@@ -412,7 +412,7 @@ def test_a_lost_worker_result_is_named_in_every_output(tmp_path, capsys, damage)
 
     rc, out, _ = _report(capsys, "--baseline", good, run)
     assert rc == 1
-    assert "MISSING  tensorflow:graph@cpu train_epoch: 1 of 3 worker result(s) missing" in out
+    assert "MISSING      tensorflow:graph@cpu train_epoch: 1 of 3 worker result(s) missing" in out
 
     sweep = tmp_path / "sweep"
     (sweep / "points").mkdir(parents=True)

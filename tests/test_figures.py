@@ -300,7 +300,7 @@ def test_gate_fails_when_the_new_run_has_fewer_phases(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 1
     for cid in (TORCH, TF):
-        assert (f"MISSING  {cid} train_to_accuracy: measured in old, not in new (phase not run in the new run)"
+        assert (f"MISSING      {cid} train_to_accuracy: measured in old, not in new (phase not run in the new run)"
                 in out), out
         assert f"ok       {cid} train_epoch" in out
     assert "note: the new run new is a partial run" in out
@@ -317,8 +317,8 @@ def test_gate_fails_when_a_baseline_device_is_missing(tmp_path, capsys):
     new = write_run(tmp_path / "new", {TORCH: {"train_epoch": TE_TORCH}})
     assert report("--baseline", old, new) == 1
     out = capsys.readouterr().out
-    assert "MISSING  device GPU: measured in old, not in new" in out
-    assert "MISSING  torch:eager@gpu train_epoch" in out
+    assert "MISSING      device GPU: measured in old, not in new" in out
+    assert "MISSING      torch:eager@gpu train_epoch" in out
 
 
 def test_gate_ratio_is_new_over_old(tmp_path, capsys):
@@ -328,7 +328,7 @@ def test_gate_ratio_is_new_over_old(tmp_path, capsys):
     assert report("--baseline", old, new) == 1
     out = capsys.readouterr().out
     t_old, t_new = location(TE_TORCH)[0], location(slow)[0]
-    pin("gate line", re.search(r"SLOWER   torch:eager@cpu train_epoch: (.*) -> (.*) \(\+50\.0%", out) is not None, True)
+    pin("gate line", re.search(r"SLOWER       torch:eager@cpu train_epoch: (.*) -> (.*) \(\+50\.0%", out) is not None, True)
     assert f"{fmt_time(t_old)} -> {fmt_time(t_new)} (+50.0%" in out
 
 
