@@ -382,7 +382,7 @@ baseline's time over the case's (above 1: the case is faster). Its {conf:.0%} in
 interval on the log of the per-process medians: the processes, not the rounds, are the independent
 samples, because the spread between processes is larger than within one on shared machines, and an
 interval from pooled rounds would not cover a rerun (tests/test_stats.py measures both coverages).
-Verdicts, with the minimum effect m = {run.min_effect:.0%}: "{stats.FASTER}"/"{stats.SLOWER}" when the {conf:.0%}
+Verdicts, with the minimum effect of {run.min_effect:.0%} (m): "{stats.FASTER}"/"{stats.SLOWER}" when the {conf:.0%}
 interval excludes 1 and the speedup is beyond m; "{stats.EQUIVALENT}" when the {2 * conf - 1:.0%} interval (two
 one-sided tests at level {1 - conf:.0%}) lies within [1/(1+m), 1+m]; otherwise "{stats.INCONCLUSIVE}", with the
 smallest difference the run could detect (the half-width of its {conf:.0%} interval as a ratio) and the
