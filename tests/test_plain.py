@@ -180,6 +180,11 @@ def test_all_pairs_together_give_one_paired_interval():
                             f"within 5%")
     tight = summary.overall({"a": _pairs([1.0] * 4, [1.0, 1.01, 0.99, 1.0])})
     assert tight["high"] < 1.05 and tight["verdict"].startswith("equivalent: as fast as the plain scripts")
+    # perhaps more than 5% faster, surely not 5% slower: inconclusive, and fair by the one-sided bar
+    quick = summary.overall({"a": _pairs([1.0] * 4, [0.9, 1.0, 0.95, 0.97])})
+    assert quick["low"] < 1 / 1.05 < quick["ratio"] and quick["high"] < 1.05
+    assert quick["verdict"].startswith("inconclusive") and \
+        quick["verdict"].endswith(f"; at most 5% slower than the plain scripts (the interval ends at {quick['high']:.2f})")
 
 
 def test_report_mode_rewrites_the_report_and_refuses_timing_options(tmp_path):

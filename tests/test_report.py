@@ -471,7 +471,7 @@ def test_compare_with_noisy_runs_is_inconclusive_not_different(tmp_path, capsys)
     assert rc == 0, err
     text = (tmp_path / "cmp" / "report.md").read_text()
     assert compare_flags(text) == {"train epoch (warm)": "inconclusive"}
-    assert "(could detect only differences beyond" in compare_pairs(text)["train epoch (warm)"]
+    assert "inconclusive (the two runs could detect only differences beyond" in compare_pairs(text)["train epoch (warm)"]
 
 
 # --------------------------------------------------------------------------- the regression gate

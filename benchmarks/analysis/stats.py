@@ -251,6 +251,20 @@ def verdict(r: Interval, min_effect: float = MIN_EFFECT) -> Verdict:
                    INCONCLUSIVE, min_effect, eq, detectable, processes_needed(r, min_effect, alpha))
 
 
+def inconclusive_detail(detectable: float, processes_needed: int | None, n: int, min_effect: float,
+                        who: str = "the run", unit: str = "processes a side") -> str:
+    """An inconclusive verdict's figures in words, the same in every report: what `who` could
+    detect, and what would decide. processes_needed <= n means the interval is already narrow
+    enough for equivalence but off-centre: the point lies too close to a bound for more processes
+    of the same kind to be sure to settle it."""
+    out = f"{who} could detect only differences beyond {detectable - 1:.0%}"
+    if processes_needed is None:
+        return out
+    if processes_needed > n:
+        return out + f"; about {processes_needed} {unit} would decide equivalence within {min_effect:.0%}"
+    return out + f"; the interval is narrow enough, but the ratio lies close to the {min_effect:.0%} bound"
+
+
 def warnings(samples: list) -> list[str]:
     """pyperf-style stability warnings for one case's phase."""
     out = []

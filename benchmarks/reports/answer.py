@@ -75,10 +75,8 @@ def ratio_words(faster: str, slower: str, r: stats.Interval, verb: str, min_effe
         return (f"{faster} and {slower} are equivalent within {min_effect:.0%} ({fmt_ratio(r.value)}x"
                 + (f", {eq.confidence:.0%} CI {fmt_interval(eq.low, eq.high)}x" if eq else "") + ")")
     if v.word == stats.INCONCLUSIVE:
-        need = (f"; about {v.processes_needed} processes a side would decide equivalence within {min_effect:.0%}"
-                if v.processes_needed and v.processes_needed > r.n else "")
-        return (f"inconclusive between {faster} and {slower} ({fig}): the run could detect only differences "
-                f"beyond {v.detectable - 1:.0%}{need}")
+        return (f"inconclusive between {faster} and {slower} ({fig}): "
+                + stats.inconclusive_detail(v.detectable, v.processes_needed, r.n, min_effect))
     if v.winner is None:
         return f"{faster} against {slower}: {fig}, so no verdict"
     return f"{faster} {verb} {fmt_ratio(r.value)}x faster than {slower} ({_ci(r.low, r.high)})"

@@ -151,7 +151,8 @@ def pair_text(n: str, m: str, rr: stats.Interval, v: stats.Verdict) -> str:
         word += f" (within {v.min_effect:.0%}, 90% CI {fmt_interval(v.equivalence.low, v.equivalence.high)}x)" \
             if v.equivalence else f" (within {v.min_effect:.0%})"
     elif word == stats.INCONCLUSIVE and v.detectable is not None:
-        word += f" (could detect only differences beyond {v.detectable - 1:.0%})"
+        # no "processes needed" between runs: the runs are done, and each has its own
+        word += f" ({stats.inconclusive_detail(v.detectable, None, rr.n, v.min_effect, 'the two runs')})"
     ci = f"95% CI {fmt_interval(rr.low, rr.high)}x" if rr.has_interval else "no interval"
     return f"{n}/{m}: {fmt_ratio(rr.value)}x ({ci}) {word}"
 
@@ -271,7 +272,7 @@ def gate(old: Run, new: Run, threshold: float) -> tuple[list[str], list[str]]:
             if v.word == stats.EQUIVALENT and v.equivalence:
                 ci += f"; 90% CI {fmt_interval(v.equivalence.low, v.equivalence.high)}x within {threshold:g}%"
             elif v.word == stats.INCONCLUSIVE:
-                ci += f"; could detect only changes beyond {v.detectable - 1:.0%}"
+                ci += "; " + stats.inconclusive_detail(v.detectable, None, r.n, v.min_effect, "the two runs")
             line = (f"{name}: {fmt_time(stats.location(pd_old.samples()).value)} -> "
                     f"{fmt_time(stats.location(pd_new.samples()).value)} ({change:+.1f}%, {ci})")
             # no interval: judged on the ratio alone, so a slowdown beyond the threshold still fails

@@ -56,16 +56,11 @@ def undecided_text(row, min_effect: float) -> str:
         return f"equivalent within {min_effect:.0%}{eq}"
     if row["verdict"] != stats.INCONCLUSIVE:
         return str(row["verdict"])
-    out = "inconclusive"
-    if not _nan(row.get("detectable")):
-        out += f": the run could detect only differences beyond {row['detectable'] - 1:.0%}"
+    if _nan(row.get("detectable")):
+        return stats.INCONCLUSIVE
     need = row.get("processes_needed")
-    if not _nan(need) and int(need) > int(row["processes"]):
-        out += f"; about {int(need)} processes a side would decide equivalence within {min_effect:.0%}"
-    elif not _nan(need):  # narrow enough already: the interval straddles a bound
-        out += f"; the interval is narrow enough but straddles the {min_effect:.0%} bound"
-    return out
-
+    return f"{stats.INCONCLUSIVE}: " + stats.inconclusive_detail(
+        float(row["detectable"]), None if _nan(need) else int(need), int(row["processes"]), min_effect)
 
 def headline(run: Run, frame) -> list[str]:
     lines = []
