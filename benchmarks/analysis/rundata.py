@@ -583,8 +583,8 @@ def time_cell(row) -> str:
 def speedup_cell(row) -> str:
     if _nan(row["speedup"]):
         return ""
-    if row["verdict"] == "baseline":
-        return "baseline"
+    if row["verdict"] == stats.BASELINE:
+        return stats.BASELINE
     return f"{fmt_ratio(row['speedup'])}x ({fmt_interval(row['speedup_low'], row['speedup_high'])})"
 
 

@@ -110,7 +110,7 @@ def _cells(runs: list[Run]) -> tuple[list[tuple[str, str]], dict, list]:
     for name, f in zip(display_names(runs), frames):
         for _, row in f.iterrows():
             k = (row["case"], row["phase"])
-            if row["verdict"] == "baseline" or row["framework"] == "shared":
+            if row["verdict"] == stats.BASELINE or row["framework"] == "shared":
                 continue
             if k not in keys:
                 keys.append(k)

@@ -115,7 +115,7 @@ def pooled_section(run: Run, frame) -> list[str]:
                     [[Path(s["path"]).name, s.get("started_utc"), s.get("processes"), s.get("duration_s")]
                      for s in sources])]
     rows = []
-    for _, r in frame[frame.speedup.notna() & (frame.verdict != "baseline")].iterrows():
+    for _, r in frame[frame.speedup.notna() & (frame.verdict != stats.BASELINE)].iterrows():
         runs_c, n_c = run_counts(run, r["case"], r["phase"])
         runs_b, n_b = run_counts(run, r["baseline"], r["phase"])
         rows.append([PHASES[r["phase"]].label, r["label"], r["device"].upper(),
@@ -175,7 +175,7 @@ def matrix_section(run: Run, frame, device: str) -> str | None:
             r = r.iloc[0] if len(r) else None
             if r is None or r["status"] != "ok":
                 cells.append("" if r is None else {"unavailable": "n/a", "failed": "FAILED"}.get(r["status"], r["status"]))
-            elif r["verdict"] == "baseline":
+            elif r["verdict"] == stats.BASELINE:
                 cells.append(f"{fmt_time(r['time_s'])} (baseline)")
             elif _nan(r["speedup"]):
                 cells.append(fmt_time(r["time_s"]))

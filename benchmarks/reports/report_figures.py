@@ -131,7 +131,7 @@ def forest_figure(run: Run, frame, device: str, path: Path) -> Path | None:
     """The main figure: a row per (case, phase) against the baseline; the speedup on a log axis
     with its 95% interval, coloured by verdict (the same rows and figures as the timing table)."""
     rows = frame[(frame.device == device) & (frame.status == "ok") & frame.speedup.notna()
-                 & (frame.verdict != "baseline")]
+                 & (frame.verdict != stats.BASELINE)]
     if not len(rows):
         return None
     order = {p: i for i, p in enumerate(PHASES)}
@@ -333,7 +333,7 @@ def compare_figure(frames: list[tuple[str, object]], path: Path, command: str | 
     and 0.5x are equally far from 1). `frames` are (run label, summary frame)."""
     keys = []
     for _, f in frames:
-        for _, r in f[f.speedup.notna() & (f.verdict != "baseline")].iterrows():
+        for _, r in f[f.speedup.notna() & (f.verdict != stats.BASELINE)].iterrows():
             if (r["case"], r["phase"]) not in keys:
                 keys.append((r["case"], r["phase"]))
     if not keys:

@@ -70,7 +70,7 @@ def fits(pts, frame, param: str) -> list[dict]:
 def crossings(frame, param: str, min_effect: float) -> list[dict]:
     """Where a case's verdict against the baseline flips sign along the sweep."""
     out = []
-    ok = frame[(frame.status == "ok") & frame.speedup.notna() & (frame.verdict != "baseline")]
+    ok = frame[(frame.status == "ok") & frame.speedup.notna() & (frame.verdict != stats.BASELINE)]
     for (series, phase), g in ok.groupby(["series", "phase"], sort=False):
         g = g.sort_values(param)
         if len(g) < 2:
@@ -142,7 +142,7 @@ def figure(frame, fitted: list[dict], param: str, phase: str, column: str, path:
             if f:
                 xs = np.geomspace(h[param].min(), h[param].max(), 50)
                 ax.plot(xs, np.exp(f["intercept"]) * xs ** f["exponent"], "-", color=color, alpha=0.6)
-            s = h[h.speedup.notna() & (h.verdict != "baseline")]
+            s = h[h.speedup.notna() & (h.verdict != stats.BASELINE)]
             if len(s):
                 lo = (s.speedup - s.speedup_low.fillna(s.speedup)).clip(lower=0)
                 hi = (s.speedup_high.fillna(s.speedup) - s.speedup).clip(lower=0)
@@ -251,7 +251,7 @@ def write(folder: Path) -> Path:
                  else f"{fmt_time(r['time_low_s'])}-{fmt_time(r['time_high_s'])}",
                  "" if not isinstance(r["speedup"], float) or math.isnan(r["speedup"]) else
                  (f"{fmt_ratio(r['speedup'])}x ({fmt_interval(r['speedup_low'], r['speedup_high'])})"
-                  if r["verdict"] != "baseline" else "baseline"),
+                  if r["verdict"] != stats.BASELINE else stats.BASELINE),
                  r["verdict"] or "", "" if r["peak_rss_mb"] is None or math.isnan(r["peak_rss_mb"]) else f"{r['peak_rss_mb']:.0f}",
                  r["note"] or ""] for _, r in frame.iterrows()]
         parts.append(md_table([param, "case", "phase", "time", "95% CI", "speedup vs baseline", "verdict",
