@@ -228,8 +228,9 @@ def matrix_figure(run: Run, frame, device: str, path: Path) -> Path | None:
     ax.set_yticks(range(len(cases)), [labels[c] for c in cases], fontsize=8)
     cb = fig.colorbar(im, ax=ax)
     cb.set_label("log2 speedup over baseline (blue: faster; fixed scale)", fontsize=8)
-    marks = ", ".join(f"{m}: {w}" for w, m in NO_WINNER_MARKS.items() if w != stats.NO_INTERVAL)
-    ax.set_title(f"Execution-mode matrix on {device.upper()} (grey: no winner; {marks}, hatched)", fontsize=10)
+    marks = "; ".join(f"{m}: {w}" + (" (hatched)" if w == stats.INCONCLUSIVE else "")
+                      for w, m in NO_WINNER_MARKS.items() if w != stats.NO_INTERVAL)
+    ax.set_title(f"Execution-mode matrix on {device.upper()} (grey: no winner; {marks})", fontsize=10)
     caption(fig, regenerate_command(run))
     return save_png(fig, path)
 
