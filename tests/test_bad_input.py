@@ -412,7 +412,7 @@ def test_a_lost_worker_result_is_named_in_every_output(tmp_path, capsys, damage)
 
     rc, out, _ = _report(capsys, "--baseline", good, run)
     assert rc == 1
-    assert "MISSING  tensorflow:graph@cpu train_epoch: 1 of 3 worker result(s) missing" in out
+    assert "MISSING      tensorflow:graph@cpu train_epoch: 1 of 3 worker result(s) missing" in out
 
     sweep = tmp_path / "sweep"
     (sweep / "points").mkdir(parents=True)
@@ -435,7 +435,7 @@ def test_compare_of_two_runs_whose_folders_share_a_name(tmp_path, capsys):
     text = (tmp_path / "cmp" / "report.md").read_text()
     assert f"| {a} |" in text and f"| {b} |" in text  # the full paths, not the shared name twice
     row = next(l for l in text.splitlines() if l.startswith("| tensorflow:graph@cpu | train epoch (warm)"))
-    assert "2.00x" in row and "1.00x" in row and "verdict differs between runs" in row, row
+    assert "2.00x" in row and "1.00x" in row and f"{a}/{b}: 2.00x" in row and row.endswith("| different |"), row
     # the gate names them by full path too: "measured in batch_size=64, not in batch_size=64" says nothing
     rc, out, _ = _report(capsys, "--baseline", a, b)
     assert rc == 1 and f"{b} against baseline {a}" in out, out

@@ -64,6 +64,23 @@ def speedup(base_procs, case_procs):
     return math.exp(d), math.exp(d - h), math.exp(d + h)
 
 
+def verdict_figures(base_procs, case_procs, m: float = 0.05) -> dict:
+    """The verdict's figures by their definitions (stats' module docstring): the log-scale se and
+    Welch df; the 90% interval the equivalence test reads (as a speedup); the 95% interval's
+    half-width as a ratio; the processes a side for a 90% interval within log(1+m) at a true ratio
+    of 1 (a plain search over n, df scaled by (n-1)/(n_now-1))."""
+    lb, lc = (np.log([np.median(p) for p in ps]) for ps in (base_procs, case_procs))
+    d = lb.mean() - lc.mean()
+    vb, vc = lb.var(ddof=1) / lb.size, lc.var(ddof=1) / lc.size
+    df = (vb + vc) ** 2 / (vb ** 2 / (lb.size - 1) + vc ** 2 / (lc.size - 1))
+    se, n = math.sqrt(vb + vc), min(lb.size, lc.size)
+    h90 = float(sst.t.ppf(0.95, df)) * se
+    need = next(k for k in range(2, 10 ** 6)
+                if float(sst.t.ppf(0.95, df * (k - 1) / (n - 1))) * se * math.sqrt(n / k) <= math.log(1 + m))
+    return {"speedup_se": se, "speedup_df": df, "equivalence_low": math.exp(d - h90),
+            "equivalence_high": math.exp(d + h90), "detectable": math.exp(t95(df) * se), "processes_needed": need}
+
+
 def paired(a_procs, b_procs):
     d = np.array([np.median(a) - np.median(b) for a, b in zip(a_procs, b_procs)])
     h = t95(d.size - 1) * d.std(ddof=1) / math.sqrt(d.size)
@@ -84,7 +101,7 @@ TE_TF = [[0.10, 0.11, 0.095], [0.105, 0.1, 0.11], [0.097, 0.099, 0.1]]
 FE_TORCH = [[0.26, 0.25], [0.27, 0.28], [0.24, 0.245]]  # first epoch: a small warm-up over the steady epoch
 FE_TF = [[0.51, 0.5], [0.53, 0.52], [0.49, 0.495]]  # TF's graph tracing: a large, positive warm-up cost
 PE_TORCH = [[0.32, 0.33], [0.35, 0.34], [0.30, 0.31]]
-PE_TF = [[0.33, 0.34], [0.30, 0.31], [0.36, 0.35]]  # no measurable difference from PyTorch's
+PE_TF = [[0.33, 0.34], [0.30, 0.31], [0.36, 0.35]]  # inconclusive against PyTorch's
 TTA_TORCH = [[2.0], [2.1], [1.9]]  # one round per process
 TTA_TF = [[1.2], [1.25], [1.15]]
 PA_TORCH = [[0.010, 0.011, 0.0105], [0.0102, 0.0104, 0.0101], [0.0098, 0.0099, 0.0097]]
@@ -137,7 +154,7 @@ def num(x: str):
 
 
 VERDICTS = {"first_epoch": "slower", "train_epoch": "faster", "train_to_accuracy": "faster",
-            "pipeline_epoch": "no measurable difference", "predict_all": "slower", "predict_one": "slower"}
+            "pipeline_epoch": "inconclusive", "predict_all": "slower", "predict_one": "slower"}
 
 
 def test_every_column_of_results_csv_and_the_timing_table(tmp_path, capsys):
@@ -175,7 +192,19 @@ def test_every_column_of_results_csv_and_the_timing_table(tmp_path, capsys):
             pin(f"{name} md speedup", md[6], f"{fmt_ratio(s)}x ({fmt_interval(slo, shi)})")
             pin(f"{name} md verdict", md[7], VERDICTS[phase])
             # the speedup's direction agrees with its verdict, phase by phase
-            assert (s > 1) == (VERDICTS[phase] == "faster") or VERDICTS[phase] == "no measurable difference"
+            assert (s > 1) == (VERDICTS[phase] == "faster") or VERDICTS[phase] == "inconclusive"
+            want = verdict_figures(DATA[TORCH][phase], procs)
+            for col in ("speedup_se", "speedup_df"):
+                pin(f"{name} {col}", float(r[col]), want[col])
+            # the equivalence interval is read for every verdict without a winner; the rest only
+            # for an inconclusive one
+            undecided = VERDICTS[phase] in ("equivalent", "inconclusive")
+            for col in ("equivalence_low", "equivalence_high"):
+                pin(f"{name} {col}", num(r[col]), want[col] if undecided else None)
+            inconclusive = VERDICTS[phase] == "inconclusive"
+            pin(f"{name} detectable", num(r["detectable"]), want["detectable"] if inconclusive else None)
+            pin(f"{name} processes_needed", num(r["processes_needed"]),
+                want["processes_needed"] if inconclusive else None)
     # train to accuracy (one round per process) is there, with its accuracy: mean, min, max over processes
     for cid in (TORCH, TF):
         r = rows[(cid, "train_to_accuracy")]
@@ -278,7 +307,7 @@ def test_min_effect_from_the_command_line_is_a_percentage(tmp_path, capsys):
     te_torch = [[0.2 * f] * 3 for f in (1.0, 1.002, 0.998)]
     te_tf = [[0.2 / 1.07 * f] * 3 for f in (0.999, 1.001, 1.0)]
     data = {TORCH: {"train_epoch": te_torch}, TF: {"train_epoch": te_tf}}
-    for me, word in ((0.05, "faster"), (0.10, "no measurable difference")):
+    for me, word in ((0.05, "faster"), (0.10, "equivalent")):
         run = write_run(tmp_path / f"me{me}", data, min_effect=me)
         assert report(run) == 0
         pin(f"verdict at min effect {me}", csv_rows(run)[(TF, "train_epoch")]["verdict"], word)
@@ -300,9 +329,12 @@ def test_gate_fails_when_the_new_run_has_fewer_phases(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 1
     for cid in (TORCH, TF):
-        assert (f"MISSING  {cid} train_to_accuracy: measured in old, not in new (phase not run in the new run)"
+        assert (f"MISSING      {cid} train_to_accuracy: measured in old, not in new (phase not run in the new run)"
                 in out), out
-        assert f"ok       {cid} train_epoch" in out
+        # the same samples on both sides: ratio 1, and the verdict on it at the 10% threshold
+        same = verdict_figures(DATA[cid]["train_epoch"], DATA[cid]["train_epoch"], m=0.10)
+        word = "equivalent" if 1 / 1.1 <= same["equivalence_low"] and same["equivalence_high"] <= 1.1 else "inconclusive"
+        assert f"{word:<12} {cid} train_epoch: " in out, out
     assert "note: the new run new is a partial run" in out
     # the other way round the gate compares only what the (smaller) baseline measured
     assert report("--baseline", new, old) == 0
@@ -317,8 +349,8 @@ def test_gate_fails_when_a_baseline_device_is_missing(tmp_path, capsys):
     new = write_run(tmp_path / "new", {TORCH: {"train_epoch": TE_TORCH}})
     assert report("--baseline", old, new) == 1
     out = capsys.readouterr().out
-    assert "MISSING  device GPU: measured in old, not in new" in out
-    assert "MISSING  torch:eager@gpu train_epoch" in out
+    assert "MISSING      device GPU: measured in old, not in new" in out
+    assert "MISSING      torch:eager@gpu train_epoch" in out
 
 
 def test_gate_ratio_is_new_over_old(tmp_path, capsys):
@@ -328,7 +360,7 @@ def test_gate_ratio_is_new_over_old(tmp_path, capsys):
     assert report("--baseline", old, new) == 1
     out = capsys.readouterr().out
     t_old, t_new = location(TE_TORCH)[0], location(slow)[0]
-    pin("gate line", re.search(r"SLOWER   torch:eager@cpu train_epoch: (.*) -> (.*) \(\+50\.0%", out) is not None, True)
+    pin("gate line", re.search(r"SLOWER       torch:eager@cpu train_epoch: (.*) -> (.*) \(\+50\.0%", out) is not None, True)
     assert f"{fmt_time(t_old)} -> {fmt_time(t_new)} (+50.0%" in out
 
 
@@ -384,8 +416,12 @@ def test_crossover_names_the_winner_on_each_side(tmp_path):
     r256 = np.exp(np.mean(np.log(tf_meds[2])) - np.mean(np.log(torch_meds[2])))
     lx0, lx1 = math.log(16), math.log(256)
     x = math.exp(lx0 + (lx1 - lx0) * math.log(r16) / (math.log(r16) - math.log(r256)))
+    # the point at 64 has no winner; the line says which verdict it has (the equivalence test's
+    # 90% interval within 5% of 1, or not)
+    mid = verdict_figures([[m] for m in torch_meds[1]], [[m] for m in tf_meds[1]])
+    word = "equivalent" if 1 / 1.05 <= mid["equivalence_low"] and mid["equivalence_high"] <= 1.05 else "inconclusive"
     line = (f"- train epoch (warm): {TF} is faster below, {TORCH} above batch_size ~ {x:.4g} "
-            f"(between 16 and 256)")
+            f"(between 16 and 256; points between: 1 {word})")
     pin("crossover line", line in text, True)
 
 

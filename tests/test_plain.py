@@ -71,13 +71,14 @@ def test_summary_is_the_process_level_ratio_without_the_first_epoch():
     assert s["first_epoch_loss_max_rel_diff"] == 0.0
     # unpaired (Welch), as every ratio of the suite: the processes' own spread widens the interval
     assert s["ratio"]["low"] < 1.0 < s["ratio"]["high"]
-    assert s["verdict"].startswith("could not tell")
+    assert s["verdict"].startswith("inconclusive")
 
 
 @pytest.mark.parametrize("twin,verdict", [
-    ([1.00, 1.01, 0.99], "as fast as the plain script"),
-    ([1.2, 0.9, 1.0], "could not tell"),
-    ([1.10, 1.11, 1.09], "slower than the plain script"),
+    ([1.00, 1.01, 0.99], "equivalent: as fast as the plain script (within 5%, 90% CI"),
+    ([1.2, 0.9, 1.0], "inconclusive: the interval reaches beyond 5% of 1; the check could detect only"),
+    ([1.10, 1.11, 1.09], "slower than the plain script by more than 5%"),
+    ([0.90, 0.91, 0.89], "faster than the plain script by more than 5%"),
 ])
 def test_summary_verdicts(twin, verdict):
     s = summary.summarise("torch:eager@cpu", _pairs([1.0, 1.0, 1.0], twin))
@@ -170,9 +171,20 @@ def test_all_pairs_together_give_one_paired_interval():
     h = st.t.ppf(0.975, 3) * logs.std(ddof=1) / 2
     assert o["ratio"] == pytest.approx(np.exp(logs.mean()))
     assert (o["low"], o["high"]) == (pytest.approx(np.exp(logs.mean() - h)), pytest.approx(np.exp(logs.mean() + h)))
-    assert (o["pairs"], o["cases"]) == (4, 2) and o["verdict"].startswith("could not tell")
+    assert (o["pairs"], o["cases"]) == (4, 2) and o["verdict"].startswith("inconclusive")
+    # the pairs that would decide: the smallest n with t(0.95, n - 1) * sd / sqrt(n) <= log 1.05
+    sd = logs.std(ddof=1)
+    need = next(n for n in range(2, 1000) if st.t.ppf(0.95, n - 1) * sd / np.sqrt(n) <= np.log(1.05))
+    assert o["verdict"] == (f"inconclusive: the interval reaches beyond 5% of 1; the check could detect only "
+                            f"differences beyond {np.exp(h) - 1:.0%}; about {need} pairs would decide equivalence "
+                            f"within 5%")
     tight = summary.overall({"a": _pairs([1.0] * 4, [1.0, 1.01, 0.99, 1.0])})
-    assert tight["high"] < 1.05 and tight["verdict"].startswith("as fast as the plain scripts")
+    assert tight["high"] < 1.05 and tight["verdict"].startswith("equivalent: as fast as the plain scripts")
+    # perhaps more than 5% faster, surely not 5% slower: inconclusive, and fair by the one-sided bar
+    quick = summary.overall({"a": _pairs([1.0] * 4, [0.9, 1.0, 0.95, 0.97])})
+    assert quick["low"] < 1 / 1.05 < quick["ratio"] and quick["high"] < 1.05
+    assert quick["verdict"].startswith("inconclusive") and \
+        quick["verdict"].endswith(f"; at most 5% slower than the plain scripts (the interval ends at {quick['high']:.2f})")
 
 
 def test_report_mode_rewrites_the_report_and_refuses_timing_options(tmp_path):

@@ -56,6 +56,7 @@ MEASUREMENT = re.compile(r"(?<![\w.\-])(\d[\d,]*(?:\.\d+)?(?:e-?\d+)?)\s?(x\b|ms
 # why. Anything else that looks like a measurement must come from a generated block.
 NOT_MEASUREMENTS = {
     "95%": "the confidence level of every interval",
+    "90%": "the level of the equivalence test's interval (two one-sided tests at 5%)",
     "5%": "the default minimum effect (--min-effect)",
     "10%": "the stability warning's threshold (pyperf's)",
     "1 ms": "the short-round warning's threshold",
@@ -72,7 +73,8 @@ NOT_MEASUREMENTS = {
 
 def outside_blocks(text: str, script) -> str:
     """The README with its generated blocks blanked (line count kept, for line numbers)."""
-    for start, end in ((script.ANSWER_START, script.ANSWER_END), (script.START, script.END)):
+    for start, end in ((script.ANSWER_START, script.ANSWER_END), (script.START, script.END),
+                       (script.PLAIN_START, script.PLAIN_END)):
         head, rest = text.split(start, 1)
         inside, tail = rest.split(end, 1)
         text = head + "\n" * inside.count("\n") + tail

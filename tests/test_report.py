@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats as st
 
 import benchmarks.commands.report as report_cmd
-from benchmarks.analysis import rundata
+from benchmarks.analysis import rundata, stats
 from benchmarks.cli import main_entry
 from benchmarks.analysis.rundata import fmt_time
 from tests.runfolders import SHARED_ID, processes, rounds, write_run
@@ -147,16 +148,23 @@ def test_known_2x_ratio_reads_faster_naming_the_faster_case(tmp_path, capsys):
     assert train[0] in out and pred[0] in out  # the CLI prints the headline too
 
 
-def test_overlapping_samples_read_no_measurable_difference(tmp_path, capsys):
+def test_overlapping_samples_read_inconclusive_with_what_would_decide(tmp_path, capsys):
     rng = np.random.default_rng(2)
     run = two_case_run(tmp_path / "run", 2, jittered(0.2, 3, 0.05, rng), jittered(0.2, 3, 0.05, rng))
     r = row_of(rundata.summary(rundata.load_run(run)), TF, "train_epoch")
     assert r["speedup_low"] < 1 < r["speedup_high"]
-    assert r["verdict"] == "no measurable difference"
+    assert r["verdict"] == "inconclusive"
+    # the row carries the verdict's figures: the interval's half-width as a ratio, and the processes
+    v = stats.verdict(stats.inverse(stats.Interval(r["speedup"], r["speedup_low"], r["speedup_high"], 3,
+                                                   se=r["speedup_se"], df=r["speedup_df"])))
+    assert (r["detectable"], r["processes_needed"]) == (pytest.approx(v.detectable), v.processes_needed)
+    assert r["detectable"] == pytest.approx(math.sqrt(r["speedup_high"] / r["speedup_low"]))
     assert fwbench_report(capsys, run)[0] == 0
     (line,) = headline_lines((run / "report.md").read_text())
-    assert line.startswith("On CPU, no measurable difference between TensorFlow (graph) and PyTorch (eager) in "
-                           "training an epoch (")
+    assert line == (f"On CPU, TensorFlow (graph) vs PyTorch (eager), training an epoch: inconclusive: the run could "
+                    f"detect only differences beyond {r['detectable'] - 1:.0%}; about {int(r['processes_needed'])} "
+                    f"processes a side would decide equivalence within 5% ({r['speedup']:.2f}x, 95% CI "
+                    f"{r['speedup_low']:.2f}-{r['speedup_high']:.2f}x, 3 processes a side).")
     assert "faster than" not in line
 
 
@@ -164,7 +172,7 @@ def test_three_percent_with_tight_interval_is_below_the_minimum_effect(tmp_path,
     rng = np.random.default_rng(3)
     meds = jittered(0.2, 5, 0.002, rng)
     tf_meds = np.roll(meds, 2) / 1.03
-    for min_effect, word in ((0.05, "no measurable difference"), (0.02, "faster")):
+    for min_effect, word in ((0.05, "equivalent"), (0.02, "faster")):
         run = two_case_run(tmp_path / f"run{min_effect}", 3, meds, tf_meds, min_effect=min_effect)
         r = row_of(rundata.summary(rundata.load_run(run)), TF, "train_epoch")
         assert r["speedup"] == pytest.approx(1.03, rel=1e-9)
@@ -175,8 +183,11 @@ def test_three_percent_with_tight_interval_is_below_the_minimum_effect(tmp_path,
         if word == "faster":
             assert line.startswith("On CPU, TensorFlow (graph) trains an epoch 1.03x faster than PyTorch (eager)")
         else:
-            assert line.startswith("On CPU, no measurable difference between TensorFlow (graph) and PyTorch (eager)")
-            assert "1.03x" in line
+            assert (r["equivalence_low"], r["equivalence_high"]) == (
+                pytest.approx(1.03 * np.exp(-st.t.ppf(0.95, r["speedup_df"]) * r["speedup_se"])),
+                pytest.approx(1.03 * np.exp(st.t.ppf(0.95, r["speedup_df"]) * r["speedup_se"])))
+            assert line.startswith(f"On CPU, TensorFlow (graph) vs PyTorch (eager), training an epoch: equivalent "
+                                   f"within 5% (90% CI {r['equivalence_low']:.2f}-{r['equivalence_high']:.2f}x) (1.03x")
 
 
 def test_one_process_per_case_gives_no_interval_and_no_verdict(tmp_path, capsys):
@@ -190,7 +201,7 @@ def test_one_process_per_case_gives_no_interval_and_no_verdict(tmp_path, capsys)
     text = (run / "report.md").read_text()
     (line,) = headline_lines(text)
     assert "2.00x, no interval" in line and "so no verdict" in line
-    assert "faster than" not in line and "no measurable difference" not in line
+    assert "faster than" not in line and "equivalent" not in line and "inconclusive" not in line
     tf_row = [c for c in table_rows(section(text, "Timings on CPU")) if c[1] == "TensorFlow (graph)"][0]
     assert tf_row[6] == "2.00x (no interval)" and tf_row[7] == "no interval"
 
@@ -400,33 +411,67 @@ def compare_flags(text: str) -> dict[str, str]:
     return {r[1]: r[-1] for r in rows if r[0] == TF}
 
 
-def test_compare_flags_direction_changes_and_ratios_outside_intervals(tmp_path, capsys):
+def compare_pairs(text: str) -> dict[str, str]:
+    rows = table_rows(section(text, "Speedup over each run's baseline"))
+    return {r[1]: r[-2] for r in rows if r[0] == TF}
+
+
+def speedup_interval(run: Path, phase: str) -> stats.Interval:
+    """TensorFlow's speedup over PyTorch in one run, straight from the samples (not the report)."""
+    r = rundata.load_run(run)
+    return stats.ratio(r.cases[TORCH].phases[phase].samples(), r.cases[TF].phases[phase].samples())
+
+
+def test_compare_calls_runs_different_by_the_ratio_of_their_ratios(tmp_path, capsys):
     runs = compare_runs(tmp_path)
     out_dir = tmp_path / "cmp"
     rc, out, err = fwbench_report(capsys, runs["A"], runs["B"], runs["C"], "--compare", "--output", out_dir)
     assert rc == 0, err
     assert "Traceback" not in err
     text = (out_dir / "report.md").read_text()
-    assert f"wrote {out_dir / 'report.md'} (2 comparison(s) flagged" in out
+    assert f"wrote {out_dir / 'report.md'} (2 comparison(s) different between runs)" in out
     flags = compare_flags(text)
-    assert "verdict changes direction between runs" in flags["train epoch (warm)"]
-    assert "B's 2.00x lies outside A's interval" in flags["predict all (test set)"]
-    assert "direction" not in flags["predict all (test set)"]
-    assert flags["first epoch (fresh model)"] == "stable"
-    assert "1 of 3 comparisons are stable" in text
+    # train epoch flips direction in C; predict all is 1.5x in A and C, 2x in B; first epoch identical
+    assert flags == {"train epoch (warm)": "different", "predict all (test set)": "different",
+                     "first epoch (fresh model)": "consistent"}
+    assert "1 of 3 comparisons are consistent across the runs (equivalent within 5%); 2 different; " \
+           "0 inconclusive." in text
+    # the A/B figure for predict all: the ratio of the two speedups with its own interval
+    rr = stats.ratio_of_ratios(speedup_interval(runs["A"], "predict_all"), speedup_interval(runs["B"], "predict_all"))
+    assert rr.value == pytest.approx(0.75, rel=0.02) and rr.high < 1 / 1.05
+    pairs = compare_pairs(text)["predict all (test set)"]
+    assert f"A/B: {rr.value:.2f}x (95% CI {rr.low:.2f}-{rr.high:.2f}x) different" in pairs
+    assert "A/C" in pairs and "B/C" in pairs
+    assert "consistent (within 5%, 90% CI" in compare_pairs(text)["first epoch (fresh model)"]
     assert (out_dir / "fig-compare.png").read_bytes()[:8] == PNG_MAGIC
 
 
-def test_compare_identical_runs_is_stable(tmp_path, capsys):
+def test_compare_identical_runs_is_consistent(tmp_path, capsys):
     runs = compare_runs(tmp_path)
     shutil.copytree(runs["A"], tmp_path / "A2")
     rc, out, err = fwbench_report(capsys, runs["A"], tmp_path / "A2", "--compare", "--output", tmp_path / "cmp")
     assert rc == 0, err
     text = (tmp_path / "cmp" / "report.md").read_text()
-    assert set(compare_flags(text).values()) == {"stable"}
-    assert "3 of 3 comparisons are stable" in text
-    assert "(0 comparison(s) flagged" in out
+    assert set(compare_flags(text).values()) == {"consistent"}
+    assert "3 of 3 comparisons are consistent" in text
+    assert "(0 comparison(s) different" in out
     assert "Threads, versions, devices, CPU and configuration match." in text
+
+
+def test_compare_with_noisy_runs_is_inconclusive_not_different(tmp_path, capsys):
+    """Two runs whose speedups differ by 8% at a 10% per-process spread with 3 processes: the old
+    flag (a point outside the other's interval) might fire; the ratio of ratios cannot tell."""
+    rng = np.random.default_rng(5)
+    made = []
+    for name, factor in (("P", 1.0), ("Q", 1.08)):
+        torch = processes(jittered(0.2, 3, 0.10, rng), 3, 0.01, rng)
+        tf = processes(jittered(0.1 * factor, 3, 0.10, rng), 3, 0.01, rng)
+        made.append(write_run(tmp_path / name, {TORCH: {"train_epoch": torch}, TF: {"train_epoch": tf}}))
+    rc, out, err = fwbench_report(capsys, *made, "--compare", "--output", tmp_path / "cmp")
+    assert rc == 0, err
+    text = (tmp_path / "cmp" / "report.md").read_text()
+    assert compare_flags(text) == {"train epoch (warm)": "inconclusive"}
+    assert "inconclusive (the two runs could detect only differences beyond" in compare_pairs(text)["train epoch (warm)"]
 
 
 # --------------------------------------------------------------------------- the regression gate
@@ -445,7 +490,7 @@ def test_gate_passes_on_the_same_data(tmp_path, capsys):
     rc, out, err = fwbench_report(capsys, "--baseline", old, new)
     assert rc == 0, out + err
     assert out.strip().endswith("no regression")
-    assert out.count("ok       ") == 4
+    assert out.count("equivalent   ") == 4  # the same data: each new/old ratio within the 10% threshold
 
 
 def test_gate_fails_on_a_clear_slowdown(tmp_path, capsys):
@@ -453,8 +498,8 @@ def test_gate_fails_on_a_clear_slowdown(tmp_path, capsys):
     new = write_run(tmp_path / "new", gate_data(tf_factor=1.5))
     rc, out, err = fwbench_report(capsys, "--baseline", old, new)
     assert rc == 1
-    assert re.search(r"SLOWER   tensorflow:graph@cpu train_epoch: .*\(\+50\.0%, 95% CI", out), out
-    assert "SLOWER   torch" not in out and "SLOWER   tensorflow:graph@cpu predict_all" not in out
+    assert re.search(r"SLOWER       tensorflow:graph@cpu train_epoch: .*\(\+50\.0%, 95% CI", out), out
+    assert "SLOWER       torch" not in out and "SLOWER       tensorflow:graph@cpu predict_all" not in out
     assert "REGRESSION or MISSING RESULTS: the gate fails" in out
 
 
@@ -466,9 +511,9 @@ def test_gate_fails_closed_on_an_unreadable_worker_file(tmp_path, capsys):
     rc, out, err = fwbench_report(capsys, "--baseline", old, new)
     assert rc == 1
     assert "Traceback" not in err
-    assert "MISSING  tensorflow:graph@cpu train_epoch" in out
-    assert "MISSING  tensorflow:graph@cpu predict_all" in out
-    assert "MISSING  torch" not in out
+    assert "MISSING      tensorflow:graph@cpu train_epoch" in out
+    assert "MISSING      tensorflow:graph@cpu predict_all" in out
+    assert "MISSING      torch" not in out
     # the same folder still gets a report, which says what is missing
     rc, _, err = fwbench_report(capsys, new)
     assert rc == 0, err
@@ -483,7 +528,7 @@ def test_gate_fails_closed_when_one_worker_file_of_several_is_unreadable(tmp_pat
     f.write_text("{")  # one process of three lost: the others alone must not pass the gate
     rc, out, _ = fwbench_report(capsys, "--baseline", old, new)
     assert rc == 1
-    assert re.search(r"MISSING  tensorflow:graph@cpu train_epoch: 1 of \d+ worker result\(s\) missing", out), out
+    assert re.search(r"MISSING      tensorflow:graph@cpu train_epoch: 1 of \d+ worker result\(s\) missing", out), out
 
 
 def test_gate_fails_when_the_new_run_lacks_a_case(tmp_path, capsys):
@@ -491,7 +536,7 @@ def test_gate_fails_when_the_new_run_lacks_a_case(tmp_path, capsys):
     new = write_run(tmp_path / "new", {TORCH: gate_data()[TORCH]})
     rc, out, _ = fwbench_report(capsys, "--baseline", old, new)
     assert rc == 1
-    assert "MISSING  tensorflow:graph@cpu train_epoch: measured in old, not in new (case not in the new run)" in out
+    assert "MISSING      tensorflow:graph@cpu train_epoch: measured in old, not in new (case not in the new run)" in out
 
 
 def test_gate_fails_on_an_empty_baseline(tmp_path, capsys):

@@ -76,19 +76,23 @@ def test_one_process_gives_no_interval_and_no_verdict():
     r = stats.ratio([np.ones(50) * 2], [np.ones(50), np.ones(50)])
     assert not r.has_interval
     v = stats.verdict(r)
-    assert v.winner is None and "no interval" in v.reason
+    assert v.winner is None and "no interval" in v.reason and v.word == stats.NO_INTERVAL
+    assert v.detectable is None and v.processes_needed is None
 
 
-@pytest.mark.parametrize("a, b, winner, reason", [
-    ([2.0, 2.02, 1.98], [1.0, 1.01, 0.99], "b", ""),  # A twice as slow: B wins
-    ([1.0, 1.01, 0.99], [2.0, 2.02, 1.98], "a", ""),
-    ([1.03, 1.031, 1.029], [1.0, 1.001, 0.999], None, "minimum effect"),  # 3% with a tight interval
-    ([1.0, 1.3, 0.8], [1.0, 0.8, 1.25], None, "includes 1"),
+@pytest.mark.parametrize("a, b, winner, word, reason", [
+    ([2.0, 2.02, 1.98], [1.0, 1.01, 0.99], "b", stats.SLOWER, ""),  # A twice as slow: B wins
+    ([1.0, 1.01, 0.99], [2.0, 2.02, 1.98], "a", stats.FASTER, ""),
+    # 3% with a tight interval: no winner, and the 90% interval is inside 5%
+    ([1.03, 1.031, 1.029], [1.0, 1.001, 0.999], None, stats.EQUIVALENT, "within 5% of 1"),
+    # 4.5% with an interval that excludes 1 but reaches past 1.05
+    ([1.045, 1.06, 1.03], [1.0, 1.001, 0.999], None, stats.INCONCLUSIVE, "below the minimum effect"),
+    ([1.0, 1.3, 0.8], [1.0, 0.8, 1.25], None, stats.INCONCLUSIVE, "includes 1"),
 ])
-def test_verdict_needs_interval_excluding_one_and_minimum_effect(a, b, winner, reason):
+def test_verdict_needs_interval_excluding_one_and_minimum_effect(a, b, winner, word, reason):
     r = stats.ratio([np.array([x]) for x in a], [np.array([x]) for x in b])
     v = stats.verdict(r, min_effect=0.05)
-    assert v.winner == winner, (r, v)
+    assert (v.winner, v.word) == (winner, word), (r, v)
     assert reason in v.reason
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.analysis.sweep_stats import (A_FASTER, B_FASTER, NO_DIFFERENCE, Crossover, Slope, crossovers,
-                                    fit_power_law, verdict)
+from benchmarks.analysis.sweep_stats import (A_FASTER, B_FASTER, EQUIVALENT, INCONCLUSIVE, NO_INTERVAL, Crossover,
+                                             Slope, crossovers, fit_power_law, verdict)
 
 
 def synthetic_power_law(b: float, seed: int, sigma: float = 0.05, processes: int = 5):
@@ -63,13 +63,26 @@ def r(value: float, half: float = 0.02):
 def test_verdict_needs_both_an_interval_excluding_one_and_the_minimum_effect():
     assert verdict(0.80, 0.78, 0.82) == A_FASTER
     assert verdict(1.20, 1.18, 1.22) == B_FASTER
-    assert verdict(0.97, 0.96, 0.98) == NO_DIFFERENCE  # excludes 1, but under 5%
-    assert verdict(1.04, 1.03, 1.05) == NO_DIFFERENCE
-    assert verdict(0.80, 0.60, 1.10) == NO_DIFFERENCE  # big, but the interval holds 1
-    assert verdict(0.80, None, None) == NO_DIFFERENCE  # no interval
+    assert verdict(0.97, 0.96, 0.98) == EQUIVALENT  # excludes 1, but under 5%, and inside the bounds
+    assert verdict(1.04, 1.03, 1.05) == EQUIVALENT  # the bound itself is inside
+    assert verdict(1.04, 1.03, 1.06) == INCONCLUSIVE  # under 5%, but the interval reaches past 1.05
+    assert verdict(0.80, 0.60, 1.10) == INCONCLUSIVE  # big, but the interval holds 1
+    assert verdict(0.80, None, None) == NO_INTERVAL
     assert verdict(1 / 1.05 - 1e-9, 0.9, 0.99) == A_FASTER  # just beyond 1/(1+e)
-    assert verdict(1 / 1.05 + 1e-9, 0.9, 0.99) == NO_DIFFERENCE
+    assert verdict(1 / 1.05 + 1e-9, 0.9, 0.99) == INCONCLUSIVE
     assert verdict(0.97, 0.96, 0.98, min_effect=0.02) == A_FASTER
+
+
+def test_verdict_with_se_and_df_reads_the_90_percent_interval():
+    """Given the log-scale statistics the equivalence test is the exact TOST (90% interval), which
+    a 95% interval slightly past the bound can still pass."""
+    from scipy import stats as st
+    se, df = 0.02, 10.0
+    h95, h90 = st.t.ppf(0.975, df) * se, st.t.ppf(0.95, df) * se
+    d = np.log(1.05) - (h95 + h90) / 2  # the 90% interval ends inside 1.05, the 95% one past it
+    lo, hi = np.exp(d - h95), np.exp(d + h95)
+    assert hi > 1.05 and verdict(np.exp(d), lo, hi) == INCONCLUSIVE  # without se/df: the 95% interval
+    assert verdict(np.exp(d), lo, hi, se=se, df=df) == EQUIVALENT
 
 
 def test_clean_flip_is_found_and_placed_by_log_linear_interpolation():
@@ -96,6 +109,7 @@ def test_flip_through_a_no_difference_region():
     ratios = [r(0.6), (0.9, 0.7, 1.1), r(0.98), (1.1, 0.95, 1.3), r(1.5)]  # A, -, -, -, B
     (c,) = crossovers(x, ratios)
     assert (c.left_index, c.right_index, c.before, c.after, c.undecided_between) == (0, 4, "A", "B", 3)
+    assert (c.equivalent_between, c.inconclusive_between) == (1, 2)  # 0.98 +- 0.02 is inside 5%
     # log r crosses 0 between x = 40 (0.98) and x = 80 (1.1)
     t = -np.log(0.98) / (np.log(1.1) - np.log(0.98))
     assert c.x_estimate == pytest.approx(np.exp(np.log(40) + t * np.log(2)))
@@ -125,12 +139,13 @@ def test_verdict_agrees_with_the_report_verdict():
     """The sweep and the report must name the same winner for the same interval."""
     from benchmarks.analysis import stats
 
-    names = {"a": A_FASTER, "b": B_FASTER, None: NO_DIFFERENCE}
+    names = {"a": A_FASTER, "b": B_FASTER}
     for value in np.geomspace(0.8, 1.25, 41):
         for half in (0.01, 0.03, 0.1, 0.3):
             for e in (0.0, 0.05, 0.2):
                 lo, hi = value - half, value + half
-                expected = names[stats.verdict(stats.Interval(value, lo, hi, 3), min_effect=e).winner]
+                v = stats.verdict(stats.Interval(value, lo, hi, 3), min_effect=e)
+                expected = names.get(v.winner, v.word)
                 assert verdict(value, lo, hi, e) == expected, (value, half, e)
 
 

@@ -18,7 +18,7 @@ from scipy import stats as st
 
 from benchmarks.analysis import stats
 
-WINNERS = (stats.FASTER, stats.SLOWER) if hasattr(stats, "FASTER") else ("faster", "slower")
+WINNERS = (stats.FASTER, stats.SLOWER)
 
 
 def between_spread(samples: list) -> float | None:

@@ -421,26 +421,28 @@ def fmt_interval(low, high, fmt=fmt_ratio) -> str:
 COLUMNS = ("case", "label", "framework", "variant", "device", "input", "phase", "status", "note", "processes",
            "rounds", "time_s", "time_low_s", "time_high_s", "p90_s", "p90_low_s", "p90_high_s", "p99_s",
            "p99_low_s", "p99_high_s", "baseline", "speedup", "speedup_low", "speedup_high", "verdict",
+           "speedup_se", "speedup_df", "equivalence_low", "equivalence_high", "detectable", "processes_needed",
            "accuracy", "accuracy_min", "accuracy_max", "peak_rss_mb", "peak_device_mem_mb", "trace_count",
            "warnings")
 
 
 # The verdict words of a row that names a winner (_verdict_word); an A/A report counts them as false positives.
-WINNER_VERDICTS = ("faster", "slower")
+WINNER_VERDICTS = (stats.FASTER, stats.SLOWER)
 
 
 def _verdict_word(v: stats.Verdict, is_baseline: bool) -> str:
-    if is_baseline:
-        return "baseline"
-    if v.winner is None:
-        return "no measurable difference" if "no interval" not in v.reason else "no interval"
-    return "faster" if v.winner == "a" else "slower"
+    """The row's word: stats' own (faster / slower / equivalent / inconclusive / no interval),
+    or "baseline" for the baseline case against itself."""
+    return stats.BASELINE if is_baseline else v.word
 
 
 def summary(run: Run):
     """One row per (case, phase): the case's time with its interval, its speedup over the
     baseline case (baseline time / case time: above 1 the case is faster) with its interval,
-    and the verdict under the run's minimum effect."""
+    and the verdict under the run's minimum effect. speedup_se/speedup_df: the log-scale standard
+    error and Welch degrees of freedom behind the interval (what a run-to-run comparison needs);
+    equivalence_low/high: the 90% interval the equivalence test reads (as a speedup);
+    detectable/processes_needed: an inconclusive verdict's figures (benchmarks/analysis/stats.py)."""
     import pandas as pd
     rows = []
     for case in run.cases.values():
@@ -488,9 +490,12 @@ def _row(run: Run, case: CaseData, base: CaseData | None, phase: str) -> dict:
     if base is not None and bsamples:
         # speedup = baseline / case = 1 / (case / baseline)
         r = stats.ratio(bsamples, samples)
+        v = stats.verdict(stats.ratio(samples, bsamples), run.min_effect)
+        eq = v.equivalence
         row.update(speedup=r.value, speedup_low=r.low, speedup_high=r.high,
-                   verdict=_verdict_word(stats.verdict(stats.ratio(samples, bsamples), run.min_effect),
-                                         base.id == case.id))
+                   verdict=_verdict_word(v, base.id == case.id), speedup_se=r.se, speedup_df=r.df,
+                   equivalence_low=1 / eq.high if eq else None, equivalence_high=1 / eq.low if eq else None,
+                   detectable=v.detectable, processes_needed=v.processes_needed)
     return row
 
 
@@ -626,8 +631,8 @@ def time_cell(row) -> str:
 def speedup_cell(row) -> str:
     if _nan(row["speedup"]):
         return ""
-    if row["verdict"] == "baseline":
-        return "baseline"
+    if row["verdict"] == stats.BASELINE:
+        return stats.BASELINE
     return f"{fmt_ratio(row['speedup'])}x ({fmt_interval(row['speedup_low'], row['speedup_high'])})"
 
 

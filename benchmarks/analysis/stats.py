@@ -21,9 +21,33 @@ tests/test_stats.py proves the coverage on synthetic runs with per-process offse
 this interval covers the true ratio in about 95% of simulated runs, a round-level bootstrap on the
 same data (`round_level_ratio`, what fwbench reported before) in far fewer.
 
-A verdict names a winner only when the interval excludes 1 *and* the ratio is beyond a minimum
-effect (default 5%, like asv's --factor); otherwise "no measurable difference". Warnings follow
-pyperf: per-process medians spread by more than 10% of their mean, or rounds shorter than 1 ms.
+Verdicts (`verdict`, the one rule every report, comparison, sweep, figure and answer derives
+from) on r = time(A) / time(B) with its (1 - alpha) interval and a minimum effect m (default 5%,
+like asv's --factor), in four words declared here once:
+- "faster" / "slower": the (1 - alpha) interval excludes 1 and the point is beyond the minimum
+  effect (r < 1/(1+m): A is faster; r > 1+m: A is slower).
+- "equivalent": two one-sided tests (TOST) at level alpha, i.e. the (1 - 2 alpha) interval (90%
+  for alpha 0.05), from the same Welch log-scale statistics, lies inside [1/(1+m), 1+m].
+- "inconclusive": neither. The verdict then carries two figures for the reader:
+  `detectable` = exp(t(1 - alpha/2, df) * se), the smallest ratio (or its inverse) whose point
+  estimate would put this run's (1 - alpha) interval clear of 1 (the interval's half-width on the
+  ratio scale); and `processes_needed`, the smallest n' processes a side at which a run with the
+  observed between-process variance and a true ratio of 1 would give a (1 - 2 alpha) interval
+  inside the equivalence bounds: t(1 - alpha, df') * se * sqrt(n / n') <= log(1 + m), with
+  df' = df * (n' - 1) / (n - 1) (n: the smaller side; exact when both sides have n processes).
+- "no interval": fewer than 2 processes on a side (no verdict at all).
+A ratio known only as (value, low, high) (no se/df, e.g. a sweep point read from a table) is
+judged on that interval alone: equivalence then needs the (1 - alpha) interval inside the bounds,
+a stricter test than TOST; its `processes_needed` is unknown (None).
+
+Two runs' ratios (run to run, benchmarks/reports/compare.py) are compared by `ratio_of_ratios`:
+log(r1 / r2) with se = sqrt(se1^2 + se2^2) and Welch-Satterthwaite degrees of freedom over the four
+samples behind them, recovered exactly from each ratio's own (se, df): the sum of v_i^2/(n_i - 1)
+within a ratio is se^4/df, so df = (se1^2 + se2^2)^2 / (se1^4/df1 + se2^4/df2). The same verdict
+rule then says whether the two runs differ.
+
+Warnings follow pyperf: per-process medians spread by more than 10% of their mean, or rounds
+shorter than 1 ms.
 """
 from __future__ import annotations
 
@@ -37,6 +61,16 @@ CONFIDENCE = 0.95
 MIN_EFFECT = 0.05
 SPREAD_WARNING = 0.10  # std of per-process medians / their mean, as pyperf's "unstable" warning
 SHORT_ROUND_S = 1e-3  # below this a round is mostly timer and call overhead
+MAX_PROCESSES_NEEDED = 100_000  # beyond this, "processes needed" is reported as unknown (None)
+
+# The verdict words, declared once: every report, table, figure and answer imports them.
+FASTER = "faster"
+SLOWER = "slower"
+EQUIVALENT = "equivalent"
+INCONCLUSIVE = "inconclusive"
+NO_INTERVAL = "no interval"
+BASELINE = "baseline"  # a report row of the baseline case itself: no verdict against itself
+VERDICT_WORDS = (FASTER, SLOWER, EQUIVALENT, INCONCLUSIVE, NO_INTERVAL)
 
 
 @dataclass(frozen=True)
@@ -48,6 +82,10 @@ class Interval:
     high: float | None
     n: int  # processes behind it (the smaller side for a ratio)
     confidence: float = CONFIDENCE
+    # A ratio's log-scale standard error and Welch degrees of freedom (None when it was built
+    # from (value, low, high) alone): they give the same ratio's interval at another level.
+    se: float | None = None
+    df: float | None = None
 
     @property
     def has_interval(self) -> bool:
@@ -85,11 +123,45 @@ def ratio(a_samples: list, b_samples: list, q: float = 0.5, confidence: float = 
     va, vb = la.var(ddof=1) / la.size, lb.var(ddof=1) / lb.size
     se = math.sqrt(va + vb)
     if se == 0.0:
-        return Interval(math.exp(d), math.exp(d), math.exp(d), n, confidence)
+        return Interval(math.exp(d), math.exp(d), math.exp(d), n, confidence, 0.0, None)
     # Welch-Satterthwaite degrees of freedom
     df = (va + vb) ** 2 / (va ** 2 / (la.size - 1) + vb ** 2 / (lb.size - 1))
-    h = _t(confidence, df) * se
-    return Interval(math.exp(d), math.exp(d - h), math.exp(d + h), n, confidence)
+    return log_interval(d, se, float(df), n, confidence)
+
+
+def log_interval(d: float, se: float, df: float | None, n: int, confidence: float) -> Interval:
+    """exp of the t interval d +- t(df) * se (se == 0: a point)."""
+    h = _t(confidence, df) * se if se > 0 else 0.0
+    return Interval(math.exp(d), math.exp(d - h), math.exp(d + h), n, confidence, se, df)
+
+
+def inverse(r: Interval) -> Interval:
+    """1 / r: the same comparison the other way round (the log-scale se and df are unchanged)."""
+    return Interval(1 / r.value, None if r.high is None else 1 / r.high, None if r.low is None else 1 / r.low,
+                    r.n, r.confidence, r.se, r.df)
+
+
+def at_confidence(r: Interval, confidence: float) -> Interval:
+    """The same ratio's interval at another level, from its own se and df (no Welch code twice)."""
+    if not r.has_interval or r.se is None or (r.se > 0 and r.df is None):
+        raise ValueError("only a ratio computed from samples (with se and df) has an interval at another level")
+    return log_interval(math.log(r.value), r.se, r.df, r.n, confidence)
+
+
+def ratio_of_ratios(r1: Interval, r2: Interval, confidence: float = CONFIDENCE) -> Interval:
+    """r1 / r2 for two independent ratios (two runs' figures for the same comparison): se adds in
+    quadrature on the log scale; df by Welch-Satterthwaite over the four samples behind them
+    (module docstring). No interval unless both ratios have one with se and df."""
+    n = min(r1.n, r2.n)
+    d = math.log(r1.value) - math.log(r2.value)
+    if not (r1.has_interval and r2.has_interval) or r1.se is None or r2.se is None:
+        return Interval(math.exp(d), None, None, n, confidence)
+    v1, v2 = r1.se ** 2, r2.se ** 2
+    if v1 + v2 == 0.0:
+        return Interval(math.exp(d), math.exp(d), math.exp(d), n, confidence, 0.0, None)
+    # se^4/df is each ratio's own sum of v_i^2 / (n_i - 1); a zero-variance ratio adds nothing
+    df = (v1 + v2) ** 2 / sum(v ** 2 / f for v, f in ((v1, r1.df), (v2, r2.df)) if v > 0)
+    return log_interval(d, math.sqrt(v1 + v2), float(df), n, confidence)
 
 
 def location(samples: list, q: float = 0.5, confidence: float = CONFIDENCE) -> Interval:
@@ -122,19 +194,75 @@ def paired_difference(a_samples: list, b_samples: list, confidence: float = CONF
 
 @dataclass(frozen=True)
 class Verdict:
-    winner: str | None  # "a", "b" or None (no measurable difference / no interval)
+    winner: str | None  # "a", "b" or None (equivalent, inconclusive or no interval)
     reason: str  # why there is no winner, or "" when there is one
+    word: str = NO_INTERVAL  # one of VERDICT_WORDS
+    min_effect: float = MIN_EFFECT
+    # the (1 - 2 alpha) interval TOST reads (None without se/df or without an interval)
+    equivalence: Interval | None = None
+    detectable: float | None = None  # the (1 - alpha) interval's half-width as a ratio >= 1
+    processes_needed: int | None = None  # a side, to decide equivalence if the true ratio were 1
+
+
+def processes_needed(r: Interval, min_effect: float = MIN_EFFECT, alpha: float | None = None) -> int | None:
+    """The smallest n' >= 2 processes a side with t(1 - alpha, df') * se * sqrt(n/n') <= log(1+m),
+    df' = df (n' - 1)/(n - 1): what a run with this variance needs for its (1 - 2 alpha) interval
+    to fit inside the equivalence bounds when the true ratio is 1 (module docstring)."""
+    alpha = 1 - r.confidence if alpha is None else alpha
+    if r.se is None or r.df is None or r.n < 2 or min_effect <= 0:
+        return None
+    bound = math.log1p(min_effect)
+    ok = (lambda k: _t(1 - 2 * alpha, r.df * (k - 1) / (r.n - 1)) * r.se * math.sqrt(r.n / k) <= bound)
+    if not ok(MAX_PROCESSES_NEEDED):
+        return None
+    lo, hi = 1, MAX_PROCESSES_NEEDED  # ok(hi) holds; the half-width shrinks as n' grows
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    return max(hi, 2)
 
 
 def verdict(r: Interval, min_effect: float = MIN_EFFECT) -> Verdict:
-    """For r = time(A) / time(B): B wins when r > 1, A when r < 1, only if both rules hold."""
+    """For r = time(A) / time(B) at level 1 - alpha (alpha = 1 - r.confidence): "faster" (A wins,
+    winner "a"), "slower" (B wins, "b"), "equivalent", "inconclusive" or "no interval" (module
+    docstring for the rules and the figures an inconclusive verdict carries)."""
     if not r.has_interval:
-        return Verdict(None, f"no interval: {r.n} process(es) on a side, at least 2 needed")
-    if not r.excludes(1.0):
-        return Verdict(None, "the interval includes 1")
-    if 1.0 / (1.0 + min_effect) <= r.value <= 1.0 + min_effect:
-        return Verdict(None, f"the difference is below the minimum effect of {min_effect:.0%}")
-    return Verdict("b" if r.value > 1.0 else "a", "")
+        return Verdict(None, f"no interval: {r.n} process(es) on a side, at least 2 needed", NO_INTERVAL, min_effect)
+    lo_b, hi_b = 1.0 / (1.0 + min_effect), 1.0 + min_effect
+    if r.excludes(1.0) and not lo_b <= r.value <= hi_b:
+        a_wins = r.value < 1.0
+        return Verdict("a" if a_wins else "b", "", FASTER if a_wins else SLOWER, min_effect)
+    alpha = 1 - r.confidence
+    exact = r.se is not None and (r.se == 0 or r.df is not None)
+    # TOST: the (1 - 2 alpha) interval; without se/df only the (1 - alpha) interval is known,
+    # and it inside the bounds implies the narrower one is too (a stricter, still valid test)
+    eq = at_confidence(r, round(1 - 2 * alpha, 12)) if exact else None
+    low, high = (eq.low, eq.high) if eq else (r.low, r.high)
+    if lo_b <= low and high <= hi_b:
+        return Verdict(None, f"the {(eq or r).confidence:.0%} interval lies within {min_effect:.0%} of 1",
+                       EQUIVALENT, min_effect, eq)
+    if exact:
+        detectable = math.exp(_t(r.confidence, r.df) * r.se) if r.se > 0 else 1.0
+    else:
+        detectable = math.exp((math.log(r.high) - math.log(r.low)) / 2)
+    why = ("the interval includes 1" if not r.excludes(1.0) else
+           f"the interval excludes 1 but the difference is below the minimum effect of {min_effect:.0%}")
+    return Verdict(None, f"{why}, and the {(eq or r).confidence:.0%} interval reaches beyond {min_effect:.0%} of 1",
+                   INCONCLUSIVE, min_effect, eq, detectable, processes_needed(r, min_effect, alpha))
+
+
+def inconclusive_detail(detectable: float, processes_needed: int | None, n: int, min_effect: float,
+                        who: str = "the run", unit: str = "processes a side") -> str:
+    """An inconclusive verdict's figures in words, the same in every report: what `who` could
+    detect, and what would decide. processes_needed <= n means the interval is already narrow
+    enough for equivalence but off-centre: the point lies too close to a bound for more processes
+    of the same kind to be sure to settle it."""
+    out = f"{who} could detect only differences beyond {detectable - 1:.0%}"
+    if processes_needed is None:
+        return out
+    if processes_needed > n:
+        return out + f"; about {processes_needed} {unit} would decide equivalence within {min_effect:.0%}"
+    return out + f"; the interval is narrow enough, but the ratio lies close to the {min_effect:.0%} bound"
 
 
 def warnings(samples: list) -> list[str]:

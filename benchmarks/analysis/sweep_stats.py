@@ -16,13 +16,16 @@ fit_power_law(x, y_groups) -> Slope
 
 crossovers(x, ratios, min_effect=0.05) -> list[Crossover]
     Where does the winner change along the sweep? Each point carries a ratio
-    r = time(A) / time(B) (B: the baseline) with its 95% interval. A point's verdict names a
-    winner only when the interval excludes 1 AND the ratio is beyond the minimum effect e:
-        "A faster"  when high < 1 and value < 1 / (1 + e)
-        "B faster"  when low  > 1 and value > 1 + e
-        otherwise   "no measurable difference" (also when the point has no interval).
+    r = time(A) / time(B) (B: the baseline) with its 95% interval. A point's verdict is the run
+    report's (benchmarks/analysis/stats.verdict), in this module's words:
+        "A faster"      when high < 1 and value < 1 / (1 + e)
+        "B faster"      when low  > 1 and value > 1 + e
+        "equivalent"    when the equivalence test holds (stats: its 90% interval, or without se/df
+                        its 95% interval, within [1/(1+e), 1+e])
+        "inconclusive"  otherwise; "no interval" when the point has none.
     A crossover lies between two consecutive *decisive* points (points with a winner) whose
-    winners differ, with any number of "no measurable difference" points between them.
+    winners differ, with any number of non-decisive points (equivalent, inconclusive, no
+    interval) between them; the Crossover counts each kind so the report can say which.
     Its x is estimated by linear interpolation of log(r) against log(x) on the consecutive
     pair of points (within the bracket) where log(r) changes sign; should the noisy
     no-difference region cross 0 more than once, the estimate is the median (in log x) of
@@ -41,7 +44,7 @@ from benchmarks.analysis.stats import CONFIDENCE, MIN_EFFECT  # one source for r
 
 A_FASTER = "A faster"
 B_FASTER = "B faster"
-NO_DIFFERENCE = "no measurable difference"
+EQUIVALENT, INCONCLUSIVE, NO_INTERVAL = run_stats.EQUIVALENT, run_stats.INCONCLUSIVE, run_stats.NO_INTERVAL
 
 
 @dataclass(frozen=True)
@@ -74,10 +77,13 @@ class Crossover:
     right_x: float
     before: str
     after: str
+    # the non-decisive points between the two decisive ones, by verdict (equivalent first)
+    equivalent_between: int = 0
+    inconclusive_between: int = 0  # inconclusive or without an interval
 
     @property
     def undecided_between(self) -> int:
-        """How many "no measurable difference" points lie between the two decisive ones."""
+        """How many non-decisive points lie between the two decisive ones."""
         return self.right_index - self.left_index - 1
 
     def to_dict(self) -> dict:
@@ -111,20 +117,25 @@ def fit_power_law(x: Sequence[float], y_groups: Sequence[Sequence[float]], *,
     return Slope(float(fit.slope), low, high, float(fit.intercept), n_points, int(lx.size), confidence)
 
 
-def _triple(r) -> tuple[float, float | None, float | None]:
-    """(value, low, high) from a tuple or from an object with .value/.low/.high (stats.Ratio)."""
+def _triple(r) -> tuple:
+    """(value, low, high, se, df) from a tuple (value, low, high[, se, df]) or from an object with
+    .value/.low/.high (stats.Interval, whose se/df are used when it has them)."""
     if hasattr(r, "value"):
-        return float(r.value), r.low, r.high
-    value, low, high = r
-    return float(value), low, high
+        return float(r.value), r.low, r.high, getattr(r, "se", None), getattr(r, "df", None)
+    value, low, high, *rest = r
+    se, df = (list(rest) + [None, None])[:2]
+    return float(value), low, high, se, df
 
 
-def verdict(value: float, low: float | None, high: float | None, min_effect: float = MIN_EFFECT) -> str:
+def verdict(value: float, low: float | None, high: float | None, min_effect: float = MIN_EFFECT,
+            se: float | None = None, df: float | None = None) -> str:
     """One point's verdict on ratio = time(A) / time(B): the run report's rule
-    (benchmarks/stats.verdict), in the words this module uses."""
-    iv = run_stats.Interval(value, low, high, 2 if low is not None and high is not None else 1)
-    winner = run_stats.verdict(iv, min_effect).winner
-    return {"a": A_FASTER, "b": B_FASTER}.get(winner, NO_DIFFERENCE)
+    (benchmarks/analysis/stats.verdict), with a winner named in this module's words. se/df (the
+    log-scale statistics, when known) give the exact equivalence test; without them stats judges
+    on the given interval alone."""
+    iv = run_stats.Interval(value, low, high, 2 if low is not None and high is not None else 1, se=se, df=df)
+    v = run_stats.verdict(iv, min_effect)
+    return {"a": A_FASTER, "b": B_FASTER}.get(v.winner, v.word)
 
 
 def _crossing_x(lx: np.ndarray, lr: np.ndarray) -> float:
@@ -152,17 +163,20 @@ def crossovers(x: Sequence[float], ratios: Sequence, min_effect: float = MIN_EFF
     if min_effect < 0:
         raise ValueError("min_effect must be >= 0")
     triples = [_triple(r) for r in ratios]
-    values = np.array([v for v, _, _ in triples])
+    values = np.array([t[0] for t in triples])
     if np.any(~np.isfinite(values)) or np.any(values <= 0):
         raise ValueError("ratio values must be positive and finite")
-    winners = [{A_FASTER: "A", B_FASTER: "B"}.get(verdict(v, lo, hi, min_effect)) for v, lo, hi in triples]
+    words = [verdict(*t[:3], min_effect, *t[3:]) for t in triples]
+    winners = [{A_FASTER: "A", B_FASTER: "B"}.get(w) for w in words]
     lx, lr = np.log(x), np.log(values)
     found, last = [], None
     for j, w in enumerate(winners):
         if w is None:
             continue
         if last is not None and winners[last] != w:
+            between = words[last + 1:j]
             found.append(Crossover(_crossing_x(lx[last:j + 1], lr[last:j + 1]), last, j,
-                                   float(x[last]), float(x[j]), winners[last], w))
+                                   float(x[last]), float(x[j]), winners[last], w,
+                                   between.count(EQUIVALENT), len(between) - between.count(EQUIVALENT)))
         last = j
     return found

@@ -115,7 +115,7 @@ def main(args: argparse.Namespace) -> int:
         path, flagged = compare.write_comparison(loaded, args.output or COMPARE_DEFAULT, command)
         for w in compare.env_differences(loaded):
             print(f"warning: {w}", file=sys.stderr)
-        print(f"wrote {path} ({flagged} comparison(s) flagged as unstable across runs)")
+        print(f"wrote {path} ({flagged} comparison(s) different between runs)")
         return 0
     if args.output is not None:
         raise UserError("--output applies to --compare and --pool; single reports go into their run folder")

@@ -10,8 +10,8 @@ sides. Both get the same thread budget (set through the framework's API, read ba
 the same number of denormal values in Adam's state, which PyTorch computes at full cost
 (README, "Fairness"). Each process gives the median of its warm epochs (the first is left out,
 as the harness's warm-up); twin / plain is the suite's process-level ratio (benchmarks/analysis/stats.py)
-with its 95% interval. A twin is "as fast as its plain script" when the interval's upper end is
-below 1 + TOLERANCE. The first epoch's step losses of the two sides are compared too: with
+with its 95% interval, and the suite's verdict with TOLERANCE as the minimum effect: "equivalent"
+(as fast as its plain script) when the 90% interval lies within [1/(1+TOLERANCE), 1+TOLERANCE]. The first epoch's step losses of the two sides are compared too: with
 shared weights they must agree, or the timing compares different computations.
 
 Writes <output>/<stamp>-<host>/plain.json and report.md; --into RUN puts plain.json into a run

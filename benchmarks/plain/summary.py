@@ -5,7 +5,29 @@ from __future__ import annotations
 
 import numpy as np
 
-TOLERANCE = 0.05  # the fairness bar: a twin at most 5% slower than its plain script
+TOLERANCE = 0.05  # the fairness bar: a twin at most 5% slower than its plain script (stats' minimum effect)
+
+
+def verdict_text(r, what: str, pairs: str = "process pairs") -> str:
+    """The suite's four-valued verdict (benchmarks/analysis/stats.verdict, minimum effect TOLERANCE)
+    on r = twin / plain, in words that start with stats' own word."""
+    from benchmarks.analysis import stats
+    v = stats.verdict(r, TOLERANCE)
+    if v.word == stats.NO_INTERVAL:
+        return f"{stats.NO_INTERVAL}: fewer than 2 {pairs}"
+    if v.word == stats.EQUIVALENT:
+        return (f"{stats.EQUIVALENT}: as fast as {what} (within {TOLERANCE:.0%}, "
+                f"{v.equivalence.confidence:.0%} CI {v.equivalence.low:.2f}-{v.equivalence.high:.2f})")
+    if v.word == stats.SLOWER:
+        return f"{stats.SLOWER} than {what} by more than {TOLERANCE:.0%}"
+    if v.word == stats.FASTER:
+        return f"{stats.FASTER} than {what} by more than {TOLERANCE:.0%}"
+    # the fairness bar is one-sided: an inconclusive twin whose interval ends below 1 + TOLERANCE is
+    # still at most that much slower, which is what the check is for
+    fair = (f"; at most {TOLERANCE:.0%} slower than {what} (the interval ends at {r.high:.2f})"
+            if r.high < 1 + TOLERANCE else "")
+    return (f"{stats.INCONCLUSIVE}: the interval reaches beyond {TOLERANCE:.0%} of 1; "
+            + stats.inconclusive_detail(v.detectable, v.processes_needed, r.n, TOLERANCE, "the check", pairs) + fair)
 
 
 def summarise(case_id: str, pairs: list[dict]) -> dict:
@@ -17,14 +39,7 @@ def summarise(case_id: str, pairs: list[dict]) -> dict:
     r = stats.ratio(twin, plain)
     loss_diff = max(float(np.max(np.abs(np.array(p["twin"]["epoch_losses"][0]) - np.array(p["plain"]["epoch_losses"][0]))
                                  / np.abs(np.array(p["plain"]["epoch_losses"][0])))) for p in pairs)
-    if not r.has_interval:
-        verdict = "no interval: fewer than 2 process pairs"
-    elif r.high < 1 + TOLERANCE:
-        verdict = f"as fast as the plain script (within {TOLERANCE:.0%})"
-    elif r.low > 1 + TOLERANCE:
-        verdict = f"slower than the plain script by more than {TOLERANCE:.0%}"
-    else:
-        verdict = f"could not tell: the interval reaches past {1 + TOLERANCE:.2f}"
+    verdict = verdict_text(r, "the plain script")
     return {"case": case_id, "plain_s": stats.location(plain).to_dict(), "twin_s": stats.location(twin).to_dict(),
             "ratio": r.to_dict(), "verdict": verdict, "first_epoch_loss_max_rel_diff": loss_diff,
             "plain_read_back": pairs[0]["plain"]["read_back"], "twin_read_back": pairs[0]["twin"]["read_back"],
@@ -42,12 +57,9 @@ def overall(pairs_by_case: dict[str, list[dict]]) -> dict:
                      for pairs in pairs_by_case.values() for p in pairs])
     if logs.size < 2:
         return {"ratio": float(np.exp(logs.mean())) if logs.size else None, "low": None, "high": None,
-                "pairs": int(logs.size), "cases": len(pairs_by_case), "verdict": "no interval: fewer than 2 pairs"}
-    h = stats._t(stats.CONFIDENCE, logs.size - 1) * float(logs.std(ddof=1)) / np.sqrt(logs.size)
-    m = float(logs.mean())
-    low, high = float(np.exp(m - h)), float(np.exp(m + h))
-    verdict = (f"as fast as the plain scripts (within {TOLERANCE:.0%})" if high < 1 + TOLERANCE else
-               f"slower than the plain scripts by more than {TOLERANCE:.0%}" if low > 1 + TOLERANCE else
-               f"could not tell: the interval reaches past {1 + TOLERANCE:.2f}")
-    return {"ratio": float(np.exp(m)), "low": low, "high": high, "pairs": int(logs.size),
-            "cases": len(pairs_by_case), "verdict": verdict}
+                "pairs": int(logs.size), "cases": len(pairs_by_case), "verdict": f"{stats.NO_INTERVAL}: fewer than 2 pairs"}
+    # one sample of pair logs: se = sd / sqrt(n), df = n - 1 (stats' verdict reads both)
+    r = stats.log_interval(float(logs.mean()), float(logs.std(ddof=1)) / np.sqrt(logs.size), logs.size - 1,
+                           int(logs.size), stats.CONFIDENCE)
+    return {"ratio": r.value, "low": r.low, "high": r.high, "pairs": int(logs.size),
+            "cases": len(pairs_by_case), "verdict": verdict_text(r, "the plain scripts", "pairs")}

@@ -13,7 +13,7 @@ evidence it was computed from:
 - accuracy over seeds: the `fwbench check --seeds` JSON (mean, sd and the interval of the
   difference of means);
 - where a verdict flips: the sweeps' crossovers with their brackets, and the points inside a
-  bracket where there was no verdict;
+  bracket without a winner, named by their verdict (equivalent or inconclusive);
 - GPU: the hardware, driver and versions the GPU run recorded, and what it could not measure.
 
 `scripts/refresh_readme.py` writes results/ANSWER.md and the README's answer block from this.
@@ -65,12 +65,20 @@ def _nan(x) -> bool:
 
 
 def ratio_words(faster: str, slower: str, r: stats.Interval, verb: str, min_effect: float) -> str:
-    """r = time(slower) / time(faster) (>= 1 by construction of the caller when there is a winner)."""
-    v = stats.verdict(stats.Interval(1 / r.value, None if r.high is None else 1 / r.high,
-                                     None if r.low is None else 1 / r.low, r.n), min_effect)
+    """r = time(slower) / time(faster) (>= 1 by construction of the caller when there is a winner).
+    Equivalent and inconclusive are told apart: the first bounds the difference within the
+    minimum effect, the second says what the run could not see and what would settle it."""
+    v = stats.verdict(stats.inverse(r), min_effect)
+    fig = f"{fmt_ratio(r.value)}x, {_ci(r.low, r.high) if r.has_interval else 'no interval'}"
+    if v.word == stats.EQUIVALENT:
+        eq = stats.inverse(v.equivalence) if v.equivalence else None
+        return (f"{faster} and {slower} are equivalent within {min_effect:.0%} ({fmt_ratio(r.value)}x"
+                + (f", {eq.confidence:.0%} CI {fmt_interval(eq.low, eq.high)}x" if eq else "") + ")")
+    if v.word == stats.INCONCLUSIVE:
+        return (f"inconclusive between {faster} and {slower} ({fig}): "
+                + stats.inconclusive_detail(v.detectable, v.processes_needed, r.n, min_effect))
     if v.winner is None:
-        return (f"no measurable difference between {faster} and {slower} ({fmt_ratio(r.value)}x, "
-                f"{_ci(r.low, r.high) if r.has_interval else 'no interval'})")
+        return f"{faster} against {slower}: {fig}, so no verdict"
     return f"{faster} {verb} {fmt_ratio(r.value)}x faster than {slower} ({_ci(r.low, r.high)})"
 
 
@@ -91,18 +99,18 @@ def default_findings(results: Path) -> list[Finding]:
         lines = []
         for _, r in rows.iterrows():
             n_runs, _ = pool.run_counts(run, r["case"], r["phase"])
-            lines.append(sentence(r, base.label).replace("processes a side)",
+            lines.append(sentence(r, base.label, run.min_effect).replace("processes a side)",
                                                           f"processes a side, pooled from {n_runs} runs)"))
-        won = rows[rows.verdict.isin(["faster", "slower"])]
+        won = rows[rows.verdict.isin([stats.FASTER, stats.SLOWER])]
         summary_line = (f"Default against default on {dev.upper()} ({len(run.manifest['pooled_from'])} runs pooled, "
                         f"{int(rows.processes.min())} processes a side): "
                         + ("; ".join(f"{PHASES[r['phase']].label}: "
-                                     + (f"{r['label']} {fmt_ratio(r['speedup'])}x faster" if r["verdict"] == "faster"
+                                     + (f"{r['label']} {fmt_ratio(r['speedup'])}x faster" if r["verdict"] == stats.FASTER
                                         else f"{base.label} {fmt_ratio(1 / r['speedup'])}x faster")
                                      for _, r in won.iterrows()) or "no verdict")
-                        + (f"; no measurable difference in "
-                           + ", ".join(PHASES[p].label for p in rows[~rows.index.isin(won.index)].phase)
-                           if len(won) < len(rows) else "") + ".")
+                        + "".join(f"; {word} in " + ", ".join(PHASES[p].label for p in rows[rows.verdict == word].phase)
+                                  for word in (stats.EQUIVALENT, stats.INCONCLUSIVE, stats.NO_INTERVAL)
+                                  if (rows.verdict == word).any()) + ".")
         out.append(Finding("default against default", summary_line,
                            [("pooled report", folder / "report.md")], folder / f"fig-forest-{dev}.png",
                            "\n".join(f"- {s}" for s in lines)))
@@ -136,7 +144,7 @@ def best_against_best(run: Run, device: str = "cpu") -> list[dict]:
         r = stats.ratio(ts, fs)  # time(torch best) / time(tf best): above 1, TensorFlow's best is faster
         v = stats.verdict(r, run.min_effect)
         rows.append({"phase": phase, "torch": t, "tensorflow": f, "ratio": r,
-                     "winner": {"a": "torch", "b": "tensorflow", None: None}[v.winner],
+                     "winner": {"a": "torch", "b": "tensorflow", None: None}[v.winner], "word": v.word,
                      "torch_time": stats.location(ts).value, "tensorflow_time": stats.location(fs).value})
     return rows
 
@@ -153,15 +161,14 @@ def best_findings(results: Path) -> list[Finding]:
         t, f, r = b["torch"], b["tensorflow"], b["ratio"]
         ph = PHASES[b["phase"]]
         if b["winner"] == "torch":
-            words = ratio_words(t.label, f.label, stats.Interval(1 / r.value, 1 / r.high, 1 / r.low, r.n), ph.verb,
-                                run.min_effect)
+            words = ratio_words(t.label, f.label, stats.inverse(r), ph.verb, run.min_effect)
         else:
             words = ratio_words(f.label, t.label, r, ph.verb, run.min_effect)
         parts.append(f"{ph.label}: {words}")
         table.append(f"| {ph.label} | {t.label} ({fmt_time(b['torch_time'])}) | {f.label} "
                      f"({fmt_time(b['tensorflow_time'])}) | {fmt_ratio(1 / r.value)}x "
                      f"({fmt_interval(1 / r.high, 1 / r.low) if r.has_interval else 'no interval'}) | "
-                     f"{ {'torch': 'PyTorch', 'tensorflow': 'TensorFlow', None: 'no measurable difference'}[b['winner']]} |")
+                     f"{ {'torch': 'PyTorch', 'tensorflow': 'TensorFlow'}.get(b['winner'], b['word'])} |")
     text = ("Best against best on CPU (each framework's fastest measured configuration per phase, matrix run, "
             f"{int(run.manifest.get('processes') or 0)} processes a case): " + "; ".join(parts) + ".")
     # the column is time(TensorFlow's best) / time(PyTorch's best): above 1, PyTorch's best is faster
@@ -223,7 +230,8 @@ def accuracy_findings(results: Path, figure: Path | None = None) -> list[Finding
     a = read_seed_check(path)
     c1, c2 = a["cases"]
     d, lo, hi = a["difference"]
-    verdict = ("no measurable difference in accuracy" if lo <= 0 <= hi
+    # no minimum effect is set for accuracy, so an interval holding 0 cannot say "equivalent"
+    verdict = (f"{stats.INCONCLUSIVE} on accuracy (the interval of the difference holds 0)" if lo <= 0 <= hi
                else f"{a['labels'][c1] if d > 0 else a['labels'][c2]} is more accurate")
     text = (f"Accuracy over {len(a['seeds'])} seeds (tutorial workload, native optimizers, CPU): "
             f"{a['labels'][c1]} {a['mean'][c1]:.1%} (sd {a['sd'][c1]:.1%}), {a['labels'][c2]} {a['mean'][c2]:.1%} "
@@ -281,12 +289,14 @@ def crossover_findings(results: Path) -> list[Finding]:
             lo, hi = c["between"]
             g = frame[(frame.series == c["series"]) & (frame.phase == c["phase"]) & (frame[param] > lo)
                       & (frame[param] < hi)]
-            quiet = [f"{int(v):,}" for v in g[~g.verdict.isin(["faster", "slower"])][param]]
+            quiet = "; ".join(f"{word} at " + ", ".join(f"{int(v):,}" for v in g[g.verdict == word][param])
+                              for word in (stats.EQUIVALENT, stats.INCONCLUSIVE, stats.NO_INTERVAL)
+                              if (g.verdict == word).any())
             out.append(Finding(
                 "where a verdict flips",
                 f"{PHASES[c['phase']].label} against {param} ({', '.join(f'{v:,}' for v in req['values'])}): "
                 f"{c['before']} is faster below, {c['after']} above, the flip between {param} {lo:,g} and {hi:,g}"
-                + (f" (no verdict at {', '.join(quiet)})" if quiet else "") + f"; point estimate {c['x']:,.0f}.",
+                + (f" (no winner: {quiet})" if quiet else "") + f"; point estimate {c['x']:,.0f}.",
                 [("sweep report", folder / "report.md")], folder / f"fig-time-{c['phase']}.png"))
     return out
 

@@ -2,12 +2,20 @@
 and with the same process-level intervals as a single run's report.
 
 - `comparison(runs)`: for every (case, phase), each run's speedup over its baseline with its
-  interval and verdict; flags a verdict that changes direction between runs and a speedup that
-  lies outside another run's interval.
+  interval and verdict, and for every pair of runs the ratio of their two speedups with its own
+  interval (stats.ratio_of_ratios: se = sqrt(se1^2 + se2^2) on the log scale, Welch-Satterthwaite
+  df over the four samples behind them) and the suite's verdict on it, in the words RUN_WORDS:
+  "different" (the 95% interval excludes 1 and the ratio is beyond the minimum effect),
+  "consistent" (equivalent: the 90% interval lies within the minimum effect of 1), "inconclusive"
+  (neither: the runs' spread cannot tell), "no interval". A point estimate lying outside the other
+  run's interval is not a difference (two runs from one distribution do that far more often than
+  5% of the time: tests/test_verdicts.py), so it is no longer flagged.
 - `gate(old, new, threshold)`: fails closed. A (case, phase) measured in the old run that is
-  missing, failed or unreadable in the new one is a failure, named; a slowdown counts when the
-  new/old time ratio is above the threshold and its interval excludes 1 (or, with too few
-  processes for an interval, on the ratio alone).
+  missing, failed or unreadable in the new one is a failure, named; for the rest the new/old
+  time ratio gets the suite's verdict with the threshold as the minimum effect: "slower" (its
+  interval excludes 1 and the ratio is above the threshold) is a regression, and so is a ratio
+  above the threshold with too few processes for an interval; "faster", "equivalent" and
+  "inconclusive" pass, each said as such.
 """
 from __future__ import annotations
 
@@ -65,12 +73,35 @@ def display_names(runs: list[Run]) -> list[str]:
     return [n if out.count(n) == 1 else f"{n} ({out[:i].count(n) + 1})" for i, n in enumerate(out)]
 
 
+# The run-to-run words: stats' verdict on the ratio of two runs' speedups, said of the runs.
+DIFFERENT = "different"
+CONSISTENT = "consistent"
+RUN_WORDS = {stats.FASTER: DIFFERENT, stats.SLOWER: DIFFERENT, stats.EQUIVALENT: CONSISTENT,
+             stats.INCONCLUSIVE: stats.INCONCLUSIVE, stats.NO_INTERVAL: stats.NO_INTERVAL}
+
+
+def _nan(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
 @dataclass
 class Cell:
     speedup: float | None
     low: float | None
     high: float | None
     verdict: str | None
+    se: float | None = None  # log-scale se and Welch df of the speedup (stats.Interval)
+    df: float | None = None
+    n: int = 0
+
+    def interval(self) -> stats.Interval:
+        return stats.Interval(self.speedup, self.low, self.high, self.n, stats.CONFIDENCE, self.se, self.df)
+
+
+def run_to_run(a: Cell, b: Cell, min_effect: float) -> tuple[stats.Interval, stats.Verdict]:
+    """The ratio of run a's speedup to run b's, with its interval, and the verdict on it."""
+    rr = stats.ratio_of_ratios(a.interval(), b.interval())
+    return rr, stats.verdict(rr, min_effect)
 
 
 def _cells(runs: list[Run]) -> tuple[list[tuple[str, str]], dict, list]:
@@ -79,35 +110,55 @@ def _cells(runs: list[Run]) -> tuple[list[tuple[str, str]], dict, list]:
     for name, f in zip(display_names(runs), frames):
         for _, row in f.iterrows():
             k = (row["case"], row["phase"])
-            if row["verdict"] == "baseline" or row["framework"] == "shared":
+            if row["verdict"] == stats.BASELINE or row["framework"] == "shared":
                 continue
             if k not in keys:
                 keys.append(k)
-            ok = row["speedup"] is not None and not (isinstance(row["speedup"], float) and math.isnan(row["speedup"]))
-            nan = (lambda x: None if x is None or (isinstance(x, float) and math.isnan(x)) else x)
+            ok = not _nan(row["speedup"])
+            nan = (lambda x: None if _nan(x) else float(x))
             cells[(name, *k)] = Cell(row["speedup"] if ok else None, nan(row["speedup_low"]),
-                                       nan(row["speedup_high"]), row["verdict"] if ok else row["status"])
+                                     nan(row["speedup_high"]), row["verdict"] if ok else row["status"],
+                                     nan(row["speedup_se"]), nan(row["speedup_df"]),
+                                     0 if _nan(row["processes"]) else int(row["processes"]))
     return keys, cells, frames
 
 
-def flags(runs: list[Run], cells: dict, key: tuple[str, str]) -> list[str]:
+def pairs_of(runs: list[Run], cells: dict, key: tuple[str, str]) -> list[tuple[str, str, stats.Interval, stats.Verdict]]:
+    """Every pair of runs that measured `key`, in the order given: (name, other name, ratio of the
+    first's speedup to the second's with its interval, the verdict on it)."""
     got = [(n, cells.get((n, *key))) for n in display_names(runs)]
     got = [(n, c) for n, c in got if c is not None and c.speedup is not None]
-    out = []
-    dirs = {c.verdict for _, c in got if c.verdict in ("faster", "slower")}
-    if len(dirs) == 2:
-        out.append("verdict changes direction between runs")
-    elif len({c.verdict for _, c in got}) > 1:
-        out.append("verdict differs between runs (" + ", ".join(c.verdict for _, c in got) + ")")
-    for n, c in got:
-        for m, d in got:
-            if n != m and d.low is not None and not (d.low <= c.speedup <= d.high):
-                out.append(f"{n}'s {fmt_ratio(c.speedup)}x lies outside {m}'s interval")
-    return out
+    min_effect = runs[0].min_effect
+    return [(n, m, *run_to_run(c, d, min_effect)) for i, (n, c) in enumerate(got) for m, d in got[i + 1:]]
+
+
+def across(pairs: list) -> str:
+    """The row's word across all its pairs: "different" if any pair differs, "consistent" only if
+    every pair is, else "inconclusive" (or "no interval" when no pair has one)."""
+    words = [RUN_WORDS[v.word] for *_, v in pairs]
+    if not words:
+        return stats.NO_INTERVAL
+    if DIFFERENT in words:
+        return DIFFERENT
+    if all(w == CONSISTENT for w in words):
+        return CONSISTENT
+    return stats.INCONCLUSIVE if stats.INCONCLUSIVE in words else stats.NO_INTERVAL
+
+
+def pair_text(n: str, m: str, rr: stats.Interval, v: stats.Verdict) -> str:
+    word = RUN_WORDS[v.word]
+    if word == CONSISTENT:
+        word += f" (within {v.min_effect:.0%}, 90% CI {fmt_interval(v.equivalence.low, v.equivalence.high)}x)" \
+            if v.equivalence else f" (within {v.min_effect:.0%})"
+    elif word == stats.INCONCLUSIVE and v.detectable is not None:
+        # no "processes needed" between runs: the runs are done, and each has its own
+        word += f" ({stats.inconclusive_detail(v.detectable, None, rr.n, v.min_effect, 'the two runs')})"
+    ci = f"95% CI {fmt_interval(rr.low, rr.high)}x" if rr.has_interval else "no interval"
+    return f"{n}/{m}: {fmt_ratio(rr.value)}x ({ci}) {word}"
 
 
 def comparison_markdown(runs: list[Run], figure: Path | None) -> tuple[str, int]:
-    """The comparison report, and how many (case, phase) rows carry a flag."""
+    """The comparison report, and how many (case, phase) rows differ between runs."""
     keys, cells, _ = _cells(runs)
     names = display_names(runs)
     parts = ["# fwbench comparison", md_table(
@@ -123,7 +174,7 @@ def comparison_markdown(runs: list[Run], figure: Path | None) -> tuple[str, int]
         parts += ["## Missing results", "\n".join(f"- {md_escape(n)}" for n in missing)]
     if figure:
         parts.append(f"![speedups across runs]({figure.name})")
-    rows, flagged, never = [], 0, []
+    rows, count, never = [], {}, []
     for case, phase in keys:
         if not any((cells.get((n, case, phase)) or Cell(None, None, None, None)).speedup is not None
                    for n in names):
@@ -136,16 +187,28 @@ def comparison_markdown(runs: list[Run], figure: Path | None) -> tuple[str, int]
                 cols.append(c.verdict if c else "not run")
             else:
                 cols.append(f"{fmt_ratio(c.speedup)}x ({fmt_interval(c.low, c.high)}) {c.verdict}")
-        f = flags(runs, cells, (case, phase))
-        flagged += bool(f)
-        rows.append([case, PHASES[phase].label, *cols, "; ".join(f) or "stable"])
+        pairs = pairs_of(runs, cells, (case, phase))
+        word = across(pairs)
+        count[word] = count.get(word, 0) + 1
+        rows.append([case, PHASES[phase].label, *cols, "; ".join(pair_text(*p) for p in pairs) or "one run only",
+                     word])
+    m = runs[0].min_effect
     parts += ["## Speedup over each run's baseline (95% CI) and verdict",
-              md_table(["case", "phase", *names, "across runs"], rows),
-              f"{len(rows) - flagged} of {len(rows)} comparisons are stable across the runs (same verdict, each "
-              f"speedup inside the other runs' intervals)."]
+              f"Between runs: for each pair, the ratio of the two runs' speedups with its 95% interval (log-scale "
+              f"standard errors added in quadrature, Welch-Satterthwaite degrees of freedom over the four samples "
+              f"behind them) and the suite's verdict on it with the minimum effect {m:.0%}: **{DIFFERENT}** when the "
+              f"interval excludes 1 and the ratio is beyond {m:.0%}; **{CONSISTENT}** when its 90% interval lies "
+              f"within {m:.0%} of 1 (equivalent, two one-sided tests); **{stats.INCONCLUSIVE}** otherwise (the runs' "
+              f"spread cannot tell agreement within {m:.0%} from a difference). A row is {DIFFERENT} if any pair "
+              f"is, {CONSISTENT} if every pair is.",
+              md_table(["case", "phase", *names, "between runs (ratio of speedups, 95% CI)", "across runs"], rows),
+              f"{count.get(CONSISTENT, 0)} of {len(rows)} comparisons are consistent across the runs (equivalent "
+              f"within {m:.0%}); {count.get(DIFFERENT, 0)} different; {count.get(stats.INCONCLUSIVE, 0)} "
+              f"inconclusive" + (f"; {count[stats.NO_INTERVAL]} without an interval" if count.get(stats.NO_INTERVAL)
+                                 else "") + "."]
     if never:
         parts.append("Not measured in any of the runs: " + md_escape("; ".join(never)) + ".")
-    return "\n\n".join(parts) + "\n", flagged
+    return "\n\n".join(parts) + "\n", count.get(DIFFERENT, 0)
 
 
 def figure_labels(runs: list[Run]) -> list[str]:
@@ -181,7 +244,7 @@ def gate(old: Run, new: Run, threshold: float) -> tuple[list[str], list[str]]:
     old_name, new_name = display_names([old, new])  # sweep points share folder names: then full paths
     for dev in old.devices():
         if any(c.phases for c in old.framework_cases(dev)) and dev not in new.devices():
-            fails.append(f"MISSING  device {dev.upper()}: measured in {old_name}, not in {new_name}")
+            fails.append(tag("MISSING") + f"device {dev.upper()}: measured in {old_name}, not in {new_name}")
     for cid, case in old.cases.items():
         for phase in old.phases():
             pd_old = case.phases.get(phase)
@@ -197,20 +260,29 @@ def gate(old: Run, new: Run, threshold: float) -> tuple[list[str], list[str]]:
                        if pd_new and (pd_new.notes or pd_new.missing) else
                        f"{new_case.status}: {new_case.reason}" if new_case.status != "ok" else
                        "results missing or unreadable")
-                fails.append(f"MISSING  {name}: measured in {old_name}, not in {new_name} ({why})")
+                fails.append(tag("MISSING") + f"{name}: measured in {old_name}, not in {new_name} ({why})")
                 continue
             if pd_new.missing:  # some workers' results lost: the others alone must not pass
-                fails.append(f"MISSING  {name}: {missing_text(pd_new)} in {new_name}")
+                fails.append(tag("MISSING") + f"{name}: {missing_text(pd_new)} in {new_name}")
                 continue
             r = stats.ratio(pd_new.samples(), pd_old.samples())
+            v = stats.verdict(r, threshold / 100)
             change = (r.value - 1) * 100
-            beyond = r.value > 1 + threshold / 100
-            measured = r.excludes(1.0) if r.has_interval else True  # no interval: judge on the ratio alone
             ci = f"95% CI {fmt_interval(r.low, r.high)}x" if r.has_interval else "no interval"
+            if v.word == stats.EQUIVALENT and v.equivalence:
+                ci += f"; 90% CI {fmt_interval(v.equivalence.low, v.equivalence.high)}x within {threshold:g}%"
+            elif v.word == stats.INCONCLUSIVE:
+                ci += "; " + stats.inconclusive_detail(v.detectable, None, r.n, v.min_effect, "the two runs")
             line = (f"{name}: {fmt_time(stats.location(pd_old.samples()).value)} -> "
                     f"{fmt_time(stats.location(pd_new.samples()).value)} ({change:+.1f}%, {ci})")
-            if beyond and measured:
-                fails.append("SLOWER   " + line)
+            # no interval: judged on the ratio alone, so a slowdown beyond the threshold still fails
+            if v.word == stats.SLOWER or (v.word == stats.NO_INTERVAL and r.value > 1 + threshold / 100):
+                fails.append(tag(stats.SLOWER.upper()) + line)
             else:
-                other.append(("ok       " if not beyond else "unclear  ") + line)
+                other.append(tag(v.word) + line)
     return fails, other
+
+
+def tag(word: str) -> str:
+    """A gate line's leading word, padded so the lines align."""
+    return f"{word:<12} "

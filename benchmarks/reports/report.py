@@ -29,7 +29,7 @@ def _nan(x) -> bool:
 
 # --------------------------------------------------------------------------- verdict sentences
 
-def sentence(row, base_label: str) -> str:
+def sentence(row, base_label: str, min_effect: float = stats.MIN_EFFECT) -> str:
     """One verdict in words, for a summary row of a non-baseline case."""
     ph = PHASES[row["phase"]]
     dev = row["device"].upper()
@@ -39,14 +39,29 @@ def sentence(row, base_label: str) -> str:
         return (f"On {dev}, {row['label']} vs {base_label}, {ph.gerund}: {fmt_ratio(s)}x, no interval "
                 f"({n} process(es): at least 2 a side are needed), so no verdict.")
     ci = f"95% CI {fmt_interval(lo, hi)}x, {n} processes a side"
-    if row["verdict"] == "faster":
+    if row["verdict"] == stats.FASTER:
         return f"On {dev}, {row['label']} {ph.verb} {fmt_ratio(s)}x faster than {base_label} ({ci})."
-    if row["verdict"] == "slower":  # say it the other way round, with the interval inverted to match
+    if row["verdict"] == stats.SLOWER:  # say it the other way round, with the interval inverted to match
         ci = f"95% CI {fmt_interval(1 / hi, 1 / lo)}x, {n} processes a side"
         return f"On {dev}, {base_label} {ph.verb} {fmt_ratio(1 / s)}x faster than {row['label']} ({ci})."
-    return (f"On {dev}, no measurable difference between {row['label']} and {base_label} in {ph.gerund} "
-            f"({fmt_ratio(s)}x, {ci}).")
+    return f"On {dev}, {row['label']} vs {base_label}, {ph.gerund}: {undecided_text(row, min_effect)} ({fmt_ratio(s)}x, {ci})."
 
+
+def undecided_text(row, min_effect: float) -> str:
+    """An equivalent or inconclusive row's verdict in words (stats.verdict's figures), e.g.
+    "equivalent within 5% (90% CI 0.97-1.03x)" or "inconclusive: the run could detect only
+    differences beyond 25%; about 24 processes a side would decide equivalence within 5%"."""
+    if row["verdict"] == stats.EQUIVALENT:
+        eq = (f" (90% CI {fmt_interval(row['equivalence_low'], row['equivalence_high'])}x)"
+              if not _nan(row.get("equivalence_low")) else "")
+        return f"equivalent within {min_effect:.0%}{eq}"
+    if row["verdict"] != stats.INCONCLUSIVE:
+        return str(row["verdict"])
+    if _nan(row.get("detectable")):
+        return stats.INCONCLUSIVE
+    need = row.get("processes_needed")
+    return f"{stats.INCONCLUSIVE}: " + stats.inconclusive_detail(
+        float(row["detectable"]), None if _nan(need) else int(need), int(row["processes"]), min_effect)
 
 def headline(run: Run, frame) -> list[str]:
     lines = []
@@ -61,10 +76,10 @@ def headline(run: Run, frame) -> list[str]:
         if base is None or base.status != "ok":
             continue
         # each row against its own baseline (an A/A copy's is its original: rundata.Run.baseline_of)
-        rows = frame[(frame.device == dev) & (frame.verdict != "baseline") & frame.speedup.notna()]
+        rows = frame[(frame.device == dev) & (frame.verdict != stats.BASELINE) & frame.speedup.notna()]
         if many and not run.aa_pairs:  # the matrix table carries the rest
             rows = rows[rows.phase == "train_epoch"]
-        lines += [sentence(r, run.cases[r["baseline"]].label) for _, r in rows.iterrows()]
+        lines += [sentence(r, run.cases[r["baseline"]].label, run.min_effect) for _, r in rows.iterrows()]
     acc = frame[frame.accuracy.notna()]
     if len(acc):
         seed = (run.manifest.get("config") or {}).get("seed")
@@ -102,7 +117,7 @@ def pooled_section(run: Run, frame) -> list[str]:
                     [[Path(s["path"]).name, s.get("started_utc"), s.get("processes"), s.get("duration_s")]
                      for s in sources])]
     rows = []
-    for _, r in frame[frame.speedup.notna() & (frame.verdict != "baseline")].iterrows():
+    for _, r in frame[frame.speedup.notna() & (frame.verdict != stats.BASELINE)].iterrows():
         runs_c, n_c = run_counts(run, r["case"], r["phase"])
         runs_b, n_b = run_counts(run, r["baseline"], r["phase"])
         rows.append([PHASES[r["phase"]].label, r["label"], r["device"].upper(),
@@ -162,12 +177,12 @@ def matrix_section(run: Run, frame, device: str) -> str | None:
             r = r.iloc[0] if len(r) else None
             if r is None or r["status"] != "ok":
                 cells.append("" if r is None else {"unavailable": "n/a", "failed": "FAILED"}.get(r["status"], r["status"]))
-            elif r["verdict"] == "baseline":
+            elif r["verdict"] == stats.BASELINE:
                 cells.append(f"{fmt_time(r['time_s'])} (baseline)")
             elif _nan(r["speedup"]):
                 cells.append(fmt_time(r["time_s"]))
             else:
-                mark = {"faster": "", "slower": "", "no measurable difference": " ~"}.get(r["verdict"], "")
+                mark = (" " + figs.NO_WINNER_MARKS[r["verdict"]]) if r["verdict"] in figs.NO_WINNER_MARKS else ""
                 cells.append(f"{fmt_ratio(r['speedup'])}x{mark} ({fmt_interval(r['speedup_low'], r['speedup_high'])})")
         warm = d[(d.case == c.id) & (d.figure == "warm-up cost")]
         cells.append(derived_text(warm.iloc[0]) if len(warm) else "")
@@ -388,8 +403,12 @@ baseline's time over the case's (above 1: the case is faster). Its {conf:.0%} in
 interval on the log of the per-process medians: the processes, not the rounds, are the independent
 samples, because the spread between processes is larger than within one on shared machines, and an
 interval from pooled rounds would not cover a rerun (tests/test_stats.py measures both coverages).
-A verdict names a winner only when the interval excludes 1 and the speedup is beyond the minimum
-effect of {run.min_effect:.0%}; otherwise "no measurable difference". Derived figures (warm-up,
+Verdicts, with the minimum effect of {run.min_effect:.0%} (m): "{stats.FASTER}"/"{stats.SLOWER}" when the {conf:.0%}
+interval excludes 1 and the speedup is beyond m; "{stats.EQUIVALENT}" when the {2 * conf - 1:.0%} interval (two
+one-sided tests at level {1 - conf:.0%}) lies within [1/(1+m), 1+m]; otherwise "{stats.INCONCLUSIVE}", with the
+smallest difference the run could detect (the half-width of its {conf:.0%} interval as a ratio) and the
+processes a side that would give, at the observed spread and a true ratio of 1, a {2 * conf - 1:.0%} interval
+within the bounds. Derived figures (warm-up,
 input pipeline) are differences of two phases within each process, with a paired t interval; one
 whose interval contains 0 reads "not measurable". Latency percentiles are per-process quantiles of
 the rounds, averaged over processes with a t interval. Warnings follow pyperf: per-process medians
@@ -437,7 +456,8 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
         mx = matrix_section(run, frame, dev)
         if mx:
             parts += [f"### Execution-mode matrix on {dev.upper()}",
-                      "Each cell: speedup over the baseline (95% CI); `~`: no measurable difference.", mx]
+                      "Each cell: speedup over the baseline (95% CI); "
+                      + "; ".join(f"`{m}`: {w}" for w, m in figs.NO_WINNER_MARKS.items()) + ".", mx]
             if f"matrix-{dev}" in made:
                 parts.append(f"![matrix on {dev}]({made[f'matrix-{dev}'].name})")
         bd = breakdown_section(run, dev)

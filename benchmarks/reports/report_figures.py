@@ -10,19 +10,24 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.patches  # noqa: E402,F401
 import matplotlib.ticker  # noqa: E402,F401
 import numpy as np  # noqa: E402
 
+from benchmarks.analysis import stats  # noqa: E402
 from benchmarks.model.phases import PHASES  # noqa: E402
 from benchmarks.analysis.rundata import Run, time_unit  # noqa: E402
 from shared.atomic import write_atomic  # noqa: E402
 
 PALETTE = ["#ee4c2c", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
 PART_COLORS = {"forward": "#4c72b0", "backward": "#dd8452", "optimizer": "#55a868", "readback": "#c44e52"}
-# Colour by verdict word. The words come from one place, the summary frame's "verdict" column
-# (rundata.summary); a word not listed here (a vocabulary that grew) is drawn grey, never a crash.
-VERDICT_COLORS = {"faster": "#1f77b4", "slower": "#d62728", "no measurable difference": "#7f7f7f",
-                  "equivalent": "#2ca02c", "inconclusive": "#bcbd22", "no interval": "#c7c7c7"}
+# Colour by verdict word. The words come from one place, benchmarks/analysis/stats.py (through the
+# summary frame's "verdict" column); a word not listed here is drawn grey, never a crash.
+VERDICT_COLORS = {stats.FASTER: "#1f77b4", stats.SLOWER: "#d62728", stats.EQUIVALENT: "#2ca02c",
+                  stats.INCONCLUSIVE: "#bcbd22", stats.NO_INTERVAL: "#c7c7c7"}
+# A heatmap or table cell without a winner: its mark (the report's matrix table uses the same).
+# In the heatmap such a cell is grey; an inconclusive one is also hatched, so the two stay apart.
+NO_WINNER_MARKS = {stats.EQUIVALENT: "=", stats.INCONCLUSIVE: "?", stats.NO_INTERVAL: "-"}
 UNKNOWN_VERDICT = "#a0a0a0"
 # The heatmap's one scale for every figure: log2 speedup in [-3, 3] (1/8x to 8x); beyond it the
 # colour saturates and the cell's text still gives the figure.
@@ -126,7 +131,7 @@ def forest_figure(run: Run, frame, device: str, path: Path) -> Path | None:
     """The main figure: a row per (case, phase) against the baseline; the speedup on a log axis
     with its 95% interval, coloured by verdict (the same rows and figures as the timing table)."""
     rows = frame[(frame.device == device) & (frame.status == "ok") & frame.speedup.notna()
-                 & (frame.verdict != "baseline")]
+                 & (frame.verdict != stats.BASELINE)]
     if not len(rows):
         return None
     order = {p: i for i, p in enumerate(PHASES)}
@@ -193,21 +198,28 @@ def matrix_figure(run: Run, frame, device: str, path: Path) -> Path | None:
     labels = dict(zip(rows.case, rows.label))
     grid = np.full((len(cases), len(phases)), np.nan)
     text = [["" for _ in phases] for _ in cases]
-    # A cell without a winner (no measurable difference, no interval, any other word) stays NaN,
-    # drawn grey: colour strength must not suggest an effect the interval does not support.
+    # A cell without a winner (equivalent, inconclusive, no interval) stays NaN, drawn grey: colour
+    # strength must not suggest an effect the interval does not support. Its mark says which.
+    hatched = []
     for i, c in enumerate(cases):
         for j, p in enumerate(phases):
             r = rows[(rows.case == c) & (rows.phase == p)]
             if len(r) and _ok(r.iloc[0]["speedup"]):
                 s = r.iloc[0]["speedup"]
-                if r.iloc[0]["verdict"] in ("faster", "slower"):
+                word = r.iloc[0]["verdict"]
+                if word in (stats.FASTER, stats.SLOWER):
                     grid[i, j] = math.log2(s)
-                text[i][j] = f"{s:.2f}x" + ("" if r.iloc[0]["verdict"] in ("faster", "slower", "baseline") else "~")
+                text[i][j] = f"{s:.2f}x" + NO_WINNER_MARKS.get(word, "")
+                if word == stats.INCONCLUSIVE:
+                    hatched.append((i, j))
             elif len(r):
                 text[i][j] = {"unavailable": "n/a", "failed": "failed"}.get(r.iloc[0]["status"], "-")
     fig, ax = plt.subplots(figsize=(1.3 * len(phases) + 3, 0.5 * len(cases) + 1.6))
     cmap = matplotlib.colormaps["RdBu"].with_extremes(bad="#dddddd")
     im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-HEATMAP_LIMIT, vmax=HEATMAP_LIMIT, aspect="auto")
+    for i, j in hatched:
+        ax.add_patch(matplotlib.patches.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///",
+                                                  edgecolor="#9a9a9a", linewidth=0))
     for i in range(len(cases)):
         for j in range(len(phases)):
             dark = np.isfinite(grid[i, j]) and abs(grid[i, j]) > 0.6 * HEATMAP_LIMIT
@@ -216,7 +228,9 @@ def matrix_figure(run: Run, frame, device: str, path: Path) -> Path | None:
     ax.set_yticks(range(len(cases)), [labels[c] for c in cases], fontsize=8)
     cb = fig.colorbar(im, ax=ax)
     cb.set_label("log2 speedup over baseline (blue: faster; fixed scale)", fontsize=8)
-    ax.set_title(f"Execution-mode matrix on {device.upper()} (grey, ~: no verdict)", fontsize=10)
+    marks = "; ".join(f"{m}: {w}" + (" (hatched)" if w == stats.INCONCLUSIVE else "")
+                      for w, m in NO_WINNER_MARKS.items() if w != stats.NO_INTERVAL)
+    ax.set_title(f"Execution-mode matrix on {device.upper()} (grey: no winner; {marks})", fontsize=10)
     caption(fig, regenerate_command(run))
     return save_png(fig, path)
 
@@ -320,7 +334,7 @@ def compare_figure(frames: list[tuple[str, object]], path: Path, command: str | 
     and 0.5x are equally far from 1). `frames` are (run label, summary frame)."""
     keys = []
     for _, f in frames:
-        for _, r in f[f.speedup.notna() & (f.verdict != "baseline")].iterrows():
+        for _, r in f[f.speedup.notna() & (f.verdict != stats.BASELINE)].iterrows():
             if (r["case"], r["phase"]) not in keys:
                 keys.append((r["case"], r["phase"]))
     if not keys:

@@ -70,23 +70,36 @@ def fits(pts, frame, param: str) -> list[dict]:
 def crossings(frame, param: str, min_effect: float) -> list[dict]:
     """Where a case's verdict against the baseline flips sign along the sweep."""
     out = []
-    ok = frame[(frame.status == "ok") & frame.speedup.notna() & (frame.verdict != "baseline")]
+    ok = frame[(frame.status == "ok") & frame.speedup.notna() & (frame.verdict != stats.BASELINE)]
     for (series, phase), g in ok.groupby(["series", "phase"], sort=False):
         g = g.sort_values(param)
         if len(g) < 2:
             continue
         # sweep_stats takes time(A)/time(B) with A = this case, B = the baseline: 1 / speedup
-        ratios = [(1 / r["speedup"], _inv(r["speedup_high"]), _inv(r["speedup_low"])) for _, r in g.iterrows()]
+        ratios = [(1 / r["speedup"], _inv(r["speedup_high"]), _inv(r["speedup_low"]), _num(r.get("speedup_se")),
+                   _num(r.get("speedup_df"))) for _, r in g.iterrows()]
         for c in sweep_stats.crossovers(list(g[param]), ratios, min_effect):
             base = g.iloc[0]["baseline"].split("[")[0]
             who = {"A": series, "B": base}
             out.append({"series": series, "phase": phase, "baseline": base, "x": c.x_estimate,
-                        "between": (c.left_x, c.right_x), "before": who[c.before], "after": who[c.after]})
+                        "between": (c.left_x, c.right_x), "before": who[c.before], "after": who[c.after],
+                        "equivalent_between": c.equivalent_between, "inconclusive_between": c.inconclusive_between})
     return out
 
 
+def _num(x):
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
 def _inv(x):
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else 1 / x
+    return None if _num(x) is None else 1 / x
+
+
+def _between_text(c: dict) -> str:
+    """Which non-decisive points lie inside a crossover's bracket (stats' verdict words)."""
+    parts = [f"{n} {word}" for n, word in ((c.get("equivalent_between", 0), sweep_stats.EQUIVALENT),
+                                           (c.get("inconclusive_between", 0), sweep_stats.INCONCLUSIVE)) if n]
+    return f"; points between: {', '.join(parts)}" if parts else ""
 
 
 def _crossing_marks(ax, flips: list[dict], phase: str, series: str | None = None) -> None:
@@ -129,7 +142,7 @@ def figure(frame, fitted: list[dict], param: str, phase: str, column: str, path:
             if f:
                 xs = np.geomspace(h[param].min(), h[param].max(), 50)
                 ax.plot(xs, np.exp(f["intercept"]) * xs ** f["exponent"], "-", color=color, alpha=0.6)
-            s = h[h.speedup.notna() & (h.verdict != "baseline")]
+            s = h[h.speedup.notna() & (h.verdict != stats.BASELINE)]
             if len(s):
                 lo = (s.speedup - s.speedup_low.fillna(s.speedup)).clip(lower=0)
                 hi = (s.speedup_high.fillna(s.speedup) - s.speedup).clip(lower=0)
@@ -222,7 +235,8 @@ def write(folder: Path) -> Path:
                  else "Too few points for a fit.")
     parts.append("## Crossovers (where a verdict against the baseline changes sign)")
     parts.append("\n".join(f"- {PHASES[c['phase']].label}: {c['before']} is faster below, {c['after']} above "
-                           f"{param} ~ {c['x']:.4g} (between {c['between'][0]:g} and {c['between'][1]:g})"
+                           f"{param} ~ {c['x']:.4g} (between {c['between'][0]:g} and {c['between'][1]:g}"
+                           f"{_between_text(c)})"
                            for c in flips) if flips else
                  "None: no case's verdict against the baseline changes sign over this range.")
     for p in made:
@@ -237,7 +251,7 @@ def write(folder: Path) -> Path:
                  else f"{fmt_time(r['time_low_s'])}-{fmt_time(r['time_high_s'])}",
                  "" if not isinstance(r["speedup"], float) or math.isnan(r["speedup"]) else
                  (f"{fmt_ratio(r['speedup'])}x ({fmt_interval(r['speedup_low'], r['speedup_high'])})"
-                  if r["verdict"] != "baseline" else "baseline"),
+                  if r["verdict"] != stats.BASELINE else stats.BASELINE),
                  r["verdict"] or "", "" if r["peak_rss_mb"] is None or math.isnan(r["peak_rss_mb"]) else f"{r['peak_rss_mb']:.0f}",
                  r["note"] or ""] for _, r in frame.iterrows()]
         parts.append(md_table([param, "case", "phase", "time", "95% CI", "speedup vs baseline", "verdict",
