@@ -3,7 +3,6 @@ interval, the reader's validation, and the report's section on a synthetic run f
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

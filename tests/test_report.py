@@ -268,10 +268,10 @@ def test_stability_warning_when_process_medians_spread(tmp_path, capsys):
     for run in (unstable, stable):
         assert fwbench_report(capsys, run)[0] == 0
     w = section((unstable / "report.md").read_text(), "Warnings")
-    assert re.search(r"TensorFlow \(graph\) \(CPU\), train epoch \(warm\): per-process medians spread by \d+% "
-                     r"of their mean \(> 10%\)", w), w
+    assert re.search(r"TensorFlow \(graph\) \(CPU\), train epoch \(warm\): per-process medians spread by \d+%, "
+                     r"unusual for this run \(typical \d+%", w), w
     assert "PyTorch (eager)" not in w
-    assert section((stable / "report.md").read_text(), "Warnings").strip() == "None."
+    assert section((stable / "report.md").read_text(), "Warnings").strip().endswith("None.")
 
 
 def test_one_reader_behind_results_csv_results_md_and_report_md(tmp_path, capsys):

@@ -118,10 +118,42 @@ def test_percentile_location_is_per_process_quantile():
     assert p90.low > 0
 
 
-def test_warnings_for_unstable_processes_and_short_rounds():
+def test_warnings_for_unusual_spread_and_short_rounds():
     steady = [np.full(5, 1.0), np.full(5, 1.01), np.full(5, 0.99)]
-    assert stats.warnings(steady) == []
+    assert stats.warnings(steady, typical=0.01) == []
     spread = [np.full(5, 1.0), np.full(5, 1.5), np.full(5, 0.7)]
-    assert any("spread" in w for w in stats.warnings(spread))
+    assert any("unusual for this run" in w for w in stats.warnings(spread, typical=0.05))
+    assert stats.warnings(spread, typical=0.30) == []  # as spread as the run's others: not unusual
+    assert stats.warnings(spread) == []  # no reference, no judgement
     short = [np.full(5, 2e-4), np.full(5, 2.1e-4)]
     assert any("shorter than 1 ms" in w for w in stats.warnings(short))
+
+
+def test_the_spread_rule_in_exact_figures():
+    from scipy import stats as st
+    three = [[1.0], [math.exp(0.1)], [math.exp(-0.1)]]  # log medians 0, 0.1, -0.1: s = 0.1
+    assert stats.spread(three) == pytest.approx(0.1, rel=1e-12)
+    # median of chi2(2)/2 is ln 2: a row of 3 processes with s = 0.1 estimates sigma^2 = 0.01 / ln 2
+    assert stats.spread_estimate(three) == pytest.approx(0.01 / math.log(2), rel=1e-9)
+    assert stats.typical_spread([0.01, 0.04, 0.09, None]) == pytest.approx(0.2, rel=1e-12)
+    # 3 processes on a 10% machine exceed 10% * sqrt(chi2.ppf(0.99, 2) / 2) = 21.46% once in 100
+    limit = stats.unusual_spread_limit(0.10, 3)
+    assert limit == pytest.approx(0.1 * math.sqrt(-2 * math.log(0.01) / 2), rel=1e-9)  # chi2(2) ppf = -2 ln(1-p)
+    assert limit == pytest.approx(0.1 * math.sqrt(st.chi2.ppf(0.99, 2) / 2), rel=1e-12)
+    assert stats.unusual_spread_limit(0.001, 3) == stats.SPREAD_FLOOR
+    wide = [[1.0], [math.exp(0.22)], [math.exp(-0.22)]]  # s = 0.22 > 21.46%
+    narrow = [[1.0], [math.exp(0.21)], [math.exp(-0.21)]]  # s = 0.21 < 21.46%
+    assert stats.warnings(wide, 0.10) and not stats.warnings(narrow, 0.10)
+    assert stats.fixed_rule_warns(narrow) and not stats.fixed_rule_warns(three[:1] * 3)
+
+
+def test_the_spread_rule_marks_about_one_row_in_a_hundred_on_a_steady_machine():
+    """Rows drawn from one machine (10% between processes, 3 processes a row): the suite's rule
+    marks about 1% of them; the fixed 10% rule, about half."""
+    rng = np.random.default_rng(11)
+    rows = [[[math.exp(x)] for x in rng.normal(0, 0.10, 3)] for _ in range(4000)]
+    typical = stats.typical_spread([stats.spread_estimate(r) for r in rows])
+    assert typical == pytest.approx(0.10, rel=0.05)
+    marked = np.mean([bool(stats.warnings(r, typical)) for r in rows])
+    fixed = np.mean([stats.fixed_rule_warns(r) for r in rows])
+    assert 0.003 <= marked <= 0.02 and fixed > 0.35

@@ -18,13 +18,22 @@ from scipy import stats as st
 
 from benchmarks.analysis import stats
 
+# When a worker process's figures were timed on a machine shared with other work (the machine
+# record, benchmarks/harness/machine.py, read around each phase): other processes used more than
+# OTHER_CORES_LIMIT of a core beyond what the run itself expects (a duet's partner holds one core),
+# or the hypervisor stole more than STEAL_SHARE_LIMIT of the wall time. Phases under MIN_WALL_S
+# are never judged: /proc/stat counts 10 ms ticks, so over 40 ms one tick reads as a quarter core.
+OTHER_CORES_LIMIT = 0.25
+STEAL_SHARE_LIMIT = 0.02
+MIN_WALL_S = 1.0
+
 WINNERS = (stats.FASTER, stats.SLOWER)
 
 
 def between_spread(samples: list) -> float | None:
-    """sd of log per-process medians; None with fewer than two processes."""
-    m = stats.per_process(samples)
-    return float(np.log(m).std(ddof=1)) if m.size >= 2 else None
+    """sd of log per-process medians; None with fewer than two processes (stats.spread, the one
+    definition the warnings use too)."""
+    return stats.spread(samples)
 
 
 def within_spread(samples: list) -> float | None:
@@ -63,3 +72,27 @@ def false_positive_rate(verdicts: list[str]) -> Rate:
 def half_width(low: float, high: float) -> float:
     """An interval's half-width on the log scale, as a ratio (1.10: +-10%)."""
     return math.exp((math.log(high) - math.log(low)) / 2)
+
+
+def shares(m: dict | None) -> tuple[float | None, float | None]:
+    """(steal share of the wall time, other processes' cores) of one machine record."""
+    if not m or not m.get("wall_s"):
+        return None, None
+    wall = m["wall_s"]
+    steal = None if m.get("steal_s") is None else m["steal_s"] / wall
+    other = None if m.get("other_cpu_s") is None else m["other_cpu_s"] / wall
+    return steal, other
+
+
+def disturbed(m: dict | None, expected_other: float = 0.0) -> bool:
+    """Whether a process-phase ran beside work that is not the run's (see the limits above)."""
+    steal, other = shares(m)
+    if not m or (m.get("wall_s") or 0.0) < MIN_WALL_S:
+        return False
+    return ((steal is not None and steal > STEAL_SHARE_LIMIT)
+            or (other is not None and other - expected_other > OTHER_CORES_LIMIT))
+
+
+def expected_other_cores(manifest: dict) -> float:
+    """Other processes' CPU a run expects by design: a duet's partner holds one core."""
+    return 1.0 if isinstance(manifest.get("duet"), dict) else 0.0

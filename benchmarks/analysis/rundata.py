@@ -450,11 +450,19 @@ def summary(run: Run):
         for phase in run.phases():
             if (PHASES[phase].scope == "shared") != case.is_shared:
                 continue
-            rows.append(_row(run, case, base, phase))
+            # each row against the others' typical spread: an unusual row cannot hide its own spread
+            rows.append(_row(run, case, base, phase, typical_spread(run, leave_out=(case.id, phase))))
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def _row(run: Run, case: CaseData, base: CaseData | None, phase: str) -> dict:
+def typical_spread(run: Run, leave_out: tuple[str, str] | None = None) -> float | None:
+    """The run's typical between-process spread over its (case, phase) rows (stats.typical_spread),
+    without the row `leave_out` (case id, phase): the reference the spread warning marks a row against."""
+    return stats.typical_spread([stats.spread_estimate(pd.samples()) for c in run.cases.values()
+                                 for phase, pd in c.phases.items() if (c.id, phase) != leave_out])
+
+
+def _row(run: Run, case: CaseData, base: CaseData | None, phase: str, typical: float | None = None) -> dict:
     row = {c: None for c in COLUMNS}
     row.update(case=case.id, label=case.label, framework=case.framework, variant=case.variant, device=case.device,
                input=case.input, phase=phase, baseline=base.id if base else None)
@@ -471,7 +479,7 @@ def _row(run: Run, case: CaseData, base: CaseData | None, phase: str) -> dict:
     loc = stats.location(samples)
     row.update(status="ok", note="; ".join([*pdata.notes, *([lost] if lost else [])]) or None, processes=len(samples),
                rounds=int(sum(s.size for s in samples)), time_s=loc.value, time_low_s=loc.low, time_high_s=loc.high,
-               warnings="; ".join(stats.warnings(samples)) or None)
+               warnings="; ".join(stats.warnings(samples, typical)) or None)
     if PHASES[phase].latency:
         for q, name in ((0.9, "p90"), (0.99, "p99")):
             iv = stats.location(samples, q)

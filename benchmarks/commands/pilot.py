@@ -62,7 +62,6 @@ def pilot_plan(plan):
 def estimates(run, plan) -> tuple[list, float]:
     """The per-phase estimates and the process start cost c_p from a pilot run folder."""
     from benchmarks.analysis.pilot import estimate_phase
-    from benchmarks.model.phases import rounds_for
     ests = []
     for phase in run.phases():
         cases = [pd_.processes for c in run.cases.values() if (pd_ := c.phases.get(phase))]
@@ -92,7 +91,8 @@ def size_plan(plan, args: argparse.Namespace, clock):
     """Run the pilot, choose K and R, and return the real plan (UserError: nothing kept)."""
     from benchmarks.analysis import rundata
     from benchmarks.analysis.pilot import DEFAULT_TARGET, choose, describe
-    from benchmarks.harness.runner import DEFAULT_PROCESSES, RunFailed, run_plan, worker_plan
+    from benchmarks.harness.runner import RunFailed, run_plan, worker_plan
+    from benchmarks.model.phases import DEFAULT_PROCESSES
     from benchmarks.model.phases import Rounds
 
     target = DEFAULT_TARGET if args.target_width is None else args.target_width / 100

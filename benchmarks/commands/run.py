@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.model.options import add_config_arguments, config_from_args
-from benchmarks.model.phases import ALL_PHASES, FRAMEWORK_PHASES
+from benchmarks.model.phases import ALL_PHASES, DEFAULT_PROCESSES, FRAMEWORK_PHASES
 from shared.errors import UserError
 
 DEFAULT_FRAMEWORKS = "torch,tensorflow"
@@ -44,7 +44,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="the case every other case is compared with, e.g. tensorflow:graph (default: PyTorch's "
                         "default variant on each device)")
     p.add_argument("--processes", type=int, default=None,
-                   help="worker processes per case, interleaved with the other cases' (default 3)")
+                   help="worker processes per case, interleaved with the other cases' (default " + str(DEFAULT_PROCESSES) + ")")
     p.add_argument("--min-effect", type=float, default=5.0,
                    help="smallest speedup in percent that a verdict names a winner for (default 5)")
     p.add_argument("--phases", default=None, help=f"comma-separated subset of {', '.join(ALL_PHASES)} (default all)")
@@ -82,7 +82,7 @@ def add_execution_arguments(p: argparse.ArgumentParser) -> None:
                         "and disabled before each phase's rounds, as timeit does)")
     p.add_argument("--duet", default=None, nargs="?", const="", metavar="CASE_A,CASE_B",
                    help="duet benchmarking: the two cases run at the same time, one thread each on their own core "
-                        "(swapped in alternate pairs), every round started together; --processes pairs (default 3). "
+                        "(swapped in alternate pairs), every round started together; --processes pairs (default as for --processes). "
                         "E.g. --duet torch:eager,torch:fused; `--aa CASE --duet`: CASE against its A/A copy")
 
 
@@ -144,7 +144,7 @@ def parse_rounds(text: str | None, phases: list[str]) -> dict:
 def plan_from_args(args: argparse.Namespace, **fixed):
     """Validate everything and build the Plan; nothing is written and no worker starts."""
     from benchmarks.model import cases as cs
-    from benchmarks.harness.runner import DEFAULT_PROCESSES, Plan
+    from benchmarks.harness.runner import Plan
     from shared.environment import usable_cores
 
     cfg = config_from_args(args, **fixed)
@@ -225,6 +225,7 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"--output {output} is not a folder: name a folder for the run folders")
     plan = plan_from_args(args)
     clock = Clock()
+    existed = output.exists()
     with FolderLock(output):
         try:
             if getattr(args, "pilot", None) is not None:
@@ -233,6 +234,10 @@ def main(args: argparse.Namespace) -> int:
             run_dir = run_plan(plan, output / "runs", clock)
         except RunFailed:
             return 1
+        except UserError:
+            if not existed:  # bad input found late (the pilot's budget): leave no folder behind either
+                _remove_if_only_lock(output)
+            raise
         if plan.kind == "full":
             rundata.point_latest(output, run_dir)
         else:
@@ -242,6 +247,16 @@ def main(args: argparse.Namespace) -> int:
     print((run_dir / "results.md").read_text())
     clock.say(f"run folder: {run_dir}" + (f" (also {output / 'latest'})" if plan.kind == "full" else ""))
     return 0
+
+
+def _remove_if_only_lock(folder: Path) -> None:
+    """Remove a folder this run created when it holds nothing but its lock file."""
+    try:
+        if {p.name for p in folder.iterdir()} <= {".fwbench.lock"}:
+            (folder / ".fwbench.lock").unlink(missing_ok=True)
+            folder.rmdir()
+    except OSError:
+        pass
 
 
 def _report(clock, run_dir: Path) -> None:

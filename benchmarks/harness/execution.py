@@ -74,13 +74,14 @@ def timed_rounds(benchmark, phase: str, plan: dict):
         if barrier is not None:
             count = itertools.count()
 
-            def before():
+            def synchronised():
                 # pytest-benchmark calls setup before every round, warm-up included, outside the
                 # timed region; it refuses a setup that returns arguments when args= is given, so
                 # this returns exactly what the phase's own setup returned (None without one).
                 out = setup() if setup is not None else None
                 barrier.wait(phase, next(count))
                 return out
+            before = synchronised
         call = dict(args=args, kwargs=kwargs, setup=before, teardown=teardown, rounds=rounds,
                     warmup_rounds=warmup_rounds, iterations=iterations)
         if not gc_off:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from benchmarks.analysis import rundata
 from benchmarks.model.cases import SHARED, Case, baselines, schedule
-from benchmarks.model.phases import PHASES, Rounds, rounds_for
+from benchmarks.model.phases import DEFAULT_PROCESSES, PHASES, Rounds, rounds_for
 from shared.atomic import sweep_stale, write_atomic
 from shared.config import ExperimentConfig
 from shared.errors import UserError
@@ -38,7 +38,6 @@ REPO = Path(__file__).resolve().parents[2]
 TEST_FILE = Path(__file__).resolve().parent / "test_bench.py"
 PROGRESS_MARK = "@@fwbench "  # benchmarks/harness/conftest.py prints it; not imported here to keep pytest out
 INTEROP_THREADS = 1  # both frameworks: one MLP's ops run one after another anyway
-DEFAULT_PROCESSES = 3
 MACHINE_LOCK = Path(tempfile.gettempdir()) / "fwbench-timing.lock"
 
 

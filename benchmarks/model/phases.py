@@ -41,7 +41,7 @@ class Phase:
     times: str  # what one round times, for the report's method section
     label: str  # table label
     verb: str  # "X trains an epoch 1.8x faster than Y"
-    gerund: str  # "no measurable difference in training an epoch"
+    gerund: str  # "inconclusive in training an epoch"
     rounds: Rounds  # per worker process; a case runs in several processes
     quick: Rounds  # --quick: a smoke test, not a measurement
     holds: tuple[str, ...] = ()  # pre-converted data held while it runs (see HOLDINGS)
@@ -206,27 +206,32 @@ def _run_data_load(bench, benchmark, r):
 
 # Process order: first_epoch comes first so that its first round is the process's first
 # training (kept in the raw data as process_first_round_s). Rounds are per worker process and
-# sized so the default run (2 cases x 3 processes, tutorial data, 2 CPU cores) stays under 10
-# minutes: between-process variance dominates, so processes buy more than rounds.
+# sized from the noise study (results/noise-cpu/report.md, "Processes against rounds"): between-
+# process variance dominates, so at a fixed time four processes of fewer rounds give narrower
+# intervals than three of more. Kalibera & Jones' optimum from the study's variance components was
+# about 4 rounds for the warm epoch and 13-37 for predict-all; predict-one keeps 200 rounds (its
+# optimum for the median is under 100) because its p99 needs the tail. The default run (2 cases x 4
+# processes, tutorial data, 2 CPU cores) stays under 10 minutes.
+DEFAULT_PROCESSES = 4  # worker processes per case in a run (sized with the rounds below)
 _PHASES = (
     Phase("first_epoch", "framework", "one epoch of a newly built model: tracing, compilation and first-use costs",
           "first epoch (fresh model)", "runs the first epoch of a fresh model", "the first epoch of a fresh model",
-          Rounds(4, 0), Rounds(1, 0), holds=("train0",), fresh_model=True, run=_run_first_epoch),
+          Rounds(3, 0), Rounds(1, 0), holds=("train0",), fresh_model=True, run=_run_first_epoch),
     Phase("train_epoch", "framework", "one epoch of training steps over batches already on the device",
           "train epoch (warm)", "trains an epoch", "training an epoch",
-          Rounds(6, 1), Rounds(2, 1), holds=("train0",), run=_run_train_epoch),
+          Rounds(4, 1), Rounds(2, 1), holds=("train0",), run=_run_train_epoch),
     Phase("train_to_accuracy", "framework", "a whole training from a fresh model, then the test set's logits",
           "train to accuracy", "trains to final accuracy", "training to final accuracy",
           Rounds(1, 0), Rounds(1, 0), holds=("train", "test"), fresh_model=True, run=_run_train_to_accuracy),
     Phase("pipeline_epoch", "framework", "one epoch that builds and converts each batch just before its step",
           "epoch incl. input pipeline", "trains an epoch with its input pipeline",
-          "training an epoch with its input pipeline", Rounds(5, 1), Rounds(1, 0), run=_run_pipeline_epoch),
+          "training an epoch with its input pipeline", Rounds(3, 1), Rounds(1, 0), run=_run_pipeline_epoch),
     Phase("predict_all", "framework", "the logits of the whole test set, read back to the host",
           "predict all (test set)", "predicts the whole test set", "predicting the whole test set",
-          Rounds(8, 2), Rounds(2, 1), holds=("test",), run=_run_predict("test")),
+          Rounds(12, 2), Rounds(2, 1), holds=("test",), run=_run_predict("test")),
     Phase("predict_one", "framework", "the logits of one post (batch of 1), read back to the host",
           "predict one (batch of 1)", "predicts one post", "predicting one post",
-          Rounds(300, 30), Rounds(10, 2), holds=("one",), run=_run_predict("one"), latency=True),
+          Rounds(200, 20), Rounds(10, 2), holds=("one",), run=_run_predict("one"), latency=True),
     Phase("data_prepare", "shared", "parsing the extracted posts and counting words into a fresh cache",
           "data preparation (shared)", "prepares the data", "preparing the data",
           Rounds(3, 1), Rounds(1, 0), run=_run_data_prepare),

@@ -37,6 +37,7 @@ MATRIX = Path("matrix-cpu") / "runs"
 GPU = Path("gpu-h200") / "runs"
 ACCURACY = Path("accuracy-cpu") / "tutorial-native-seeds0-9.json"
 SWEEPS = Path("sweeps")
+NOISE = Path("noise-cpu")  # the noise study and A/A calibration (fwbench noise)
 REFRESH = "python scripts/refresh_readme.py"
 
 
@@ -330,13 +331,44 @@ def gpu_findings(results: Path) -> list[Finding]:
                     run.path / "fig-forest-gpu.png")]
 
 
+# --------------------------------------------------------------------------- how far to trust a verdict
+
+def noise_findings(results: Path) -> list[Finding]:
+    """The false-positive rate the A/A runs measured, by mode, and what the duet did to the width."""
+    from benchmarks.reports import noise_report
+    folder = results / NOISE
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no noise study; the answer needs it (fwbench noise)")
+    study = noise_report.load_study(folder)
+    entries, _ = noise_report.find_runs(folder, study)
+    cal = noise_report.calibration_rows(noise_report.comparisons(entries))
+    if not cal:
+        raise UserError(f"{folder}: no A/A comparison in the noise study")
+    parts = []
+    for c in cal:
+        r = c["rate"]
+        parts.append(f"{c['mode']}: named a winner in {r.hits} of {r.n} A/A comparisons "
+                     f"({r.value:.1%}, 95% CI {r.low:.1%}-{r.high:.1%}; {c['equivalent']} equivalent, "
+                     f"{c['inconclusive']} inconclusive; median interval ±{c['median_halfwidth'] - 1:.0%})")
+    text = ("How far to trust a verdict (A/A runs: each case against an identical copy of itself, on this 2-core "
+            "machine): " + "; ".join(parts) + ".")
+    agree = noise_report.agreement_rows(study)
+    if agree:
+        same = sum(a["duet_verdict"] == a["seq_verdict"] for a in agree)
+        widths = [a["width_ratio"] for a in agree if a["width_ratio"] is not None]
+        text += (f" A duet of two frameworks (one thread each) gave the sequential run's verdict in {same} of "
+                 f"{len(agree)} phases" + (f", its interval {min(widths):.2f}-{max(widths):.2f} times the "
+                                           f"sequential width" if widths else "") + ".")
+    return [Finding("noise", text, [("noise study", folder / "report.md")])]
+
+
 # --------------------------------------------------------------------------- assembling
 
 def findings(results: Path) -> list[Finding]:
     fig = results / "fig-accuracy-seeds.png"
     out = [*default_findings(results), *best_findings(results), *why_findings(results),
            *accuracy_findings(results, fig if fig.is_file() else None), *crossover_findings(results),
-           *gpu_findings(results)]
+           *gpu_findings(results), *noise_findings(results)]
     return out
 
 

@@ -206,9 +206,35 @@ def comparison_markdown(runs: list[Run], figure: Path | None) -> tuple[str, int]
               f"within {m:.0%}); {count.get(DIFFERENT, 0)} different; {count.get(stats.INCONCLUSIVE, 0)} "
               f"inconclusive" + (f"; {count[stats.NO_INTERVAL]} without an interval" if count.get(stats.NO_INTERVAL)
                                  else "") + "."]
+    same = [k for k in keys if len({(cells.get((n, *k)) or Cell(None, None, None, None)).verdict for n in names}) == 1
+            and (cells.get((names[0], *k)) or Cell(None, None, None, None)).speedup is not None]
+    compared = [k for k in keys if all((cells.get((n, *k)) or Cell(None, None, None, None)).speedup is not None
+                                       for n in names)]
+    parts.append(f"Same verdict word in every run: {len(same)} of {len(compared)} (case, phase) comparisons that "
+                 f"every run measured.")
     if never:
         parts.append("Not measured in any of the runs: " + md_escape("; ".join(never)) + ".")
+    parts += ["## Instability warnings", md_escape(
+        "Rows (case and phase, 2+ processes) each run's report marks as unstable: by the suite's rule (a spread "
+        "beyond what the run's typical spread gives by chance 1% of the time) and, for comparison, by pyperf's "
+        f"fixed rule (per-process medians spread by more than {stats.FIXED_SPREAD_RULE:.0%} of their mean), which "
+        "the suite used before."),
+        md_table(["run", "rows", "typical spread", "marked (suite's rule)", "marked (fixed 10% rule)"],
+                 [[n, *warning_counts(r)] for n, r in zip(names, runs)])]
     return "\n\n".join(parts) + "\n", count.get(DIFFERENT, 0)
+
+
+def warning_counts(run: Run) -> list:
+    """[rows, typical spread, rows marked by the suite's rule, rows marked by the fixed rule]."""
+    from benchmarks.analysis.rundata import typical_spread
+    typical = typical_spread(run)
+    groups = [(c.id, ph, pd.samples()) for c in run.cases.values() for ph, pd in c.phases.items()
+              if len(pd.samples()) >= 2]
+    marked = sum(any(w.startswith("per-process medians spread") for w in
+                     stats.warnings(g, typical_spread(run, leave_out=(cid, ph)))) for cid, ph, g in groups)
+    fixed = sum(stats.fixed_rule_warns(g) for _, _, g in groups)
+    return [len(groups), "n/a" if typical is None else f"{typical:.1%}", f"{marked} ({marked / max(len(groups), 1):.0%})",
+            f"{fixed} ({fixed / max(len(groups), 1):.0%})"]
 
 
 def figure_labels(runs: list[Run]) -> list[str]:

@@ -11,22 +11,9 @@ else's work would read as a quarter of a core.
 """
 from __future__ import annotations
 
+from benchmarks.analysis.noise import MIN_WALL_S, OTHER_CORES_LIMIT, STEAL_SHARE_LIMIT, disturbed, expected_other_cores, shares
 from benchmarks.analysis.rundata import Run, md_escape, md_table
 from benchmarks.model.phases import PHASES
-
-OTHER_CORES_LIMIT = 0.25  # cores: other processes' CPU seconds per wall second
-STEAL_SHARE_LIMIT = 0.02  # of the wall time
-MIN_WALL_S = 1.0  # shorter phases are not judged (tick resolution)
-
-
-def shares(m: dict | None) -> tuple[float | None, float | None]:
-    """(steal share of the wall time, other processes' cores) of one machine record."""
-    if not m or not m.get("wall_s"):
-        return None, None
-    wall = m["wall_s"]
-    steal = None if m.get("steal_s") is None else m["steal_s"] / wall
-    other = None if m.get("other_cpu_s") is None else m["other_cpu_s"] / wall
-    return steal, other
 
 
 def disturbance_rows(run: Run) -> list[dict]:
@@ -41,9 +28,8 @@ def disturbance_rows(run: Run) -> list[dict]:
                 continue
             steals = [s for _, s, _ in recs if s is not None]
             others = [o for _, _, o in recs if o is not None]
-            walls = {p.index: p.machine.get("wall_s") or 0.0 for p in pdata.processes if p.machine}
-            flagged = [(i, s, o) for i, s, o in recs if walls[i] >= MIN_WALL_S
-                       and ((s is not None and s > STEAL_SHARE_LIMIT) or (o is not None and o > OTHER_CORES_LIMIT))]
+            expected = expected_other_cores(run.manifest)
+            flagged = [(p.index, *shares(p.machine)) for p in pdata.processes if disturbed(p.machine, expected)]
             rows.append({"case": case, "phase": phase, "processes": len(recs),
                          "steal": max(steals) if steals else None, "other": max(others) if others else None,
                          "flagged": flagged})
@@ -70,7 +56,7 @@ def section(run: Run) -> list[str]:
                       f"setup included): the hypervisor's steal as a share of the phase's wall time, and the CPU "
                       f"time of every other process on the machine in cores (other processes' CPU seconds per wall "
                       f"second). Largest over the processes; a process is named when others used more than "
-                      f"{OTHER_CORES_LIMIT} of a core or steal exceeded {STEAL_SHARE_LIMIT:.0%} (phases under "
+                      f"{OTHER_CORES_LIMIT} of a core{' beyond its duet partner' * bool(expected_other_cores(run.manifest))} or steal exceeded {STEAL_SHARE_LIMIT:.0%} (phases under "
                       f"{MIN_WALL_S:g} s are not judged: the counters move in 10 ms ticks). ")
             + (f"{n} process-phase(s) disturbed." if n else "No process was disturbed."),
             md_table(["phase", "case", "device", "processes", "largest steal", "largest other CPU (cores)",

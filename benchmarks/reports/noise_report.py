@@ -28,7 +28,6 @@ import numpy as np
 from benchmarks.analysis import duet, noise, pilot, stats
 from benchmarks.analysis.rundata import MANIFEST, Run, load_run, md_code, md_escape, md_table, summary
 from benchmarks.model.phases import PHASES
-from benchmarks.reports.disturbance import shares
 from shared.atomic import write_atomic
 
 REPORT_NAME = "report.md"
@@ -47,20 +46,81 @@ class Comparison:
     verdict: str
 
 
-def find_runs(folder: Path) -> tuple[list[tuple[str, Run]], list[str]]:
-    """(setting, run) for every A/A run folder under `folder`, and a note per folder left out."""
-    folder = Path(folder)
-    found, skipped = [], []
-    for mpath in sorted(folder.rglob(MANIFEST)):
+def _run_folders(folder: Path):
+    for mpath in sorted(Path(folder).rglob(MANIFEST)):
         parts = mpath.relative_to(folder).parts
         if any(p.startswith(".") for p in parts) or "failed" in parts:
             continue  # staging folders and failed runs' records are not results
-        run = load_run(mpath.parent)
+        yield (parts[0] if len(parts) > 1 else "."), load_run(mpath.parent)
+
+
+def load_study(folder: Path) -> list[tuple[str, Run]]:
+    """(setting, run) for every run folder under `folder`, each read once."""
+    return list(_run_folders(Path(folder)))
+
+
+def find_runs(folder: Path, study: list[tuple[str, Run]] | None = None) -> tuple[list[tuple[str, Run]], list[str]]:
+    """(setting, run) for every A/A run folder under `folder`, and a note per folder left out."""
+    study = load_study(folder) if study is None else study
+    found, skipped = [], []
+    for setting, run in study:
         if not run.aa_pairs:
-            skipped.append(f"{mpath.parent}: not an A/A run (kind {run.kind!r}); left out")
+            if not duet_partner_runs(study, run):
+                skipped.append(f"{run.path}: not an A/A run (kind {run.kind!r}); left out")
             continue
-        found.append((parts[0] if len(parts) > 1 else ".", run))
+        if run.manifest.get("quick"):  # a smoke test's rounds are no measurement of the rate
+            skipped.append(f"{run.path}: a --quick run; left out")
+            continue
+        found.append((setting, run))
     return found, skipped
+
+
+def _signature(run: Run) -> tuple:
+    """What a duet and a sequential run must share to be compared: cases, phases, thread budget."""
+    return (tuple(sorted(c for c in run.cases if not run.cases[c].is_shared)),
+            tuple(p for p in run.phases() if PHASES[p].scope == "framework"),
+            (run.manifest.get("threads") or {}).get("intra_op"))
+
+
+def duet_partner_runs(study: list[tuple[str, Run]], run: Run) -> list[Run]:
+    """For a duet of two different cases: the study's sequential runs of the same two cases, phases
+    and thread budget (what its verdicts are checked against); for such a sequential run, [run];
+    for any other run, []."""
+    if run.aa_pairs:
+        return []
+    others = [r for _, r in study if not r.aa_pairs and not duet.is_duet(r)]
+    if duet.is_duet(run):
+        return [r for r in others if _signature(r) == _signature(run)]
+    return [run] if any(duet.is_duet(r) and not r.aa_pairs and _signature(r) == _signature(run)
+                        for _, r in study) else []
+
+
+def agreement_rows(study: list[tuple[str, Run]]) -> list[dict]:
+    """Per duet run of two different cases and phase: the duet's verdict (paired) beside each
+    matching sequential run's (A against B in both)."""
+    rows = []
+    for _, run in study:
+        if run.aa_pairs or not duet.is_duet(run):
+            continue
+        a_id, b_id = run.manifest["duet"]["cases"]
+        for seq in duet_partner_runs(study, run):
+            frame = summary(seq).set_index(["case", "phase"])
+            for d in duet.analyse(run):
+                if (a_id, d.phase) not in frame.index or (b_id, d.phase) not in frame.index:
+                    continue
+                sa, sb = seq.cases[a_id].phases.get(d.phase), seq.cases[b_id].phases.get(d.phase)
+                if not (sa and sb and sa.samples() and sb.samples()):
+                    continue
+                r = stats.ratio(sa.samples(), sb.samples())  # A / B, the duet's orientation
+                dv, sv = stats.verdict(d.duet, run.min_effect).word, stats.verdict(r, seq.min_effect).word
+                rows.append({"duet": run.name, "sequential": seq.name, "a": a_id, "b": b_id, "phase": d.phase,
+                             "duet_iv": d.duet, "duet_verdict": dv, "seq_iv": r, "seq_verdict": sv,
+                             "width_ratio": _width(d.duet) / _width(r) if _width(r) else None})
+    return rows
+
+
+def _width(iv: stats.Interval) -> float | None:
+    return math.log(iv.high / iv.low) if iv.has_interval else None
 
 
 def mode_of(run: Run) -> str:
@@ -102,7 +162,7 @@ def spread_rows(entries: list[tuple[str, Run]]) -> list[dict]:
                 if not procs:
                     continue
                 samples = [p.rounds for p in procs]
-                recs = [shares(p.machine) for p in procs if p.machine]
+                recs = [noise.shares(p.machine) for p in procs if p.machine]
                 steal = [s for s, _ in recs if s is not None]
                 other = [o for _, o in recs if o is not None]
                 rows.append({"setting": setting, "run": run.name, "mode": mode_of(run), "case": original,
@@ -176,7 +236,8 @@ def _pm(h) -> str:
 
 
 def build_markdown(folder: Path) -> str:
-    entries, skipped = find_runs(folder)
+    study = load_study(folder)
+    entries, skipped = find_runs(folder, study)
     comps = comparisons(entries)
     parts = [f"# fwbench noise study: {md_code(folder)}",
              md_escape("Every figure below is computed from the A/A run folders under this folder (each case against "
@@ -230,10 +291,27 @@ def build_markdown(folder: Path) -> str:
                              f"{r['c_r'] * 1e3:.3g} ms", "n/a" if r["c_p"] is None else f"{r['c_p']:.1f} s",
                              r["rounds"], r["best_rounds"] or "n/a", _pm(_ratio(r["halfwidth_now"])),
                              _pm(_ratio(r["halfwidth_best"])), _pm(_ratio(r["halfwidth_2k"]))] for r in budget])]
+    agree = agreement_rows(study)
+    if agree:
+        same = sum(r["duet_verdict"] == r["seq_verdict"] for r in agree)
+        def cell(iv, word):
+            return f"{iv.value:.3f} ({iv.low:.3f}-{iv.high:.3f}) {word}" if iv.has_interval else f"{iv.value:.3f} {word}"
+        parts += ["## Duet against sequential",
+                  md_escape(f"The same two cases timed as a duet (paired rounds, one thread each on its own core) and "
+                            f"sequentially (interleaved processes, the same one-thread budget): A's time over B's, 95% "
+                            f"CI, and each mode's verdict. A duet measures one thread per framework, not the default "
+                            f"run's budget. Same verdict in {same} of {len(agree)} phases. Width ratio: the duet "
+                            f"interval's width over the sequential one's (log scale; below 1 the duet is tighter)."),
+                  md_table(["A", "B", "phase", "duet A/B (95% CI)", "sequential A/B (95% CI)", "same verdict",
+                            "width ratio"],
+                           [[md_code(r["a"]), md_code(r["b"]), PHASES[r["phase"]].label,
+                             cell(r["duet_iv"], r["duet_verdict"]), cell(r["seq_iv"], r["seq_verdict"]),
+                             "yes" if r["duet_verdict"] == r["seq_verdict"] else "no",
+                             "n/a" if r["width_ratio"] is None else f"{r['width_ratio']:.2f}"] for r in agree])]
     parts += ["## Runs read",
               md_table(["setting", "mode", "run", "command"],
                        [[s, mode_of(r), md_code(str(r.path.relative_to(folder))), md_code(r.manifest.get("command", ""))]
-                        for s, r in entries])]
+                        for s, r in entries + [(s, r) for s, r in study if duet_partner_runs(study, r)]])]
     if skipped:
         parts += ["Left out:\n\n" + "\n".join(f"- {md_escape(s)}" for s in skipped)]
     return "\n\n".join(parts) + "\n"

@@ -15,7 +15,7 @@ from benchmarks.analysis import stats
 from benchmarks.model.phases import DERIVED, PHASES
 from benchmarks.analysis.rundata import (Run, derived, derived_text, fmt_interval, fmt_ratio, fmt_time, kind_banner,
                                 load_run, md_code, md_escape, md_fence, md_table, overlapping_runs, summary,
-                                timing_markdown)
+                                timing_markdown, typical_spread)
 from shared.atomic import write_atomic
 
 REPORT_NAME = "report.md"
@@ -438,7 +438,11 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
         if name.startswith("forest-") and p is not main:
             parts.append(f"![{name}]({p.name})")
     w = warnings_section(run, frame)
-    parts += ["## Warnings", "\n".join(f"- {md_escape(x)}" for x in w) if w else "None."]
+    typical = typical_spread(run)
+    parts += ["## Warnings", ("" if typical is None else md_escape(
+        f"Typical between-process spread in this run: {typical:.1%} (sd of log per-process medians, pooled over its "
+        f"rows); a row is marked unstable only when its spread is beyond what that gives by chance 1% of the "
+        f"time.") + "\n\n") + ("\n".join(f"- {md_escape(x)}" for x in w) if w else "None.")]
     skipped = int((frame["status"] == "skipped").sum()) if "status" in frame else 0
     parts += ["## Missing results", "\n".join(f"- {md_escape(n)}" for n in run.notes + notes) if run.notes or notes
               else "None: every case and phase the run asked for produced results" + (
