@@ -7,7 +7,7 @@ figures quoted there can never drift from the runs' JSON:
     <!-- fwbench:answer:start -->     the answer (benchmarks/reports/answer.py): a bullet per finding,
     <!-- fwbench:answer:end -->       with its figure, interval and evidence link
     <!-- fwbench:reference:start -->  the reference run's headline and table (default: the pooled
-    <!-- fwbench:reference:end -->    stability runs, results/stability-cpu/pooled)
+    <!-- fwbench:reference:end -->    stability runs, benchmarks/reports/answer.POOLED)
     <!-- fwbench:plain:start -->      each twin against its plain script: the newest committed
     <!-- fwbench:plain:end -->        plain.json under results/ (`fwbench plain`)
 
@@ -132,7 +132,8 @@ def splice(text: str, new_block: str, readme: Path, start: str = START, end: str
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--run", type=Path, default=REPO / "results" / "stability-cpu" / "pooled",
+    from benchmarks.reports.answer import POOLED
+    ap.add_argument("--run", type=Path, default=REPO / "results" / POOLED,
                     help="reference run folder, or a pooled folder (default: the pooled stability runs)")
     ap.add_argument("--results", type=Path, default=REPO / "results",
                     help="the committed results the answer is generated from")

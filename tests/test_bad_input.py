@@ -706,9 +706,13 @@ def test_repeated_or_impossible_run_options_are_refused(argv, needle):
     (["--duet", "torch:eager,torch:warp"], [0, 1], "has no variant 'warp'"),
     (["--duet", "torch:eager,torch:fused", "--phases", "data_load"], [0, 1], "--duet times framework phases"),
     (["--pin", "--threads", "2", "--force"], [0], "--pin gives each of the 2 threads its own core"),
+    (["--duet"], [0, 1], "--duet without cases is an A/A duet and needs --aa with exactly one case"),
+    (["--aa", "torch,tensorflow", "--duet"], [0, 1], "needs --aa with exactly one case"),
+    (["--aa", "torch", "--duet", "torch,tensorflow"], [0, 1], "--duet with its own cases and --aa contradict"),
+    (["--aa", "torch", "--duet"], [0], "--duet runs its two cases on two cores at once"),
 ], ids=["one case", "three cases", "one core", "threads 2", "with --pin", "with --matrix", "with --frameworks",
         "with --baseline", "the same case twice", "a gpu case", "unknown variant", "no framework phase",
-        "pin beyond the cores"])
+        "pin beyond the cores", "bare --duet", "A/A duet of two cases", "duet cases and --aa", "A/A duet, one core"])
 def test_bad_execution_options_are_refused(monkeypatch, argv, cores, needle):
     monkeypatch.setattr("shared.environment.usable_core_ids", lambda: list(cores))
     with pytest.raises(UserError, match=re.escape(needle)):
@@ -733,3 +737,30 @@ def test_a_bad_gc_value_or_duet_is_one_line_and_nothing_written(tmp_path):
         proc = fwbench("run", "--devices", "cpu", "--output", str(tmp_path / "out"), *argv, cache=tmp_path / "c")
         assert_user_error(proc, needle)
         assert not (tmp_path / "out").exists()
+
+
+def test_an_aa_duet_resolves_into_a_case_and_its_copy(monkeypatch):
+    monkeypatch.setattr("shared.environment.usable_core_ids", lambda: [0, 1])
+    plan = _plan("--aa", "tensorflow", "--duet")
+    assert [c.id for c in plan.cases] == ["tensorflow:graph@cpu", "tensorflow:graph@cpu~aa"]
+    assert plan.pairs == {"tensorflow:graph@cpu~aa": "tensorflow:graph@cpu"}
+    assert (plan.kind, plan.duet_cores, plan.cfg.threads) == ("aa", [0, 1], 1)
+    assert plan.label == "A/A duet tensorflow:graph@cpu vs tensorflow:graph@cpu~aa"
+
+
+def test_a_pilot_budget_too_small_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    """The pilot's refusal comes after the pilot ran (only it knows the costs): still one line,
+    exit 2, and no output folder left behind."""
+    from benchmarks.analysis.pilot import PhaseEstimate, choose
+    from benchmarks.cli import main_entry
+    from benchmarks.commands import pilot
+
+    def measured_then_refused(plan, args, clock):  # what the pilot measured: a 10 s process start
+        return choose([PhaseEstimate("predict_one", 0.01, 0.01, 0.002, 20)], 10.0, [["predict_one"]] * 2,
+                      args.pilot - 25.0)
+    monkeypatch.setattr(pilot, "size_plan", measured_then_refused)
+    rc = main_entry(["run", "--devices", "cpu", "--pilot", "30", "--phases", "predict_one", "--output",
+                     str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "--pilot budget too small: two processes per case need about" in err[0]
+    assert not (tmp_path / "out").exists()

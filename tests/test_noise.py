@@ -9,6 +9,7 @@ import pytest
 
 from benchmarks.analysis import noise, stats
 from benchmarks.reports import noise_report
+from shared.errors import UserError
 from tests.runfolders import write_run
 
 E = math.e
@@ -93,3 +94,42 @@ def test_a_study_report_needs_a_folder(tmp_path):
     assert main_entry(["noise", "--report", "--output", str(tmp_path / "nowhere")]) == 2
     assert main_entry(["noise", "--settings", "bogus", "--output", str(tmp_path / "x")]) == 2
     assert not (tmp_path / "x").exists()
+
+
+def _spread_row(a: float, base: float = 0.2) -> list[list[float]]:
+    """Three processes whose log medians are 0, a, -a around `base`: spread exactly a."""
+    return [[base] * 3, [base * math.exp(a)] * 3, [base * math.exp(-a)] * 3]
+
+
+def test_the_comparison_counts_the_rows_each_warning_rule_marks(tmp_path):
+    from benchmarks.analysis import rundata
+    from benchmarks.reports import compare
+    phases = ("first_epoch", "train_epoch", "predict_all", "predict_one")
+    torch = {p: _spread_row(0.12) for p in phases}
+    tf = {"first_epoch": _spread_row(0.12), "train_epoch": _spread_row(0.12), "predict_all": _spread_row(0.5),
+          "predict_one": _spread_row(0.01)}
+    run = rundata.load_run(write_run(tmp_path / "r", {"torch:eager@cpu": torch, "tensorflow:graph@cpu": tf}))
+    # six rows at 12% (the machine), one at 50% (unusual), one at 1%: the median estimate is the 12% rows'
+    assert rundata.typical_spread(run) == pytest.approx(0.12 / math.sqrt(math.log(2)), rel=1e-9)
+    assert compare.warning_counts(run) == [8, "14.4%", "1 (12%)", "7 (88%)"]
+    frame = rundata.summary(run).set_index(["case", "phase"])
+    assert "unusual for this run" in frame.loc[("tensorflow:graph@cpu", "predict_all"), "warnings"]
+    assert frame.warnings.notna().sum() == 1
+    text, _ = compare.comparison_markdown([run, rundata.load_run(write_run(tmp_path / "s", {
+        "torch:eager@cpu": torch, "tensorflow:graph@cpu": tf}))], None)
+    assert "Same verdict word in every run: 4 of 4 (case, phase) comparisons that every run measured." in text
+    assert "| r | 8 | 14.4% | 1 (12%) | 7 (88%) |" in text
+
+
+def test_the_answer_states_the_false_positive_rate_from_the_study(tmp_path):
+    from benchmarks.reports import answer
+    study = tmp_path / "results" / "noise-cpu"
+    _aa_run(study / "threads2" / "runs" / "r1", 1.0)
+    _aa_run(study / "threads1" / "runs" / "r2", 1.30)
+    (f,) = answer.noise_findings(tmp_path / "results")
+    (cal,) = noise_report.calibration_rows(noise_report.comparisons(noise_report.find_runs(study)[0]))
+    assert f.text == ("How far to trust a verdict (A/A runs: each case against an identical copy of itself, on this "
+                      "2-core machine): sequential: named a winner in 1 of 2 A/A comparisons (50.0%, 95% CI "
+                      f"1.3%-98.7%; 1 equivalent, 0 inconclusive; median interval ±{cal['median_halfwidth'] - 1:.0%}).")
+    with pytest.raises(UserError, match="no noise study"):
+        answer.noise_findings(tmp_path / "elsewhere")

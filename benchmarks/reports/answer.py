@@ -32,7 +32,7 @@ from benchmarks.analysis.rundata import Run, fmt_interval, fmt_ratio, fmt_time, 
 from shared.errors import UserError
 
 # The committed evidence, relative to the results folder.
-POOLED = Path("stability-cpu") / "pooled"
+POOLED = Path("stability-cpu-epyc") / "pooled"  # three consecutive default runs (AMD EPYC), pooled
 MATRIX = Path("matrix-cpu") / "runs"
 GPU = Path("gpu-h200") / "runs"
 ACCURACY = Path("accuracy-cpu") / "tutorial-native-seeds0-9.json"

@@ -77,7 +77,8 @@ def find_runs(folder: Path, study: list[tuple[str, Run]] | None = None) -> tuple
 
 def _signature(run: Run) -> tuple:
     """What a duet and a sequential run must share to be compared: cases, phases, thread budget."""
-    return (tuple(sorted(c for c in run.cases if not run.cases[c].is_shared)),
+    # the cases that ran (a sequential run may also list GPU cases this machine did not have)
+    return (tuple(sorted(c for c, case in run.cases.items() if not case.is_shared and case.status != "unavailable")),
             tuple(p for p in run.phases() if PHASES[p].scope == "framework"),
             (run.manifest.get("threads") or {}).get("intra_op"))
 
@@ -310,7 +311,7 @@ def build_markdown(folder: Path) -> str:
                              "n/a" if r["width_ratio"] is None else f"{r['width_ratio']:.2f}"] for r in agree])]
     parts += ["## Runs read",
               md_table(["setting", "mode", "run", "command"],
-                       [[s, mode_of(r), md_code(str(r.path.relative_to(folder))), md_code(r.manifest.get("command", ""))]
+                       [[s, mode_of(r), md_code(str(r.path.relative_to(Path(folder).resolve()))), md_code(r.manifest.get("command", ""))]
                         for s, r in entries + [(s, r) for s, r in study if duet_partner_runs(study, r)]])]
     if skipped:
         parts += ["Left out:\n\n" + "\n".join(f"- {md_escape(s)}" for s in skipped)]
