@@ -151,10 +151,11 @@ def forest_figure(run: Run, frame, device: str, path: Path) -> Path | None:
     ratio_axis(ax.xaxis)
     labels = [f"{PHASES[r['phase']].label}: {r['label']}" for _, r in rows.iterrows()]
     ax.set_yticks(range(len(rows)), labels[::-1], fontsize=7)
-    base = run.baseline(device)
-    ax.set_xlabel(f"speedup over {base.label if base else 'the baseline'} (log scale; right of 1: faster), 95% CI",
-                  fontsize=8)
-    ax.set_title(f"Each case against the baseline on {device.upper()}", fontsize=10)
+    # the rows' own baselines (an A/A run compares each copy with its original): one name only when there is one
+    bases = [run.cases[b] for b in dict.fromkeys(rows.baseline) if b in run.cases]
+    against = bases[0].label if len(bases) == 1 else "each case's own baseline (an A/A copy's: its original)"
+    ax.set_xlabel(f"speedup over {against} (log scale; right of 1: faster), 95% CI", fontsize=8)
+    ax.set_title(f"Each case against {'the' if len(bases) == 1 else 'its'} baseline on {device.upper()}", fontsize=10)
     ax.grid(axis="x", alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="best")
     caption(fig, regenerate_command(run))
