@@ -54,6 +54,15 @@ def test_a_budget_below_two_processes_is_refused():
         pilot.choose([EST], c_p=2.0, cases=TWO_CASES, available_s=9.0)  # 2 x 2 x 2.42 = 9.68 s
 
 
+def test_a_budget_below_r_star_falls_back_to_the_runs_own_rounds():
+    # R* = 20 rounds: 2 x 2 x (2 + 21 x 0.02) = 9.68 s > 9 s; the run's own 4 rounds: K x 2 x (2 + 5 x 0.02)
+    s = pilot.choose([EST], c_p=2.0, cases=TWO_CASES, available_s=9.0, fewest={"train_epoch": 4})
+    assert (s.processes, s.phases[0].rounds) == (2, 4)  # 2 x 2 x 2.1 = 8.4 s <= 9 < 3 x 2 x 2.1
+    assert s.expected_s == pytest.approx(2 * 2 * (2.0 + 5 * 0.02), abs=1e-9)
+    with pytest.raises(UserError, match="two processes per case need about 8 s"):
+        pilot.choose([EST], c_p=2.0, cases=TWO_CASES, available_s=8.0, fewest={"train_epoch": 4})
+
+
 @pytest.mark.parametrize("target", [0.0, -0.1, math.nan])
 def test_a_non_positive_target_is_refused(target):
     with pytest.raises(UserError, match="--target-width must be a positive percentage"):

@@ -22,7 +22,8 @@ to [MIN_ROUNDS, MAX_ROUNDS] and rounded up. Each phase then needs the smallest K
 h(K, R*) <= log(1 + target); one worker times every phase, so the run takes the largest of those.
 The run's expected time is K · Σ_cases (c_p + Σ_its phases (R + W) · c_r), W the phase's warm-up rounds.
 If that exceeds the time left after the pilot, K is the largest that fits (and the widths it
-expects are stated); if not even K = 2 fits, the budget is refused.
+expects are stated); if not even K = 2 fits at R*, the run's own rounds are taken where they are
+fewer, and if K = 2 does not fit even then, the budget is refused.
 """
 from __future__ import annotations
 
@@ -113,12 +114,17 @@ def run_seconds(k: int, cases: list[list[str]], c_p: float, rounds: dict[str, in
 
 
 def choose(ests: list[PhaseEstimate], c_p: float, cases: list[list[str]], available_s: float,
-           target: float = DEFAULT_TARGET) -> Sizing:
+           target: float = DEFAULT_TARGET, fewest: dict[str, int] | None = None) -> Sizing:
     """K and R per phase (see the module docstring); `cases`: each case's phases (the shared
-    data case times other phases than the frameworks'). UserError when two processes do not fit."""
+    data case times other phases than the frameworks'). `fewest`: per phase, the rounds to fall
+    back to (the run's own) when two processes at R* do not fit: R* minimises the variance at a
+    given cost, but a budget that cannot buy it still buys an interval. UserError when two
+    processes do not fit even then."""
     if not (math.isfinite(target) and target > 0):
         raise UserError(f"--target-width must be a positive percentage, got {target * 100:g}: e.g. --target-width 10")
     rounds = {e.phase: best_rounds(c_p, e) for e in ests}
+    if fewest and run_seconds(MIN_PROCESSES, cases, c_p, rounds, ests) > available_s:
+        rounds = {p: min(r, max(int(fewest.get(p, r)), 1)) for p, r in rounds.items()}
     needed = {}
     for e in ests:
         needed[e.phase] = next((k for k in range(MIN_PROCESSES, MAX_PROCESSES + 1)

@@ -112,7 +112,8 @@ def size_plan(plan, args: argparse.Namespace, clock):
         shutil.rmtree(tmp, ignore_errors=True)  # the pilot is evidence for the choice only: its figures are kept
     pilot_s = time.perf_counter() - t0
     cases = [worker_plan(c, 0, plan, Path("-"))["phases"] for c in plan.all_cases() if c.id not in plan.unavailable]
-    sizing = choose(ests, c_p, cases, args.pilot - pilot_s, target)
+    sizing = choose(ests, c_p, cases, args.pilot - pilot_s, target,
+                    fewest={p: plan.rounds_of(p).rounds for p in plan.phases})
     clock.say(f"pilot took {pilot_s:.0f} s; chose {describe(sizing)}")
     record = {"budget_s": args.pilot, "pilot_s": round(pilot_s, 1), "pilot_processes": PILOT_PROCESSES,
               "estimates": [vars(e) for e in ests], **sizing.to_dict(), "text": describe(sizing)}
