@@ -445,21 +445,36 @@ def summary(run: Run):
     detectable/processes_needed: an inconclusive verdict's figures (benchmarks/analysis/stats.py)."""
     import pandas as pd
     rows = []
+    estimates = spread_estimates(run)  # once per run: every row's reference leaves out only itself
     for case in run.cases.values():
         base = None if case.is_shared else run.baseline_of(case)
         for phase in run.phases():
             if (PHASES[phase].scope == "shared") != case.is_shared:
                 continue
             # each row against the others' typical spread: an unusual row cannot hide its own spread
-            rows.append(_row(run, case, base, phase, typical_spread(run, leave_out=(case.id, phase))))
+            rows.append(_row(run, case, base, phase, typical_spread(run, (case.id, phase), estimates)))
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def typical_spread(run: Run, leave_out: tuple[str, str] | None = None) -> float | None:
+def spread_estimates(run: Run) -> dict[tuple[str, str], float | None]:
+    """(case id, phase) -> that row's estimate of the machine's between-process variance."""
+    return {(c.id, phase): stats.spread_estimate(pd.samples()) for c in run.cases.values()
+            for phase, pd in c.phases.items()}
+
+
+def typical_spread(run: Run, leave_out: tuple[str, str] | None = None,
+                   estimates: dict | None = None) -> float | None:
     """The run's typical between-process spread over its (case, phase) rows (stats.typical_spread),
     without the row `leave_out` (case id, phase): the reference the spread warning marks a row against."""
-    return stats.typical_spread([stats.spread_estimate(pd.samples()) for c in run.cases.values()
-                                 for phase, pd in c.phases.items() if (c.id, phase) != leave_out])
+    estimates = spread_estimates(run) if estimates is None else estimates
+    return stats.typical_spread([e for key, e in estimates.items() if key != leave_out])
+
+
+def unusual_rows(run: Run) -> list[tuple[str, str]]:
+    """The (case id, phase) rows the spread warning marks (the rule summary() applies)."""
+    estimates = spread_estimates(run)
+    return [(c.id, phase) for c in run.cases.values() for phase, pd in c.phases.items()
+            if stats.unusual_spread(pd.samples(), typical_spread(run, (c.id, phase), estimates))]
 
 
 def _row(run: Run, case: CaseData, base: CaseData | None, phase: str, typical: float | None = None) -> dict:

@@ -297,6 +297,12 @@ def unusual_spread_limit(typical: float, n: int) -> float:
     return max(typical * math.sqrt(st.chi2.ppf(1 - UNUSUAL_LEVEL, n - 1) / (n - 1)), SPREAD_FLOOR)
 
 
+def unusual_spread(samples: list, typical: float | None) -> bool:
+    """The spread rule alone: beyond what the typical spread gives n processes by chance."""
+    s, n = spread(samples), per_process(samples).size
+    return s is not None and typical is not None and s > unusual_spread_limit(typical, n)
+
+
 def warnings(samples: list, typical: float | None = None) -> list[str]:
     """Stability warnings for one case's phase. The spread warning marks what is unusual: a spread
     beyond what the run's typical spread gives by chance (1%), not every spread above a fixed 10%
@@ -304,12 +310,11 @@ def warnings(samples: list, typical: float | None = None) -> list[str]:
     sample spread of a 9% machine exceeds 10% about half the time)."""
     out = []
     s, n = spread(samples), per_process(samples).size
-    if s is not None and typical is not None:
+    if unusual_spread(samples, typical):
         limit = unusual_spread_limit(typical, n)
-        if s > limit:
-            out.append(f"per-process medians spread by {s:.0%}, unusual for this run (typical {typical:.0%}; "
-                       f"{n} processes exceed {limit:.0%} by chance {UNUSUAL_LEVEL:.0%} of the time): a process was "
-                       f"disturbed or the machine changed during the run")
+        out.append(f"per-process medians spread by {s:.0%}, unusual for this run (typical {typical:.0%}; "
+                   f"{n} processes exceed {limit:.0%} by chance {UNUSUAL_LEVEL:.0%} of the time): a process was "
+                   f"disturbed or the machine changed during the run")
     rounds = [x for smp in samples for x in smp]
     if rounds and float(np.median(rounds)) < SHORT_ROUND_S:
         out.append(f"rounds are shorter than {SHORT_ROUND_S * 1e3:.0f} ms: timer and call overhead weigh in")

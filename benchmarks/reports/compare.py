@@ -226,13 +226,11 @@ def comparison_markdown(runs: list[Run], figure: Path | None) -> tuple[str, int]
 
 def warning_counts(run: Run) -> list:
     """[rows, typical spread, rows marked by the suite's rule, rows marked by the fixed rule]."""
-    from benchmarks.analysis.rundata import typical_spread
+    from benchmarks.analysis.rundata import typical_spread, unusual_rows
     typical = typical_spread(run)
-    groups = [(c.id, ph, pd.samples()) for c in run.cases.values() for ph, pd in c.phases.items()
-              if len(pd.samples()) >= 2]
-    marked = sum(any(w.startswith("per-process medians spread") for w in
-                     stats.warnings(g, typical_spread(run, leave_out=(cid, ph)))) for cid, ph, g in groups)
-    fixed = sum(stats.fixed_rule_warns(g) for _, _, g in groups)
+    groups = [pd.samples() for c in run.cases.values() for pd in c.phases.values() if len(pd.samples()) >= 2]
+    marked = len(unusual_rows(run))
+    fixed = sum(stats.fixed_rule_warns(g) for g in groups)
     return [len(groups), "n/a" if typical is None else f"{typical:.1%}", f"{marked} ({marked / max(len(groups), 1):.0%})",
             f"{fixed} ({fixed / max(len(groups), 1):.0%})"]
 

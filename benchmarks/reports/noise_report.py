@@ -181,6 +181,9 @@ def budget_rows(entries: list[tuple[str, Run]], processes: int = 3) -> list[dict
         if mode_of(run) == DUET:
             continue
         starts = [w.get("seconds") for w in run.manifest.get("workers", []) if isinstance(w.get("seconds"), (int, float))]
+        # a process's fixed cost: its wall time less its rounds, as the pilot measures it (per run, not per phase)
+        timed = sum(float(np.sum(p.rounds)) for c in run.cases.values() for ph in c.phases.values()
+                    for p in ph.processes)
         for phase in run.phases():
             groups = []
             for copy, original in run.aa_pairs.items():
@@ -194,9 +197,6 @@ def budget_rows(entries: list[tuple[str, Run]], processes: int = 3) -> list[dict
             est = pilot.estimate_phase(phase, groups, int(r_now.get("warmup", 0)))
             if est.sigma2_p <= 0 or est.sigma2_r <= 0:
                 continue
-            # a process's fixed cost: its wall time less its rounds, as the pilot measures it
-            timed = sum(float(np.sum(p.rounds)) for c in run.cases.values() for ph in c.phases.values()
-                        for p in ph.processes)
             c_p = max((sum(starts) - timed) / max(len(starts), 1), 0.0) if starts else None
             r_best = pilot.best_rounds(c_p, est) if c_p else None
             r = int(r_now.get("rounds", 0)) or None
