@@ -28,8 +28,11 @@ def distinct_epochs(cfg: ExperimentConfig) -> int:
     return cfg.epochs if cfg.shuffle_each_epoch else 1
 
 
-def dense_rows(x: sp.csr_matrix, rows: np.ndarray | slice) -> np.ndarray:
-    """One dense float32 batch; only ever a batch, never the whole matrix (V can be ~600k)."""
+def dense_rows(x, rows: np.ndarray | slice) -> np.ndarray:
+    """One dense batch: float32 rows of CSR counts (only ever a batch, never the whole matrix:
+    V can be ~600k), or the int32 rows of a token-id matrix, contiguous."""
+    if isinstance(x, np.ndarray):
+        return np.ascontiguousarray(x[rows])
     return np.ascontiguousarray(x[rows].toarray(), dtype=np.float32)
 
 

@@ -30,26 +30,45 @@ OPTIMIZER_MODES = ("native", "strict", "sgd")
 DEVICES = ("cpu", "gpu")
 
 
+class _Recipe:
+    """The default of a recipe field: the workload's recipe decides it (shared/workloads)."""
+
+    def __repr__(self) -> str:
+        return "<the workload's recipe>"
+
+
+RECIPE = _Recipe()
+
+# The tutorial's recipe: what a recipe field takes when the workload's recipe does not name it.
+TUTORIAL_RECIPE = {"vocab_mode": "tutorial", "vocab_size": None, "learning_rate": 0.01, "batch_size": 150,
+                   "epochs": 10, "eval_batch_size": 1200}
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
+    # --- the network ---------------------------------------------------------------------
+    # Which workload (shared/workloads/<name>/): the network and how it reads the posts.
+    workload: str = "mlp"
+    # The workload's settings (its Settings dataclass), as sorted (name, value) pairs; given
+    # partly, the rest take the workload's defaults; stored whole, so a manifest says them all.
+    model: tuple = ()
+
     # --- data -------------------------------------------------------------------------
     # Newsgroups to classify; None means all 20 (the larger workload).
     categories: tuple[str, ...] | None = TUTORIAL_CATEGORIES
     # "tutorial": lower-cased text.split(' ') over train AND test, as the tutorial did
     #   (V = 119,928 for the three groups; the test set leaks into the vocabulary).
     # "train": the same tokens, fitted on the training posts only; unseen test words dropped.
-    vocab_mode: str = "tutorial"
+    vocab_mode: str = RECIPE  # "tutorial" unless the workload's recipe says otherwise
     # Keep only the N most frequent tokens of that vocabulary (frequency: total count over the
     # posts it is fitted on; ties broken by token); None keeps them all, as the tutorial did.
-    vocab_size: int | None = None
-
-    # --- model: V -> hidden[0] -> ReLU -> hidden[1] -> ReLU -> n_classes -----------------
-    hidden: tuple[int, ...] = (100, 100)
+    vocab_size: int | None = RECIPE  # None (all) unless the workload's recipe says otherwise
 
     # --- optimisation -------------------------------------------------------------------
-    learning_rate: float = 0.01
-    batch_size: int = 150
-    epochs: int = 10
+    # RECIPE: the workload's recipe, else TUTORIAL_RECIPE (lr 0.01, batch 150, 10 epochs).
+    learning_rate: float = RECIPE
+    batch_size: int = RECIPE
+    epochs: int = RECIPE
     # Adam moments and epsilon, handed to both frameworks. Where epsilon is *added* differs
     # between them (see README, "Optimizer modes"), hence `optimizer`.
     beta1: float = 0.9
@@ -64,7 +83,7 @@ class ExperimentConfig:
     shuffle_each_epoch: bool = False
     # Posts per inference batch; the test set is predicted in chunks of this size so the
     # dense matrix of a large vocabulary never exists whole (1,180 -> one batch by default).
-    eval_batch_size: int = 1200
+    eval_batch_size: int = RECIPE
 
     # --- reproducibility and execution ------------------------------------------------------
     # Seeds the initial weights and, when enabled, the per-epoch shuffles.
@@ -75,7 +94,23 @@ class ExperimentConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
+        from shared import workloads
+        w = workloads.get(self.workload)  # a UserError names the known ones
+        object.__setattr__(self, "workload", w.name)
+        for name, default in TUTORIAL_RECIPE.items():
+            if getattr(self, name) is RECIPE:
+                object.__setattr__(self, name, w.recipe.get(name, default))
+        given = dict(self.model.items() if isinstance(self.model, dict) else self.model)
+        settings = w.settings(given)
+        object.__setattr__(self, "model", tuple(sorted(
+            (k, tuple(v) if isinstance(v, list) else v) for k, v in dataclasses.asdict(settings).items())))
         self.validate()
+
+    @property
+    def settings(self):
+        """The workload's Settings for this run (its network's knobs)."""
+        from shared import workloads
+        return workloads.get(self.workload).settings(dict(self.model))
 
     # Validation lives here so the CLI, the harness and the tests reject the same things.
     def validate(self) -> None:
@@ -98,8 +133,6 @@ class ExperimentConfig:
         if self.vocab_size is not None and not (_is_int(self.vocab_size) and self.vocab_size > 0):
             raise UserError(f"vocabulary size must be a positive integer, got {self.vocab_size}: "
                             f"omit --vocab-size to keep every token")
-        if not self.hidden or not all(_is_int(h) and h > 0 for h in self.hidden):
-            raise UserError(f"hidden sizes must be positive integers, got {self.hidden}: e.g. --hidden 100,100")
         for name in ("batch_size", "epochs", "eval_batch_size"):
             value = getattr(self, name)
             if not (_is_int(value) and value > 0):
@@ -127,16 +160,22 @@ class ExperimentConfig:
         """Selected newsgroups in label order (scikit-learn sorts them)."""
         return tuple(sorted(self.categories)) if self.categories is not None else ALL_CATEGORIES
 
-    # The settings that decide what accuracy a run can reach; the tutorial's accuracy floor
-    # (shared/metrics.py) was measured with all of them at their defaults.
-    _ACCURACY_SETTINGS = ("categories", "vocab_mode", "vocab_size", "hidden", "learning_rate", "batch_size",
-                          "epochs", "beta1", "beta2", "adam_eps", "shuffle_each_epoch")
+    # The settings that decide what accuracy a run can reach: a workload's accuracy target
+    # holds only where all of them are at the workload's defaults (categories aside, which
+    # select the target: 3 or 20 groups).
+    ACCURACY_SETTINGS = ("model", "vocab_mode", "vocab_size", "learning_rate", "batch_size",
+                         "epochs", "beta1", "beta2", "adam_eps", "shuffle_each_epoch")
+
+    def at_workload_defaults(self) -> bool:
+        """Whether every accuracy-deciding setting is the workload's default."""
+        default = ExperimentConfig(workload=self.workload)
+        return all(getattr(self, f) == getattr(default, f) for f in self.ACCURACY_SETTINGS)
 
     @property
-    def is_tutorial_workload(self) -> bool:
-        """Whether this is the tutorial's workload, the one with a known accuracy to reach."""
-        default = ExperimentConfig()
-        return all(getattr(self, f) == getattr(default, f) for f in self._ACCURACY_SETTINGS)
+    def accuracy_floor(self) -> float | None:
+        """The mean accuracy over seeds this run's workload is known to reach (None: no target)."""
+        from shared import workloads
+        return workloads.get(self.workload).accuracy_floor(self)
 
     @property
     def thread_count(self) -> int:
@@ -144,25 +183,49 @@ class ExperimentConfig:
 
     def data_key(self) -> dict:
         """The part of the configuration that decides the prepared dataset."""
-        return {"categories": list(self.category_names), "vocab_mode": self.vocab_mode, "vocab_size": self.vocab_size}
+        from shared import workloads
+        w = workloads.get(self.workload)
+        key = {"categories": list(self.category_names), "vocab_mode": self.vocab_mode, "vocab_size": self.vocab_size}
+        if w.input != "counts":  # the counts' key as it always was, so their caches stay valid
+            model = dict(self.model)
+            key.update(input=w.input, **{k: _jsonable(model[k]) for k in w.data_settings})
+        return key
 
     def replace(self, **changes) -> "ExperimentConfig":
+        """This configuration with `changes`; `model` changes merge into the current settings.
+        Another workload is built afresh from the data and execution fields only: the recipe
+        and the network are that workload's own unless `changes` name them."""
+        if "model" in changes:
+            changes["model"] = {**dict(self.model), **dict(changes["model"])}
+        if changes.get("workload", self.workload) != self.workload:
+            keep = ("categories", "optimizer", "shuffle_each_epoch", "seed", "device", "threads", "beta1", "beta2",
+                    "adam_eps")
+            return ExperimentConfig(**{**{k: getattr(self, k) for k in keep}, "model": (), **changes})
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["categories"] = list(self.categories) if self.categories is not None else None
-        d["hidden"] = list(self.hidden)
+        d["model"] = {k: _jsonable(v) for k, v in self.model}
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "ExperimentConfig":
+        """A manifest's configuration; one written before workloads existed is the MLP's, with
+        its `hidden` at the top level."""
+        d = dict(d)
+        if "workload" not in d and "hidden" in d:
+            d["model"] = {"hidden": d.pop("hidden")}
         d = {k: v for k, v in d.items() if k in {f.name for f in dataclasses.fields(cls)}}
         if d.get("categories") is not None:
             d["categories"] = tuple(d["categories"])
-        if "hidden" in d:
-            d["hidden"] = tuple(d["hidden"])
+        if isinstance(d.get("model"), dict):
+            d["model"] = tuple(sorted(d["model"].items()))
         return cls(**d)
+
+
+def _jsonable(v):
+    return list(v) if isinstance(v, tuple) else v
 
 
 def _is_int(value) -> bool:
@@ -178,9 +241,3 @@ def parse_categories(text: str | None) -> tuple[str, ...] | None:
         return None
     return tuple(c.strip() for c in text.split(",") if c.strip())
 
-
-def parse_hidden(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(h) for h in text.split(","))
-    except ValueError:
-        raise UserError(f"hidden sizes must be comma-separated integers, got {text!r}: e.g. --hidden 100,100") from None

@@ -2,10 +2,10 @@
 
 A twin lives in its own package (impl_torch/, impl_tf/, ...) with the same module names:
 
-    runtime.py   configure(threads, device) -> RuntimeInfo   (before any tensor exists)
-    twin.py      class Twin(FrameworkTwin)                    (build, steps, weights)
+    runtime.py               configure(threads, device) -> RuntimeInfo   (before any tensor exists)
+    workloads/<workload>.py  class Twin(FrameworkTwin)                    (build, steps, weights)
 
-and one line in shared/registry.py. The harness only ever talks to this interface, so the
+and one line in shared/registry.py; a workload (shared/workloads/) is the network the twin builds. The harness only ever talks to this interface, so the
 numbers it reports differ only where the frameworks differ.
 """
 from __future__ import annotations
@@ -19,7 +19,6 @@ import scipy.sparse as sp
 
 from shared import batches
 from shared.config import ExperimentConfig
-from shared.weights import Layer
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class DeviceBatch:
 
 
 class FrameworkTwin(abc.ABC):
-    """One framework's implementation of the MLP and its training step.
+    """One framework's implementation of a workload's network and its training step.
 
     Variants are execution modes of the same computation (e.g. "eager", "graph", "xla"),
     declared once in the package's variants.py (VARIANTS, DEFAULT_VARIANT).
@@ -59,11 +58,16 @@ class FrameworkTwin(abc.ABC):
 
     framework: str  # registry name
 
-    def __init__(self, cfg: ExperimentConfig, weights: Sequence[Layer], variant: str | None = None):
-        from shared import registry
+    def __init__(self, cfg: ExperimentConfig, weights: Sequence, variant: str | None = None):
+        from shared import registry, workloads
+        from shared.errors import Unavailable
         self.cfg = cfg
         self.spec = registry.variant(self.framework, variant)  # a UserError lists the valid names
         self.variant = self.spec.name
+        workload = workloads.get(cfg.workload)
+        if self.spec.input not in workload.variant_inputs:
+            raise Unavailable(f"{self.spec.name} feeds the network {self.spec.input} input; workload {workload.name} "
+                              f"takes {' or '.join(workload.variant_inputs)} input only")
 
     @property
     def variant_label(self) -> str:
@@ -72,16 +76,18 @@ class FrameworkTwin(abc.ABC):
     # --- moving data in --------------------------------------------------------------------
     @abc.abstractmethod
     def to_device(self, x: np.ndarray, y: np.ndarray | None = None) -> DeviceBatch:
-        """Copy a float32 batch (and int64 labels) into framework tensors on the device, in the
-        variant's input representation: dense variants take a dense array; sparse variants take
-        a scipy CSR batch (a dense array is converted to sparse, never the other way)."""
+        """Copy a batch (and int64 labels) into framework tensors on the device, in the variant's
+        input representation: for a counts workload, dense variants take a float32 array and
+        sparse variants a scipy CSR batch (a dense array is converted to sparse, never the other
+        way); for a tokens workload, an int32 (n, seq_len) array of token ids."""
 
     def rows_to_device(self, x: sp.csr_matrix, rows, y: np.ndarray | None = None) -> DeviceBatch:
-        """The input pipeline for one batch: rows (an index array or a slice) of the sparse
-        matrix x, and y[rows] when labels are given, as a DeviceBatch in the variant's input
-        representation. This default densifies the rows (dense variants); sparse variants
-        override it to hand the CSR slice to their framework, so no dense batch ever exists.
-        Every caller (shared/training.py, the harness) goes through here."""
+        """The input pipeline for one batch: rows (an index array or a slice) of the prepared
+        input x (CSR counts or int32 token ids), and y[rows] when labels are given, as a
+        DeviceBatch in the variant's input representation. This default densifies CSR rows
+        (dense variants) and takes token rows as they are; sparse variants override it to hand
+        the CSR slice to their framework, so no dense batch ever exists. Every caller
+        (shared/training.py, the harness) goes through here."""
         return self.to_device(batches.dense_rows(x, rows), y[rows] if y is not None else None)
 
     # --- computation ---------------------------------------------------------------------
@@ -102,8 +108,9 @@ class FrameworkTwin(abc.ABC):
         """Mean cross-entropy of the batch under the current weights, no update."""
 
     @abc.abstractmethod
-    def get_weights(self) -> list[Layer]:
-        """Current weights in the shared layout: (W (in, out), b) per layer, float32 numpy."""
+    def get_weights(self) -> list:
+        """Current weights in the structure Workload.initial_weights returns (for the MLP, (W (in,
+        out), b) per layer), float32 numpy."""
 
     @abc.abstractmethod
     def synchronize(self) -> None:

@@ -3,7 +3,8 @@ and each benchmark process imports only its own.
 
 A framework's package holds everything about it: variants.py (its variants and its facts: label,
 aliases, packages, thread variables, install hints; importable without the framework),
-runtime.py, twin.py and probe.py. Adding a framework = that folder + one line here (+ its
+runtime.py, probe.py and workloads/<workload>.py (its twin of each workload, shared/workloads).
+Adding a framework = that folder + one line here (+ its
 dependencies in pyproject.toml); tests/test_twin_contract.py proves it with a NumPy twin.
 """
 from __future__ import annotations
@@ -85,8 +86,22 @@ def runtime(name: str) -> ModuleType:
     return _module(name, "runtime")
 
 
-def twin_class(name: str):
-    return _module(name, "twin").Twin
+def twin_class(name: str, workload: str | None = None):
+    """The framework's twin of the workload (the default workload when None)."""
+    from shared import workloads
+    w = workloads.get(workload)
+    fw = canonical(name)
+    module = w.twin_module(fw, FRAMEWORKS[fw])
+    try:
+        return importlib.import_module(module).Twin
+    except ModuleNotFoundError as e:
+        if e.name == module:
+            raise UserError(f"{label(fw)} has no twin of workload {w.name} ({module} does not exist)") from None
+        if (e.name or "").split(".")[0] in {"shared", "benchmarks", *FRAMEWORKS.values()}:
+            raise
+        install = facts(fw).INSTALL
+        raise UserError(f"{name} is not installed in this environment ({e}): on a CPU machine {install['cpu']}; "
+                        f"on a GPU machine {install['gpu']}") from None
 
 
 def variants(name: str) -> dict:

@@ -10,11 +10,12 @@ from shared.batches import batch_bytes, distinct_epochs, epoch_order, eval_chunk
 from shared.config import ExperimentConfig
 from shared.contract import DeviceBatch, FrameworkTwin
 from shared.dataset import PreparedData
-from shared.weights import initial_weights, layer_sizes
 
 
 def start_weights(cfg: ExperimentConfig, data: PreparedData):
-    return initial_weights(layer_sizes(data.vocab_size, cfg.hidden, data.n_classes), cfg.seed)
+    """The workload's initial weights for cfg.seed: what every twin of a comparison starts from."""
+    from shared import workloads
+    return workloads.get(cfg.workload).initial_weights(cfg, data)
 
 
 def build(framework_cls, cfg: ExperimentConfig, data: PreparedData, variant: str | None = None,
@@ -59,6 +60,8 @@ class FitResult:
 def epoch_bytes(cfg: ExperimentConfig, data: PreparedData, input: str = "dense", epoch: int = 0) -> int:
     """Bytes of one pre-converted epoch's batches in an input representation (Variant.input)."""
     x = data.x_train
+    if isinstance(x, np.ndarray):  # token ids: the batches are rows of the matrix as they are
+        return sum(len(idx) * x.shape[1] * x.itemsize for idx in epoch_order(cfg, x.shape[0], epoch))
     return sum(batch_bytes(input, len(idx), x.shape[1], rows_nnz(x, idx)) for idx in epoch_order(cfg, x.shape[0], epoch))
 
 

@@ -80,7 +80,7 @@ def tiny_archive(tmp_path) -> Path:
 
 
 # Small enough to train in a blink on the tiny archive: 36 train posts, batches of 8.
-TINY_CONFIG = ExperimentConfig(batch_size=8, epochs=2, hidden=(16, 16), eval_batch_size=16)
+TINY_CONFIG = ExperimentConfig(batch_size=8, epochs=2, model={"hidden": (16, 16)}, eval_batch_size=16)
 
 
 def fwbench(*args: str, cache: Path, env_extra: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -2,7 +2,6 @@
 torch.compile of the model, and a sparse-input first layer."""
 from __future__ import annotations
 
-import sys
 import time
 import warnings
 from typing import Sequence
@@ -12,6 +11,8 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from impl_torch.compiling import CountingBackend, compile_unavailable_reason
+from impl_torch.optim import make_optimizer
 from impl_torch.runtime import device_of
 from shared import batches
 from shared.config import ExperimentConfig
@@ -52,84 +53,6 @@ class MLP(nn.Module):
         return self.layers[-1](x)
 
 
-class StrictAdam:
-    """PyTorch's Adam update written out by hand, op for op as impl_tf/twin.py's StrictAdam,
-    so that both frameworks apply the same formula (bias corrections computed in float64 on
-    the host, then used as float32 scalars)."""
-
-    def __init__(self, params: list[torch.Tensor], cfg: ExperimentConfig):
-        self.params, self.cfg, self.t = params, cfg, 0
-        self.m = [torch.zeros_like(p) for p in params]
-        self.v = [torch.zeros_like(p) for p in params]
-        # Two scratch buffers per parameter: fresh 48 MB temporaries for the first layer cost
-        # page faults that made this step ~5x slower than the rest of the training step.
-        self.scratch = [(torch.empty_like(p), torch.empty_like(p)) for p in params]
-
-    @torch.no_grad()
-    def step(self) -> None:
-        c = self.cfg
-        self.t += 1
-        bc1 = 1.0 - c.beta1 ** self.t
-        bc2 = 1.0 - c.beta2 ** self.t
-        # The same ops in the same order as before, each rounded once (no fused alpha, no FMA).
-        for p, m, v, (a, b) in zip(self.params, self.m, self.v, self.scratch):
-            g = p.grad
-            m.mul_(c.beta1).add_(torch.mul(g, 1.0 - c.beta1, out=a))  # m*b1 + g*(1-b1)
-            v.mul_(c.beta2).add_(torch.mul(g, g, out=a).mul_(1.0 - c.beta2))  # v*b2 + g*g*(1-b2)
-            torch.div(v, bc2, out=a).sqrt_().add_(c.adam_eps)  # sqrt(v/bc2) + eps
-            p.sub_(torch.div(m, bc1, out=b).div_(a).mul_(c.learning_rate))  # lr*((m/bc1)/denom)
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-
-def make_optimizer(params: list[torch.Tensor], cfg: ExperimentConfig, fused: bool = False):
-    """fused: torch.optim.Adam(fused=True) (the `fused` variant); only native mode has a fused
-    kernel to use: strict (StrictAdam, written out op by op) and sgd run as in every variant."""
-    if cfg.optimizer == "native":
-        return torch.optim.Adam(params, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps,
-                                fused=True if fused else None)
-    if cfg.optimizer == "strict":
-        return StrictAdam(params, cfg)
-    return torch.optim.SGD(params, lr=cfg.learning_rate)
-
-
-def compile_unavailable_reason(device: torch.device) -> str | None:
-    """Why torch.compile's default (inductor) backend cannot run here, or None. Cheap: no
-    compilation, only the checks of what inductor will need at the first call."""
-    from torch import _dynamo
-    if not _dynamo.is_dynamo_supported():
-        return f"torch.compile does not support Python {sys.version.split()[0]} with torch {torch.__version__}"
-    if device.type == "cpu":
-        from torch._inductor import config
-        from torch._inductor.cpp_builder import get_cpp_compiler
-        try:
-            get_cpp_compiler()  # what inductor runs for CPU kernels: $CXX / config.cpp.cxx, tried with --version
-        except Exception as e:  # torch._inductor.exc.InvalidCxxCompiler, or anything it raises on the way
-            tried = config.cpp.cxx if isinstance(config.cpp.cxx, (list, tuple)) else (config.cpp.cxx,)
-            return (f"torch.compile (inductor) needs a C++ compiler for CPU code and found none "
-                    f"(tried {', '.join(str(c) for c in tried if c)}: {type(e).__name__}); install g++ or set CXX")
-    else:
-        from torch.utils._triton import has_triton
-        if not has_triton():
-            return "torch.compile (inductor) needs Triton for GPU code and it is not installed"
-    return None
-
-
-class _CountingBackend:
-    """The default inductor backend, counting the graphs it is handed: one per (re)compilation."""
-
-    def __init__(self):
-        from torch import _dynamo
-        self.inner = _dynamo.lookup_backend("inductor")
-        self.count = 0
-
-    def __call__(self, gm, example_inputs):
-        self.count += 1
-        return self.inner(gm, example_inputs)
-
-
 class Twin(FrameworkTwin):
     framework = "torch"
 
@@ -165,7 +88,7 @@ class Twin(FrameworkTwin):
             # the C++ compilation), its trace_count() is its own, and the many twins of a test or a
             # check never reach dynamo's recompile limit (past which it would silently run eager).
             _dynamo.reset()
-            self._backend = _CountingBackend()
+            self._backend = CountingBackend()
             self._forward = torch.compile(self.model, backend=self._backend)  # default mode: no cudagraphs
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
