@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from shared import metrics
+from shared import metrics, workloads
 from shared.config import ExperimentConfig
 from shared.errors import UserError
 
@@ -38,7 +38,7 @@ def train(case: str, cfg: ExperimentConfig, data):
     """One case's full run from cfg.seed's initial weights: (FitResult, final weights, twin)."""
     from shared import registry, training
     fw, variant = split_case(case)
-    twin = training.build(registry.twin_class(fw), cfg, data, variant)
+    twin = training.build(registry.twin_class(fw, cfg.workload), cfg, data, variant)
     result = training.fit(twin, cfg, data)
     return result, twin.get_weights(), twin
 
@@ -90,10 +90,11 @@ def run_check(cfg: ExperimentConfig, data, cases: tuple[str, str], seeds: int, l
     acc = {c: [s["cases"][c]["accuracy"] for s in per_seed] for c in ids}
     interval = metrics.welch_interval(acc[a], acc[b])
     if cfg.optimizer == "native":
-        rules = metrics.native_rules(acc, metrics.NATIVE_MIN_MEAN_ACCURACY if cfg.is_tutorial_workload else None)
+        rules = metrics.native_rules(acc, cfg.accuracy_floor)
     else:  # strict and sgd: the same formula on both sides
         rules = metrics.strict_rules([s["first_epoch_step_loss_max_rel"] for s in per_seed],
-                                     [s["agreement"] for s in per_seed], [s["accuracy_difference"] for s in per_seed])
+                                     [s["agreement"] for s in per_seed], [s["accuracy_difference"] for s in per_seed],
+                                     workloads.get(cfg.workload).tolerances)
     return {
         "config": cfg.to_dict(),
         "optimizer": cfg.optimizer,
@@ -105,7 +106,8 @@ def run_check(cfg: ExperimentConfig, data, cases: tuple[str, str], seeds: int, l
         "difference_of_means": interval.to_dict() if interval else None,
         "median_agreement": float(np.median([s["agreement"] for s in per_seed])),
         "median_abs_accuracy_difference": float(np.median(np.abs([s["accuracy_difference"] for s in per_seed]))),
-        "accuracy_target": cfg.is_tutorial_workload,
+        "workload": cfg.workload,
+        "accuracy_target": cfg.accuracy_floor,
         "rules": [r.to_dict() for r in rules],
         "holds": metrics.parity_holds(rules),
     }
