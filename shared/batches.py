@@ -88,3 +88,13 @@ def rows_nnz(x: sp.csr_matrix, rows: np.ndarray | slice) -> int:
     """Non-zeros in x[rows], from the row pointers (no slice is built)."""
     lengths = np.diff(x.indptr)
     return int(lengths[rows].sum())
+
+
+def rows_bytes(x, rows: np.ndarray | slice, input: str) -> int:
+    """Bytes of the batch x[rows] in a variant's input representation: batch_bytes for CSR
+    counts; for a token-id matrix, its rows as they are (int32 ids, one input representation)."""
+    if isinstance(x, np.ndarray):
+        n = len(range(*rows.indices(x.shape[0]))) if isinstance(rows, slice) else len(rows)
+        return n * x.shape[1] * x.itemsize
+    n = len(range(*rows.indices(x.shape[0]))) if isinstance(rows, slice) else len(rows)
+    return batch_bytes(input, n, x.shape[1], rows_nnz(x, rows))

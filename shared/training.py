@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shared.batches import batch_bytes, distinct_epochs, epoch_order, eval_chunks, rows_nnz
+from shared.batches import distinct_epochs, epoch_order, eval_chunks, rows_bytes
 from shared.config import ExperimentConfig
 from shared.contract import DeviceBatch, FrameworkTwin
 from shared.dataset import PreparedData
@@ -60,9 +60,7 @@ class FitResult:
 def epoch_bytes(cfg: ExperimentConfig, data: PreparedData, input: str = "dense", epoch: int = 0) -> int:
     """Bytes of one pre-converted epoch's batches in an input representation (Variant.input)."""
     x = data.x_train
-    if isinstance(x, np.ndarray):  # token ids: the batches are rows of the matrix as they are
-        return sum(len(idx) * x.shape[1] * x.itemsize for idx in epoch_order(cfg, x.shape[0], epoch))
-    return sum(batch_bytes(input, len(idx), x.shape[1], rows_nnz(x, idx)) for idx in epoch_order(cfg, x.shape[0], epoch))
+    return sum(rows_bytes(x, idx, input) for idx in epoch_order(cfg, x.shape[0], epoch))
 
 
 def epoch_fits_in_memory(cfg: ExperimentConfig, data: PreparedData, share: float = 0.25, input: str = "dense") -> bool:

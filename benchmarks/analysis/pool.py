@@ -32,8 +32,11 @@ def fingerprint(run: Run) -> dict:
     th = m.get("threads") or {}
     # resolved_threads is the thread budget again, recorded in the config by some runner versions and
     # not others: compared once, as the thread budget the runner applied (manifest["threads"]).
-    config = {k: v for k, v in (m.get("config") or {}).items() if k != "resolved_threads"}
+    # Read through ExperimentConfig, so a manifest from before workloads existed (the MLP, its
+    # `hidden` at the top level) pools with one that names the MLP.
+    config = {k: v for k, v in run.config.to_dict().items() if k != "resolved_threads"}
     return {
+        "workload": config.pop("workload"),
         "configuration": config,
         "data": (m.get("data") or {}).get("key"),
         "cases": sorted(json.dumps({k: c.get(k) for k in ("id", "overrides", "input")}, sort_keys=True)

@@ -121,6 +121,23 @@ class Run:
     def min_effect(self) -> float:
         return float(self.manifest.get("min_effect", stats.MIN_EFFECT))  # checked in [0, 1) by load_run
 
+    @property
+    def config(self):
+        """The run's ExperimentConfig (checked by load_run); a manifest from before workloads
+        existed reads as the default workload's."""
+        from shared.config import ExperimentConfig
+        return ExperimentConfig.from_dict(self.manifest.get("config") or {})
+
+    @property
+    def workload(self) -> str:
+        """The workload's registry name: what reports name in every title and table."""
+        return self.config.workload
+
+    @property
+    def workload_label(self) -> str:
+        from shared import workloads
+        return workloads.get(self.workload).label
+
     def devices(self) -> list[str]:
         return list(dict.fromkeys(c.device for c in self.cases.values() if not c.is_shared))
 
@@ -244,6 +261,7 @@ def load_run(path: str | Path) -> Run:
             _expect(mpath, e, dict, "a pilot estimate")
             if not all(_number(e.get(k)) and math.isfinite(e[k]) and e[k] >= 0 for k in ("sigma2_p", "sigma2_r", "c_r")):
                 _fail(mpath, "a pilot estimate's sigma2_p, sigma2_r or c_r is not a finite number >= 0")
+    _check_config(mpath, manifest)
     notes: list[str] = []
     cases: dict[str, CaseData] = {}
     known = {c.get("id") for c in manifest["cases"] if isinstance(c, dict)}
@@ -284,6 +302,31 @@ def load_run(path: str | Path) -> Run:
         elif c.status == "failed":
             notes.append(f"{c.label} ({c.device.upper()}): failed: {c.reason}")
     return Run(folder, manifest, cases, notes)
+
+
+def one_workload(runs: list[Run], what: str) -> str:
+    """The workload every run measured; a UserError naming two runs of different workloads (their
+    timings are of different networks: no comparison, pool or gate holds across them)."""
+    first = runs[0]
+    for r in runs[1:]:
+        if r.workload != first.workload:
+            raise UserError(f"cannot {what} {r.path} (workload {r.workload}) with {first.path} (workload "
+                            f"{first.workload}): they time different networks; give runs of one workload")
+    return first.workload
+
+
+def _check_config(mpath: Path, manifest: dict) -> None:
+    """The recorded configuration must be one this version can rebuild (its workload known, its
+    settings valid): every figure derived from it (the floor, the workload named in titles)
+    depends on it."""
+    from shared.config import ExperimentConfig
+    config = _expect(mpath, manifest.get("config", {}), dict, "the manifest's 'config'")
+    try:
+        ExperimentConfig.from_dict(config)
+    except UserError as e:
+        _fail(mpath, f"the manifest's configuration is not valid ({e})")
+    except (TypeError, ValueError) as e:
+        _fail(mpath, f"the manifest's configuration is not valid ({type(e).__name__}: {e})")
 
 
 def _inside(folder: Path, mpath: Path, name: str) -> Path:
@@ -681,9 +724,9 @@ def write_tables(run: Run, folder: Path) -> None:
     """results.csv (the summary frame, unrounded) and results.md (the same frame, formatted)."""
     frame = summary(run)
     write_atomic(folder / "results.csv", frame.to_csv(index=False))
-    head = ""
+    head = f"Workload: {md_escape(run.workload_label)} (`{run.workload}`).\n\n"
     if run.kind != "full":
-        head = f"**{kind_banner(run)}**\n\n"
+        head += f"**{kind_banner(run)}**\n\n"
     write_atomic(folder / "results.md", head + timing_markdown(frame) + "\n")
 
 

@@ -48,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from benchmarks.reports import compare, report
-    from benchmarks.analysis.rundata import load_run
+    from benchmarks.analysis.rundata import load_run, one_workload
 
     runs = [Path(r) for r in args.runs]
     if not (math.isfinite(args.threshold) and args.threshold >= 0):
@@ -60,6 +60,7 @@ def main(args: argparse.Namespace) -> int:
             raise UserError("--baseline OLD needs the run to check after it: fwbench report --baseline OLD NEW")
         old = load_run(args.baseline)
         news = [load_run(r) for r in runs]
+        one_workload([old, *news], "gate")
         failed = False
         for new in news:
             old_name, new_name = compare.display_names([old, new])
@@ -96,6 +97,7 @@ def main(args: argparse.Namespace) -> int:
         if args.output is None:
             raise UserError("--pool needs --output DIR, the folder for the pooled report")
         loaded = [load_run(r) for r in pool.expand(runs)]
+        one_workload(loaded, "pool")
         command = "fwbench report --pool " + " ".join(str(r) for r in runs) + f" --output {args.output}"
         run, path = report.write_pooled_report(loaded, args.output, command)
         print(f"wrote {path} (pooled from {len(loaded)} runs)")
@@ -106,6 +108,7 @@ def main(args: argparse.Namespace) -> int:
         if len(runs) < 2:
             raise UserError("--compare needs at least two run folders")
         loaded = [load_run(r) for r in runs]
+        one_workload(loaded, "compare")
         paths = [str(r.path) for r in loaded]
         twice = next((p for p in paths if paths.count(p) > 1), None)
         if twice:  # the same run twice would read as a perfectly stable comparison

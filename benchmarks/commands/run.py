@@ -14,6 +14,7 @@ from pathlib import Path
 
 from benchmarks.model.options import add_config_arguments, config_from_args
 from benchmarks.model.phases import ALL_PHASES, DEFAULT_PROCESSES, FRAMEWORK_PHASES
+from shared import workloads
 from shared.errors import UserError
 
 DEFAULT_FRAMEWORKS = "torch,tensorflow"
@@ -189,7 +190,12 @@ def plan_from_args(args: argparse.Namespace, **fixed):
             raise UserError("--duet times framework phases, and --phases names none: choose from "
                             f"{', '.join(FRAMEWORK_PHASES)}")
     elif not pairs:
-        cases = cs.all_variants(devices) if args.matrix else cs.expand(args.frameworks, devices)
+        cases = cs.all_variants(devices, cfg.workload) if args.matrix else cs.expand(args.frameworks, devices)
+    for c in cases:  # a setting the workload's network lacks, or a variant it cannot take, is refused now
+        c.config(cfg)
+        if not c.is_shared and c.spec().input not in workloads.get(cfg.workload).variant_inputs:
+            raise UserError(f"case {c.id}: {c.spec().label} feeds the network {c.spec().input} input, which workload "
+                            f"{cfg.workload} does not take: choose another variant")
     unavailable = {c.id: "no NVIDIA GPU found" for c in cases if c.device == "gpu" and not has_gpu}
     # a duet's tables: A against B, as its ratio (an A/A duet's copy has its original as baseline already)
     baseline = cases[1].id if duet is not None and not pairs else args.baseline
@@ -238,14 +244,17 @@ def main(args: argparse.Namespace) -> int:
             if not existed:  # bad input found late (the pilot's budget): leave no folder behind either
                 _remove_if_only_lock(output)
             raise
-        if plan.kind == "full":
+        # results/latest: the newest full run of the default workload (the one the answer leads with)
+        latest = plan.kind == "full" and plan.cfg.workload == workloads.DEFAULT_WORKLOAD
+        if latest:
             rundata.point_latest(output, run_dir)
         else:
-            clock.say(f"{plan.kind} run: kept in {run_dir}; results/latest still names the newest full run")
+            clock.say(f"{plan.kind} {plan.cfg.workload} run: kept in {run_dir}; results/latest still names the newest "
+                      f"full run of the default workload")
     _report(clock, run_dir)
     print()
     print((run_dir / "results.md").read_text())
-    clock.say(f"run folder: {run_dir}" + (f" (also {output / 'latest'})" if plan.kind == "full" else ""))
+    clock.say(f"run folder: {run_dir}" + (f" (also {output / 'latest'})" if latest else ""))
     return 0
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from benchmarks.commands.run import add_run_arguments, command_line, plan_from_args
 from benchmarks.model.phases import PHASES, Rounds
-from benchmarks.model.sweeps import PARAMETERS, POINTS, PRESETS, SWEEP_FILE, point_name
+from benchmarks.model.sweeps import PARAMETERS, POINTS, PRESETS, SWEEP_FILE, parameters, point_name
 from shared.atomic import write_atomic
 from shared.errors import UserError
 
@@ -45,7 +45,7 @@ def parse_values(text: str | None) -> list[int]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("param", nargs="?", default=None, help=f"the parameter to sweep: {', '.join(PARAMETERS)}")
+    p.add_argument("param", nargs="?", default=None, help=f"the parameter to sweep: {', '.join(PARAMETERS)}, or an integer setting of the workload's network")
     p.add_argument("--values", default=None, help="comma-separated values of the parameter")
     p.add_argument("--preset", choices=list(PRESETS), default=None,
                    help="; ".join(f"{k}: {v.about}" for k, v in PRESETS.items())
@@ -76,11 +76,24 @@ def request_from_args(args) -> dict:
                 "explicit": given}
     if args.param is None:
         raise UserError(f"name the parameter to sweep ({', '.join(PARAMETERS)}) or a --preset ({', '.join(PRESETS)})")
-    if args.param not in PARAMETERS:
-        raise UserError(f"unknown sweep parameter {args.param!r}: choose from {', '.join(PARAMETERS)}")
+    if args.param not in parameters(getattr(args, "workload", None)):
+        raise UserError(f"unknown sweep parameter {args.param!r}: choose from "
+                        f"{', '.join(parameters(getattr(args, 'workload', None)))}")
     return {"param": args.param, "values": parse_values(args.values), "preset": None,
             "frameworks": args.frameworks or DEFAULT_FRAMEWORKS, "phases": args.phases, "processes": args.processes,
             "rounds": {}}
+
+
+def _workload_of(argv) -> str | None:
+    """The --workload a sweep's recorded options name (None: the default); a damaged argv is
+    read_request's to refuse."""
+    if isinstance(argv, list):
+        for i, a in enumerate(argv):
+            if a == "--workload" and i + 1 < len(argv):
+                return argv[i + 1]
+            if isinstance(a, str) and a.startswith("--workload="):
+                return a.split("=", 1)[1]
+    return None
 
 
 def read_request(folder: Path) -> dict:
@@ -97,8 +110,9 @@ def read_request(folder: Path) -> dict:
         raise bad(f"cannot be read ({e.__class__.__name__})") from None
     if not isinstance(req, dict):
         raise bad("is not a JSON object")
-    if req.get("param") not in PARAMETERS:
-        raise bad(f"'param' {req.get('param')!r} is not one of {', '.join(PARAMETERS)}")
+    known = parameters(_workload_of(req.get("argv")))
+    if req.get("param") not in known:
+        raise bad(f"'param' {req.get('param')!r} is not one of {', '.join(known)}")
     values = req.get("values")
     if not (isinstance(values, list) and values and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
                                                         for v in values) and len(set(values)) == len(values)):
@@ -138,7 +152,7 @@ def main(args: argparse.Namespace) -> int:
         req["argv"] = sys.argv[sys.argv.index("sweep"):] if "sweep" in sys.argv else ["sweep", *sys.argv[1:]]
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         folder = Path(args.output) / "sweeps" / f"{stamp}-{req['param']}"
-    param = PARAMETERS[req["param"]]
+    param = parameters(getattr(args, "workload", None))[req["param"]]
     # Apply the request to the run options, then validate all points before any runs.
     args.frameworks, args.phases, args.processes = req["frameworks"], req["phases"], req["processes"]
     plans = []

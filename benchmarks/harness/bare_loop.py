@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     info = registry.runtime(fw).configure(cfg.thread_count, cfg.device)  # first, as in the harness
     data = prepare(cfg, args.archive)
     check_fits(cfg, data)
-    twin = build(registry.twin_class(fw), cfg, data, args.variant)
+    twin = build(registry.twin_class(fw, cfg.workload), cfg, data, args.variant)
     case = parse_case(f"{fw}:{twin.variant}", cfg.device)
     batches = device_epoch(twin, data, phases.epoch0_indices(cfg, data))
     times, losses = [], []

@@ -112,7 +112,7 @@ class Bench:
             try:  # configure FIRST: TensorFlow fixes its thread pools at the first op
                 self.runtime = registry.runtime(self.fw)
                 self.info = self.runtime.configure(self.cfg.thread_count, self.device)
-                self.twin_cls = registry.twin_class(self.fw)
+                self.twin_cls = registry.twin_class(self.fw, self.cfg.workload)
             except UserError as e:
                 config.stash[_STATE]["unavailable"] = str(e)
                 raise

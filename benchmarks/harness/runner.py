@@ -289,7 +289,7 @@ def run_plan(plan: Plan, dest: Path, clock: Clock | None = None, env: dict | Non
     clock.say("preparing the data (once, for every worker) ...")
     data = prepare_all(plan, cache)
     n_batches = data["n_train"] // plan.cfg.batch_size
-    clock.say(f"data: {data['n_train']:,} train / {data['n_test']:,} test posts, V = {data['vocab_size']:,}, "
+    clock.say(f"data ({plan.cfg.workload}): {data['n_train']:,} train / {data['n_test']:,} test posts, V = {data['vocab_size']:,}, "
               f"{n_batches} batches of {plan.cfg.batch_size}; threads per case: {plan.cfg.thread_count}")
     concurrent = other_timing_run()
     if concurrent:

@@ -20,7 +20,8 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from shared.config import DEVICES, ExperimentConfig
+from shared import workloads
+from shared.config import DEVICES, RECIPE, TUTORIAL_RECIPE, ExperimentConfig
 from shared.errors import UserError
 
 # The framework-neutral data preparation is timed as a case of its own.
@@ -32,9 +33,11 @@ SHARED_LABEL = "shared data preparation"
 COPY_MARK = "~aa"
 COPY_LABEL = "(A/A copy)"
 
-# Overrides a case may carry: the recipe and the data, never the device (that is the case's own).
+# Overrides a case may carry: the recipe and the data, never the device (that is the case's own)
+# nor the workload (a run's, shared by its cases); and any setting of the run's workload's network
+# (Workload.Settings: hidden=50x50 for the MLP), checked against that workload in Case.config.
 _FIELDS = {f.name: f for f in dataclasses.fields(ExperimentConfig)}
-OVERRIDABLE = tuple(n for n in _FIELDS if n not in ("device",))
+OVERRIDABLE = tuple(n for n in _FIELDS if n not in ("device", "workload", "model"))
 
 
 @dataclass(frozen=True, order=True)
@@ -73,7 +76,11 @@ class Case:
         return f"{self.spec().label}{' ' + extra if extra else ''}"
 
     def config(self, base: ExperimentConfig) -> ExperimentConfig:
-        return base.replace(device=self.device, **dict(self.overrides))
+        """The run's configuration with this case's device and overrides (a UserError when an
+        override is not a setting of the run's workload)."""
+        fields = {k: v for k, v in self.overrides if k in OVERRIDABLE}
+        model = {k: v for k, v in self.overrides if k not in OVERRIDABLE}
+        return base.replace(device=self.device, **fields, **({"model": model} if model else {}))
 
     @classmethod
     def from_dict(cls, d: dict) -> "Case":
@@ -135,13 +142,20 @@ def format_overrides(overrides) -> str:
 
 
 def parse_value(name: str, text: str):
-    """An override's value, typed like the ExperimentConfig field it sets."""
+    """An override's value, typed like the ExperimentConfig field it sets, or like the network
+    setting of that name (the first workload declaring it: Case.config checks it against the
+    run's own)."""
     if name not in OVERRIDABLE:
-        raise UserError(f"unknown setting {name!r} in a case: choose from {', '.join(OVERRIDABLE)}")
+        for w in workloads.names():
+            settings = {f.name for f in dataclasses.fields(workloads.get(w).Settings)}
+            if name in settings:
+                return workloads.get(w).parse_setting(name, text)
+        raise UserError(f"unknown setting {name!r} in a case: choose from {', '.join(OVERRIDABLE)}, "
+                        f"or a setting of the workload's network (fwbench workloads lists them)")
     default = _FIELDS[name].default
+    if default is RECIPE:
+        default = TUTORIAL_RECIPE[name]
     try:
-        if name == "hidden":
-            return tuple(int(h) for h in text.split("x"))
         if name == "categories":
             return None if text == "all" else tuple(text.split("+"))
         if isinstance(default, bool):
@@ -225,13 +239,15 @@ def expand(frameworks: str, devices: list[str], overrides=()) -> list[Case]:
     return cases
 
 
-def all_variants(devices: list[str]) -> list[Case]:
-    """Every variant of every framework (the execution-mode matrix), default variants first."""
+def all_variants(devices: list[str], workload: str | None = None) -> list[Case]:
+    """Every variant of every framework that the workload's network takes (the execution-mode
+    matrix: a token workload has no sparse-input variant), default variants first."""
     from shared import registry
+    inputs = workloads.get(workload).variant_inputs
     out = []
     for dev in devices:
         for fw in registry.FRAMEWORKS:
-            names = registry.matrix_variants(fw)
+            names = [v for v in registry.matrix_variants(fw) if registry.variant(fw, v).input in inputs]
             out += [Case(fw, v, dev) for v in names]
     return out
 

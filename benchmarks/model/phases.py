@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from shared.batches import batch_bytes, distinct_epochs, epoch_order, eval_chunks, rows_nnz
+from shared.batches import distinct_epochs, epoch_order, eval_chunks, rows_bytes
 from shared.config import ExperimentConfig
 from shared.contract import DeviceBatch, FrameworkTwin
 from shared.dataset import PreparedData
@@ -114,11 +114,10 @@ HOLDINGS = {
                      lambda c, d, f: sum(epoch_bytes(c, d, f, e) for e in range(distinct_epochs(c)))),
     # the test set in eval chunks
     "test": Holding(_test_chunks, lambda c, d, f: sum(
-        batch_bytes(f, s.stop - s.start, d.x_test.shape[1], rows_nnz(d.x_test, s))
-        for s in eval_chunks(d.x_test.shape[0], c.eval_batch_size))),
+        rows_bytes(d.x_test, s, f) for s in eval_chunks(d.x_test.shape[0], c.eval_batch_size))),
     # one test post
     "one": Holding(lambda b: [b.twin.rows_to_device(b.data.x_test, slice(0, 1))],
-                   lambda c, d, f: batch_bytes(f, 1, d.x_test.shape[1], rows_nnz(d.x_test, slice(0, 1)))),
+                   lambda c, d, f: rows_bytes(d.x_test, slice(0, 1), f)),
 }
 
 

@@ -24,11 +24,13 @@ def _categories(n: int):
 @dataclass(frozen=True)
 class Parameter:
     name: str  # what users type
-    field: str  # the ExperimentConfig field it sets
+    field: str  # the ExperimentConfig field it sets ("model" for a setting of the workload's network)
     about: str
     to_config: callable  # value -> field value
 
     def overrides(self, value: int) -> dict:
+        if self.field == "model":
+            return {"model": {self.name: self.to_config(value)}}
         return {self.field: self.to_config(value)}
 
 
@@ -38,8 +40,28 @@ PARAMETERS = {p.name: p for p in (
     Parameter("categories", "categories", "number of newsgroups (3 to 20): the tutorial's three, then the others",
               _categories),
     Parameter("threads", "threads", "intra-op threads per framework (1 to the usable cores)", int),
-    Parameter("hidden", "hidden", "hidden width w: the network V -> w -> w -> C", lambda w: (int(w), int(w))),
 )}
+
+
+def parameters(workload: str | None = None) -> dict[str, Parameter]:
+    """What a sweep may vary for a workload: PARAMETERS, and every integer setting of its network
+    (a tuple of ints, such as the MLP's hidden widths, is swept as one width w for all: (w, w))."""
+    import dataclasses
+
+    from shared import workloads
+    w = workloads.get(workload)
+    out = dict(PARAMETERS)
+    for f in dataclasses.fields(w.Settings):
+        d = f.default
+        if isinstance(d, bool) or f.name in out:
+            continue
+        if isinstance(d, int):
+            out[f.name] = Parameter(f.name, "model", f"{w.name} setting {f.name} (default {d})", int)
+        elif isinstance(d, tuple) and d and all(isinstance(i, int) for i in d):
+            n = len(d)
+            out[f.name] = Parameter(f.name, "model", f"{w.name} setting {f.name}: one value w for all {n} ({'x'.join(['w'] * n)})",
+                                    lambda v, n=n: (int(v),) * n)
+    return out
 
 
 @dataclass(frozen=True)

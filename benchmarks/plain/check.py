@@ -138,7 +138,7 @@ def main(args: argparse.Namespace) -> int:
     from shared.dataset import prepare
     from shared.environment import capture
     from shared.paths import cache_root
-    from shared.weights import initial_weights, layer_sizes
+    from shared.training import start_weights
     from benchmarks.plain.common import save_weights
 
     if args.processes < 2:
@@ -161,7 +161,7 @@ def main(args: argparse.Namespace) -> int:
         weights = None
         if args.init == "shared":
             weights = tmp / "weights.npz"
-            save_weights(weights, initial_weights(layer_sizes(data.vocab_size, cfg.hidden, data.n_classes), cfg.seed))
+            save_weights(weights, start_weights(cfg, data))
         pairs = {c.id: [] for c in cases}
         for k in range(args.processes):
             order = cases[k % len(cases):] + cases[:k % len(cases)]

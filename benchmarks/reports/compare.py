@@ -161,7 +161,7 @@ def comparison_markdown(runs: list[Run], figure: Path | None) -> tuple[str, int]
     """The comparison report, and how many (case, phase) rows differ between runs."""
     keys, cells, _ = _cells(runs)
     names = display_names(runs)
-    parts = ["# fwbench comparison", md_table(
+    parts = [f"# fwbench comparison ({md_escape(runs[0].workload_label)})", md_table(
         ["run", "label in the figure", "kind", "host", "started (UTC)", "processes", "command"],
         [[n, lab, r.kind, _get(r.manifest, "environment.host"), r.manifest.get("started_utc"),
           r.manifest.get("processes"), md_code(r.manifest.get("command"))]

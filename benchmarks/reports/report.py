@@ -258,13 +258,14 @@ def machine_limits(run: Run) -> dict:
 
 
 def limits_section(run: Run, frame, device: str) -> list[str]:
-    from shared.costs import epoch_cost, floor_seconds
+    from shared import workloads
+    from shared.costs import floor_seconds, repeat
     limits = machine_limits(run).get(device)
     if not limits or not limits["gflops"] or not limits["gbs"]:
         return []
-    cfg = run.manifest.get("config") or {}
+    cfg = run.config
     data = run.manifest.get("data") or {}
-    sizes = [data.get("vocab_size"), *cfg.get("hidden", []), len(data.get("categories") or [])]
+    workload = workloads.get(cfg.workload)
     out = [md_table(["framework", "matmul (best GFLOP/s)", "copy (best GB/s)"],
                     [[fw, f"{g:.0f}", f"{b:.1f}"] for fw, (g, b) in sorted(limits["by"].items())]),
            f"Each framework's own float32 matmul and copy, best over its cases' probes (one per case, in the "
@@ -279,7 +280,7 @@ def limits_section(run: Run, frame, device: str) -> list[str]:
         t = r.iloc[0]["time_s"]
         steps = int(an[0].get("steps_per_epoch") or 0)
         nnz = int(round(an[0]["nnz_per_step"])) if c.input == "sparse" else None
-        cost = epoch_cost(sizes, int(cfg.get("batch_size", 150)), steps, nnz)
+        cost = repeat(workload.step_cost(cfg, data, cfg.batch_size, nnz), steps)
         fl = floor_seconds(cost, limits["gflops"], limits["gbs"])
         rows.append([c.label, f"{cost.flops / 1e9:.1f}", f"{cost.bytes / 1e9:.2f}", fmt_time(t),
                      f"{cost.flops / t / 1e9:.0f}", f"{cost.flops / t / 1e9 / limits['gflops']:.0%}",
@@ -419,7 +420,7 @@ spread by more than 10% of their mean, or rounds shorter than 1 ms."""
 
 def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> str:
     m = run.manifest
-    parts = [f"# fwbench report: {md_escape(run.name)}"]
+    parts = [f"# fwbench report ({md_escape(run.workload_label)}): {md_escape(run.name)}"]
     if run.kind != "full":
         parts.append(f"**{kind_banner(run)}**")
     if m.get("label"):

@@ -203,7 +203,8 @@ def write(folder: Path) -> Path:
                        regenerate_command(folder))
             if p:
                 made.append(p)
-    parts = [f"# fwbench sweep: {param}", f"Values: {', '.join(map(str, req['values']))}."]
+    title = f" ({md_escape(pts[0][1].workload_label)})" if pts else ""
+    parts = [f"# fwbench sweep{title}: {param}", f"Values: {', '.join(map(str, req['values']))}."]
     if req.get("preset"):
         parts.append(f"Preset `{req['preset']}` ({req['preset_about']}): phases {req['phases']}, "
                      f"{req['processes']} processes per case, rounds per process "
