@@ -155,7 +155,7 @@ def test_per_item_overrides_are_honoured_and_named():
     plan = _plan("--frameworks", "torch[batch_size=300,hidden=50x50],tensorflow", "--batch-size", "200")
     torch, tf = plan.cases
     assert torch.id == "torch:eager@cpu[batch_size=300,hidden=50x50]"
-    assert torch.config(plan.cfg).batch_size == 300 and torch.config(plan.cfg).hidden == (50, 50)
+    assert torch.config(plan.cfg).batch_size == 300 and torch.config(plan.cfg).settings.hidden == (50, 50)
     assert tf.config(plan.cfg).batch_size == 200
     # global overrides passed to expand merge with the item's, the item winning
     got = cs.expand("torch[batch_size=300],tensorflow", ["cpu"], overrides=(("batch_size", 64), ("epochs", 2)))

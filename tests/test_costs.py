@@ -8,7 +8,8 @@ import pytest
 
 from shared import costs
 from shared.registry import FRAMEWORKS
-from shared.costs import Cost, Floor, Part, epoch_cost, floor_seconds, parameter_count, step_cost
+from shared.costs import Cost, Floor, Part, floor_seconds
+from shared.workloads.mlp.costs import epoch_cost, parameter_count, step_cost
 from shared.weights import initial_weights, parameter_count as weights_parameter_count
 from tests.conftest import REPO
 

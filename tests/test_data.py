@@ -207,11 +207,13 @@ def test_cache_key_covers_every_data_setting(tmp_path):
     assert _cache_key(archive_a, base.replace(categories=tuple(reversed(base.categories)))) == keys["base"]
     # Every configuration field is either in the key or known not to touch the data, so a new
     # data setting cannot be added without deciding whether it belongs to the key.
-    not_data = {"hidden", "learning_rate", "batch_size", "epochs", "beta1", "beta2", "adam_eps", "optimizer",
+    # (workload and model: the counts' key is the same for every counts workload and network;
+    # a token workload's key adds its input and sequence settings, tests/test_workloads.py)
+    not_data = {"workload", "model", "learning_rate", "batch_size", "epochs", "beta1", "beta2", "adam_eps", "optimizer",
                 "shuffle_each_epoch", "eval_batch_size", "seed", "device", "threads"}
     fields = {f.name for f in dataclasses.fields(ExperimentConfig)}
     assert set(base.data_key()) == fields - not_data
-    changed = dict(learning_rate=0.5, batch_size=7, epochs=1, hidden=(3,), seed=9, optimizer="sgd", beta1=0.5,
+    changed = dict(workload="mlp", model={"hidden": (3,)}, learning_rate=0.5, batch_size=7, epochs=1, seed=9, optimizer="sgd", beta1=0.5,
                    beta2=0.5, adam_eps=1e-3, shuffle_each_epoch=True, eval_batch_size=5, device="gpu", threads=1)
     assert set(changed) == not_data
     assert _cache_key(archive_a, base.replace(**changed)) == keys["base"]

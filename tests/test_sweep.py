@@ -31,7 +31,7 @@ def fwbench(world, *args, env_extra=None) -> subprocess.CompletedProcess:
 
 
 def test_parameters_expand_to_configuration_overrides():
-    assert sw.PARAMETERS["hidden"].overrides(64) == {"hidden": (64, 64)}
+    assert sw.parameters("mlp")["hidden"].overrides(64) == {"model": {"hidden": (64, 64)}}
     assert sw.PARAMETERS["batch_size"].overrides(32) == {"batch_size": 32}
     assert sw.PARAMETERS["categories"].overrides(3) == {"categories": TUTORIAL_CATEGORIES}
     five = sw.PARAMETERS["categories"].overrides(5)["categories"]

@@ -22,8 +22,11 @@ FRAMEWORK_MODULES = {"torch", "tensorflow", "keras", "jax", "jaxlib", "optax", *
 
 
 def module_files(package: str) -> list[str]:
+    """The package's public modules, its workloads/ twins included (workloads/mlp.py); a module
+    named _x.py is one framework's own helper (impl_torch/_compile.py), outside the mirror."""
     path = Path(importlib.import_module(package).__file__).parent
-    return sorted(p.name for p in path.glob("*.py"))
+    found = [*path.glob("*.py"), *path.glob("workloads/*.py")]
+    return sorted(p.relative_to(path).as_posix() for p in found if p.name == "__init__.py" or not p.name.startswith("_"))
 
 
 def shape(fn) -> list[tuple]:
@@ -31,9 +34,9 @@ def shape(fn) -> list[tuple]:
     return [(p.name, p.kind.name, repr(p.default)) for p in inspect.signature(fn).parameters.values()]
 
 
-def public_api(package: str, modules=("runtime", "probe")) -> dict:
+def public_api(package: str, modules=("runtime", "probe"), workloads=("mlp",)) -> dict:
     """runtime.py (and probe.py, where the package has one): their own public functions;
-    twin.py: every public member of Twin."""
+    each workloads/<workload>.py: every public member of its Twin."""
     api = {}
     for name in modules:
         if not (Path(importlib.import_module(package).__file__).parent / f"{name}.py").exists():
@@ -41,10 +44,11 @@ def public_api(package: str, modules=("runtime", "probe")) -> dict:
         module = importlib.import_module(f"{package}.{name}")
         api.update({f"{name}.{n}": shape(f) for n, f in vars(module).items()
                     if inspect.isfunction(f) and not n.startswith("_") and f.__module__ == module.__name__})
-    twin = importlib.import_module(f"{package}.twin").Twin
-    for n in [n for n in dir(twin) if not n.startswith("_")] + ["__init__"]:
-        member = inspect.getattr_static(twin, n)
-        api[f"Twin.{n}"] = shape(member) if inspect.isfunction(member) else type(member).__name__
+    for w in workloads:
+        twin = importlib.import_module(f"{package}.workloads.{w}").Twin
+        for n in [n for n in dir(twin) if not n.startswith("_")] + ["__init__"]:
+            member = inspect.getattr_static(twin, n)
+            api[f"{w}.Twin.{n}"] = shape(member) if inspect.isfunction(member) else type(member).__name__
     return api
 
 
@@ -56,18 +60,22 @@ def api_differences(a: dict, b: dict) -> list[str]:
 def test_twin_packages_have_the_same_files_and_public_signatures(package):
     """Every registered twin mirrors impl_torch: module names, public functions, Twin's members."""
     assert module_files(package) == module_files("impl_torch")
-    assert {"__init__.py", "runtime.py", "twin.py", "variants.py"} <= set(module_files("impl_torch"))
-    torch_api, other_api = public_api("impl_torch"), public_api(package)
+    assert {"__init__.py", "runtime.py", "variants.py", "workloads/__init__.py", "workloads/mlp.py"} <= set(
+        module_files("impl_torch"))
+    from shared import workloads
+    every = tuple(w for w in workloads.names() if f"workloads/{w}.py" in module_files("impl_torch"))
+    torch_api, other_api = public_api("impl_torch", workloads=every), public_api(package, workloads=every)
     assert not api_differences(torch_api, other_api), "\n".join(api_differences(torch_api, other_api))
     # and both implement the contract's signatures, not just each other's
     for name, member in vars(FrameworkTwin).items():
         if inspect.isfunction(member) and not name.startswith("_"):
-            assert torch_api[f"Twin.{name}"] == shape(member), f"Twin.{name} departs from FrameworkTwin.{name}"
+            for w in every:
+                assert torch_api[f"{w}.Twin.{name}"] == shape(member), f"{w} Twin.{name} departs from FrameworkTwin.{name}"
 
 
 def test_shared_never_imports_a_framework_in_source():
     found = []
-    for path in sorted((REPO / "shared").glob("*.py")):
+    for path in sorted((REPO / "shared").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
@@ -245,7 +253,9 @@ def numpy_framework(tmp_path, monkeypatch):
     package.mkdir()
     (package / "__init__.py").write_text('"""Throwaway NumPy twin: proves the contract is framework-agnostic."""\n')
     (package / "runtime.py").write_text(NUMPY_RUNTIME)
-    (package / "twin.py").write_text(NUMPY_TWIN)
+    (package / "workloads").mkdir()
+    (package / "workloads" / "__init__.py").write_text('"""Its twins, one per workload."""\n')
+    (package / "workloads" / "mlp.py").write_text(NUMPY_TWIN)
     (package / "variants.py").write_text(NUMPY_VARIANTS)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setitem(registry.FRAMEWORKS, "numpy", "impl_numpy_probe")
@@ -258,7 +268,8 @@ def test_a_third_framework_is_one_folder_and_one_registry_line(numpy_framework, 
     from benchmarks.commands import check
     from shared import parity
 
-    assert module_files("impl_numpy_probe") == ["__init__.py", "runtime.py", "twin.py", "variants.py"]
+    assert module_files("impl_numpy_probe") == ["__init__.py", "runtime.py", "variants.py", "workloads/__init__.py",
+                                                "workloads/mlp.py"]
     # the contract's part (runtime.py and Twin); probe.py is an optional extra of the timed twins
     differences = api_differences(public_api("impl_torch", ("runtime",)), public_api("impl_numpy_probe", ("runtime",)))
     assert not differences, "\n".join(differences)

@@ -1,5 +1,5 @@
-"""torch.compile for every torch twin: whether inductor can run here, and a backend that counts
-the graphs it compiles (a twin's trace_count)."""
+"""torch.compile for every torch twin (a helper of this framework only, hence private): whether
+inductor can run here, and a backend that counts the graphs it compiles (a twin's trace_count)."""
 from __future__ import annotations
 
 import sys
