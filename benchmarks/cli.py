@@ -21,6 +21,7 @@ COMMANDS = {
     "report": ("benchmarks.commands.report", "turn run folders into report.md and figures; compare runs; gate regressions"),
     "sweep": ("benchmarks.commands.sweep", "run the cases at each value of one parameter: cost exponents and crossovers"),
     "plain": ("benchmarks.plain.check", "time each twin against a plain training script of the same model, interleaved"),
+    "workloads": ("benchmarks.commands.workloads", "list the networks a run can measure, with their settings and recipes"),
     "noise": ("benchmarks.commands.noise", "the noise study and A/A calibration: how far processes spread, how often "
                                            "identical cases are called different"),
 }
@@ -34,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """All subcommands, or only `only`'s options: importing every command's module (report
     brings matplotlib) would cost a second of start-up that `fwbench data` does not need."""
-    parser = _Parser(prog="fwbench", description="PyTorch (eager) vs TensorFlow (graph) on the same MLP and data.")
+    parser = _Parser(prog="fwbench", description="PyTorch, TensorFlow and JAX on the same networks and data, side by side.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
