@@ -7,12 +7,15 @@ import dataclasses
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    pass
+    p.add_argument("--names", action="store_true", help="print the names only, one per line (for scripts)")
 
 
 def main(args: argparse.Namespace) -> int:
     from shared import workloads
     from shared.config import ExperimentConfig
+    if args.names:
+        print("\n".join(workloads.names()))
+        return 0
     for name in workloads.names():
         w = workloads.get(name)
         cfg = ExperimentConfig(workload=name)
