@@ -1,0 +1,144 @@
+"""The answer across workloads: one table, workload x phase, each framework's default against
+PyTorch's default, from one committed run per workload made on one machine.
+
+Evidence: every run folder under results/<WORKLOADS>/ (any depth: a run folder is a folder with a
+manifest). A run counts for the workload its manifest names (never its path); where a workload
+has several runs, the newest. Each row names the machine (CPU model, threads) and the date its
+run started, so a reader sees when two rows come from different machines or days, and the ratio
+is the run's own (two cases measured interleaved in one run). Where a pairing's verdict is not the
+same for every workload, a sentence says so and the step breakdown of each workload (when the
+runs measured it, --anatomy) says which part of the training step moved.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.analysis import stats
+from benchmarks.analysis.rundata import Run, fmt_interval, fmt_ratio, fmt_time, load_run, md_escape, md_table, summary
+from benchmarks.model.phases import PHASES
+from shared.errors import UserError
+
+WORKLOADS = Path("workloads-cpu")  # relative to the results folder
+# The first-screen phases: a warm epoch, the whole training, the test set, one post.
+PHASES_SHOWN = ("train_epoch", "train_to_accuracy", "predict_all", "predict_one")
+DEVICE = "cpu"
+
+
+@dataclass
+class Row:
+    workload: str  # label
+    phase: str
+    challenger: str  # case label
+    baseline: str  # case label
+    speedup: float | None  # baseline time / challenger time: above 1, the challenger is faster
+    low: float | None
+    high: float | None
+    verdict: str | None  # the suite's words (benchmarks/analysis/stats.py), of the challenger against the baseline
+    machine: str
+    date: str
+    run: Path
+
+    @property
+    def winner(self) -> str:
+        if self.verdict == stats.FASTER:
+            return self.challenger
+        if self.verdict == stats.SLOWER:
+            return self.baseline
+        return "none"
+
+
+def runs_by_workload(results: Path) -> dict[str, Run]:
+    """The newest run per workload (by its manifest's start time), read and verified by rundata."""
+    folder = results / WORKLOADS
+    if not folder.is_dir():
+        return {}
+    newest: dict[str, Run] = {}
+    for manifest in sorted(folder.rglob("manifest.json")):
+        run = load_run(manifest.parent)
+        have = newest.get(run.workload)
+        if have is None or (run.manifest.get("started_utc") or "") > (have.manifest.get("started_utc") or ""):
+            newest[run.workload] = run
+    return newest
+
+
+def machine_of(run: Run) -> str:
+    env = run.manifest.get("environment") or {}
+    threads = (run.manifest.get("threads") or {}).get("intra_op")
+    return f"{env.get('cpu') or 'unknown CPU'}, {threads} threads"
+
+
+def rows(results: Path) -> list[Row]:
+    out = []
+    for _, run in sorted(runs_by_workload(results).items()):
+        frame = summary(run)
+        base = run.baseline(DEVICE)
+        if base is None:
+            raise UserError(f"{run.path}: no baseline on {DEVICE}: the workloads table compares with the baseline case")
+        challengers = [c for c in run.framework_cases(DEVICE) if c.id != base.id and c.variant == _default_variant(c)]
+        for phase in [p for p in PHASES_SHOWN if p in run.phases()]:
+            for c in challengers:
+                r = frame[(frame.case == c.id) & (frame.phase == phase)]
+                if not len(r):
+                    continue
+                r = r.iloc[0]
+                ok = r["status"] == "ok" and r["speedup"] == r["speedup"] and r["speedup"] is not None
+                out.append(Row(run.workload_label, phase, c.label, base.label,
+                               float(r["speedup"]) if ok else None,
+                               float(r["speedup_low"]) if ok and r["speedup_low"] == r["speedup_low"] else None,
+                               float(r["speedup_high"]) if ok and r["speedup_high"] == r["speedup_high"] else None,
+                               r["verdict"] if ok else None, machine_of(run),
+                               (run.manifest.get("started_utc") or "")[:10], run.path))
+    return out
+
+
+def _default_variant(case) -> str:
+    from shared import registry
+    return registry.default_variant(case.framework)
+
+
+def table(rs: list[Row], base: Path) -> str:
+    import os
+    return md_table(
+        ["workload", "phase", "challenger", "speedup over " + (rs[0].baseline if rs else "the baseline") + " (95% CI)",
+         "verdict", "winner", "machine", "date", "run"],
+        [[md_escape(r.workload), PHASES[r.phase].label, md_escape(r.challenger),
+          "no interval" if r.speedup is None else
+          f"{fmt_ratio(r.speedup)}x" + (f" ({fmt_interval(r.low, r.high)}x)" if r.low is not None else ""),
+          r.verdict or "not measured", md_escape(r.winner), md_escape(r.machine), r.date,
+          f"[report]({Path(os.path.relpath(r.run / 'report.md', base)).as_posix()})"] for r in rs])
+
+
+def changes(rs: list[Row]) -> list[str]:
+    """Sentences naming each (challenger framework, phase) whose verdict is not the same on every
+    workload; [] when every verdict holds across the workloads measured."""
+    out = []
+    keys = dict.fromkeys((r.challenger, r.phase) for r in rs)
+    for challenger, phase in keys:
+        got = [r for r in rs if (r.challenger, r.phase) == (challenger, phase)]
+        words = {r.verdict for r in got}
+        if len(got) > 1 and len(words) > 1:
+            each = "; ".join(f"{r.workload}: {r.verdict or 'not measured'}"
+                             + (f" ({fmt_ratio(r.speedup)}x)" if r.speedup is not None else "") for r in got)
+            out.append(f"{challenger} against {got[0].baseline}, {PHASES[phase].label}: the verdict changes with "
+                       f"the workload ({each}).")
+    return out
+
+
+def breakdown_lines(results: Path) -> list[str]:
+    """Why a verdict moves: per workload, the baseline's and each default's training step taken
+    apart (forward, backward, optimizer), where the run measured it (--anatomy)."""
+    from benchmarks.reports.report import breakdown_rows
+    out = []
+    for _, run in sorted(runs_by_workload(results).items()):
+        parts = []
+        for r in breakdown_rows(run, DEVICE):
+            c = r["case"]
+            if c.variant != _default_variant(c):
+                continue
+            p = r["parts"]
+            parts.append(f"{c.label} step {fmt_time(r['step'])} (forward {fmt_time(p.get('forward'))}, backward "
+                         f"{fmt_time(p.get('backward'))}, optimizer {fmt_time(p.get('optimizer'))})")
+        if parts:
+            out.append(f"{run.workload_label}: " + "; ".join(parts) + ".")
+    return out
