@@ -28,12 +28,19 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
-    print(f"20 Newsgroups ({summary['source']}), vocabulary mode {cfg.vocab_mode!r}")
+    from shared import workloads
+    print(f"20 Newsgroups ({summary['source']}), vocabulary mode {cfg.vocab_mode!r}, as the input of workload "
+          f"{cfg.workload} ({workloads.get(cfg.workload).input})")
     print(f"  categories : {', '.join(summary['categories'])}")
     print(f"  train      : {summary['n_train']:,} posts {summary['train_class_counts']}, "
           f"{summary['train_batches_per_epoch']} batches of {cfg.batch_size} per epoch (tail dropped)")
     print(f"  test       : {summary['n_test']:,} posts {summary['test_class_counts']}")
     kept = "" if cfg.vocab_size is None else ", the most frequent tokens only (--vocab-size)"
-    print(f"  vocabulary : V = {summary['vocab_size']:,}{kept} ({summary['dense_batch_mb']:.3f} MB per dense post, float32)")
+    if "seq_len" in summary:  # token ids
+        print(f"  vocabulary : {summary['vocab_size']:,} token ids (padding and out-of-vocabulary included){kept}; "
+              f"each post its first {summary['seq_len']} tokens, {summary['train_nonzeros'] / summary['n_train']:.0f} "
+              f"on average in the training posts")
+    else:
+        print(f"  vocabulary : V = {summary['vocab_size']:,}{kept} ({summary['dense_batch_mb']:.3f} MB per dense post, float32)")
     print(f"  prepared in {seconds:.3f} s (cache key {summary['key']})")
     return 0
