@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.analysis import stats
-from benchmarks.analysis.rundata import Run, fmt_interval, fmt_ratio, fmt_time, load_run, md_escape, md_table, summary
+from benchmarks.analysis.rundata import Run, fmt_interval, fmt_ratio, fmt_time, load_run, md_table, summary
 from benchmarks.model.phases import PHASES
 from shared.errors import UserError
 
@@ -97,16 +97,21 @@ def _default_variant(case) -> str:
     return registry.default_variant(case.framework)
 
 
-def table(rs: list[Row], base: Path) -> str:
-    import os
+def table(rs: list[Row]) -> str:
+    """The table (md_table escapes every cell); the runs it rests on are the evidence links."""
     return md_table(
         ["workload", "phase", "challenger", "speedup over " + (rs[0].baseline if rs else "the baseline") + " (95% CI)",
-         "verdict", "winner", "machine", "date", "run"],
-        [[md_escape(r.workload), PHASES[r.phase].label, md_escape(r.challenger),
+         "verdict", "winner", "machine", "date"],
+        [[r.workload, PHASES[r.phase].label, r.challenger,
           "no interval" if r.speedup is None else
           f"{fmt_ratio(r.speedup)}x" + (f" ({fmt_interval(r.low, r.high)}x)" if r.low is not None else ""),
-          r.verdict or "not measured", md_escape(r.winner), md_escape(r.machine), r.date,
-          f"[report]({Path(os.path.relpath(r.run / 'report.md', base)).as_posix()})"] for r in rs])
+          r.verdict or "not measured", r.winner, r.machine, r.date] for r in rs])
+
+
+def evidence(rs: list[Row]) -> list[tuple[str, Path]]:
+    """(words, report path) per run the table rests on, in the table's order."""
+    runs = dict.fromkeys((r.workload, r.run) for r in rs)
+    return [(f"{w} run", run / "report.md") for w, run in runs]
 
 
 def changes(rs: list[Row]) -> list[str]:

@@ -1,0 +1,74 @@
+"""The answer across workloads: the workload x phase table from one run per workload, with known
+inputs (two workloads whose verdicts point opposite ways, files in no particular order)."""
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from benchmarks.analysis import stats
+from benchmarks.reports import across_workloads as aw
+from shared import workloads
+from tests.runfolders import write_run
+from tests.test_workloads import PROBE_WORKLOAD
+
+
+@pytest.fixture
+def probe_workload(tmp_path, monkeypatch):
+    (tmp_path / "wl_probe").mkdir()
+    (tmp_path / "wl_probe" / "__init__.py").write_text(PROBE_WORKLOAD)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv(workloads.EXTRA_ENV, "probe=wl_probe")
+    yield "probe"
+    sys.modules.pop("wl_probe", None)
+
+
+def _run(folder, workload: str, torch_s: float, tf_s: float, started: str, cpu: str = "Synthetic CPU @ 3.0GHz"):
+    procs = lambda m: [[m * f] * 3 for f in (1.0, 1.02, 0.98)]  # noqa: E731 - three processes, exact medians
+    write_run(folder, {"torch:eager@cpu": {"train_epoch": procs(torch_s), "predict_one": procs(torch_s / 100)},
+                       "tensorflow:graph@cpu": {"train_epoch": procs(tf_s), "predict_one": procs(tf_s / 100)}})
+    m = json.loads((folder / "manifest.json").read_text())
+    m["config"]["workload"] = workload
+    if workload != "mlp":
+        m["config"]["model"] = {}
+        m["config"].pop("hidden", None)
+    m["started_utc"], m["environment"]["cpu"] = started, cpu
+    (folder / "manifest.json").write_text(json.dumps(m))
+
+
+def test_the_table_has_one_row_per_workload_phase_and_challenger(tmp_path, probe_workload):
+    results = tmp_path / "results"
+    # written out of order on purpose: the probe first, and an older mlp run that must be ignored
+    _run(results / aw.WORKLOADS / "probe" / "runs" / "b", "probe", 1.0, 2.0, "2026-12-01T10:00:00Z")
+    _run(results / aw.WORKLOADS / "mlp" / "runs" / "z-old", "mlp", 1.0, 1.0, "2026-11-01T10:00:00Z", cpu="Old CPU")
+    _run(results / aw.WORKLOADS / "mlp" / "runs" / "a", "mlp", 1.0, 0.5, "2026-12-01T09:00:00Z")
+    rows = aw.rows(results)
+    got = {(r.workload, r.phase): r for r in rows}
+    assert set(got) == {("MLP (bag of words)", "train_epoch"), ("MLP (bag of words)", "predict_one"),
+                        ("logistic regression (probe)", "train_epoch"), ("logistic regression (probe)", "predict_one")}
+    mlp = got[("MLP (bag of words)", "train_epoch")]
+    assert mlp.speedup == pytest.approx(2.0) and mlp.verdict == stats.FASTER and mlp.winner == "TensorFlow (graph)"
+    assert mlp.machine == "Synthetic CPU @ 3.0GHz, 2 threads" and mlp.date == "2026-12-01"  # the newest mlp run
+    probe = got[("logistic regression (probe)", "train_epoch")]
+    assert probe.speedup == pytest.approx(0.5) and probe.verdict == stats.SLOWER and probe.winner == "PyTorch (eager)"
+    assert probe.low < 0.5 < probe.high
+    text = aw.table(rows)
+    assert "| 2.00x (" in text and "| 0.50x (" in text and text.count("Synthetic CPU") == 4 and "Old CPU" not in text
+    assert [p.parent.name for _, p in aw.evidence(rows)] == ["a", "b"]
+    said = aw.changes(rows)
+    assert len(said) == 2 and all("changes with the workload" in s for s in said)
+    assert "MLP (bag of words): faster (2.00x)" in said[0] and "logistic regression (probe): slower (0.50x)" in said[0]
+
+
+def test_no_change_is_said_when_every_workload_agrees(tmp_path, probe_workload):
+    results = tmp_path / "results"
+    _run(results / aw.WORKLOADS / "x", "probe", 1.0, 0.5, "2026-12-01T10:00:00Z")
+    _run(results / aw.WORKLOADS / "y", "mlp", 1.0, 0.4, "2026-12-01T09:00:00Z")
+    assert aw.changes(aw.rows(results)) == []
+
+
+def test_a_run_counts_for_the_workload_its_manifest_names_not_its_folder(tmp_path, probe_workload):
+    results = tmp_path / "results"
+    _run(results / aw.WORKLOADS / "mlp", "probe", 1.0, 0.5, "2026-12-01T10:00:00Z")
+    assert list(aw.runs_by_workload(results)) == ["probe"]
