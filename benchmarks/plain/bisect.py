@@ -211,12 +211,15 @@ def run_step(p: Planned, args, weights: Path, out: Path, scratch: Path) -> dict:
     rec = json.loads(out.read_text())
     if rec["read_back"].get("intra_op_threads") != args.threads:
         raise ReferenceFailed(f"ran with {rec['read_back'].get('intra_op_threads')} intra-op threads, not {args.threads}")
-    return {"kind": p.step.kind, "epoch_seconds": rec["epoch_seconds"], "read_back": rec["read_back"]}
+    return {"kind": p.step.kind, "epoch_seconds": rec["epoch_seconds"], "read_back": rec["read_back"],
+            "epoch_last_loss": [float(l[-1]) for l in rec["epoch_losses"]]}
 
 
 def summarise(planned: list[dict]) -> list[dict]:
     """Each step's figures from its processes (documents as bisect.json holds them): its warm-epoch
     median, and its ratio to its base and to the reference step, with intervals and verdicts."""
+    import numpy as np
+
     from benchmarks.analysis import stats
     by = {p["name"]: p for p in planned}
 
@@ -230,6 +233,18 @@ def summarise(planned: list[dict]) -> list[dict]:
         r = stats.ratio(warm(p), warm(o))
         return {"against": other_name, "ratio": r.to_dict(), "verdict": verdict_text(r, f"step {other_name}")}
 
+    def loss_diff(p, other_name):
+        """The largest relative difference of the epochs' last-step losses between the step's and its
+        base's processes, round by round: 0 where both trained the same thing (same data, weights and
+        ops), large where the step changes what is trained (data order, initial weights)."""
+        o = by.get(other_name)
+        pairs = [(a.get("epoch_last_loss"), b.get("epoch_last_loss")) for a, b in zip(p["runs"], o["runs"] if o else [])]
+        pairs = [(np.asarray(a, float), np.asarray(b, float)) for a, b in pairs if a and b]
+        pairs = [(a[:n], b[:n]) for a, b in pairs for n in [min(a.size, b.size)] if n]
+        if not pairs:
+            return None
+        return float(max(np.max(np.abs(a - b) / np.abs(b)) for a, b in pairs))
+
     out = []
     for p in planned:
         row = {"name": p["name"], "change": p["change"], "probe": p["probe"], "base": p["base"],
@@ -238,6 +253,7 @@ def summarise(planned: list[dict]) -> list[dict]:
             row["epoch_s"] = stats.location(warm(p)).to_dict()
             row["vs_base"] = against(p, p["base"]) if p["base"] else None
             row["vs_reference"] = against(p, "reference")
+            row["loss_rel_diff"] = loss_diff(p, p["base"]) if p["base"] else None
         out.append(row)
     return out
 
@@ -255,7 +271,9 @@ def render(doc: dict) -> str:
             f"process: the median of epochs 2-{e} of its {e} (the first left out on every step, the reference's "
             f"included). A ratio above 1: the step is slower than the one it is compared with; 95% intervals and "
             f"the suite's verdicts (benchmarks/analysis/stats.py, minimum effect {doc['tolerance']:.0%}). Walk "
-            f"steps are compared with the step before; probes with the step they name.", ""]
+            f"steps are compared with the step before; probes with the step they name. The last column checks "
+            f"that a step trains what its compared step trains (0 or rounding: the same computation; large "
+            f"where the step changes the data order or the initial weights, as its text says).", ""]
 
     def cell(c):
         if not c:
@@ -267,14 +285,16 @@ def render(doc: dict) -> str:
     for r in summarise(doc["steps"]):
         name = ("probe: " if r["probe"] else "") + r["name"]
         if r["failed"] or "epoch_s" not in r:
-            rows.append([name, r["change"], r["base"] or "", f"failed: {r['failed'] or 'no process'}", "", "", "", ""])
+            rows.append([name, r["change"], r["base"] or "", f"failed: {r['failed'] or 'no process'}", "", "", "", "", ""])
             continue
         b, bv = cell(r["vs_base"])
         ref, _ = cell(r["vs_reference"])
+        loss = "" if r.get("loss_rel_diff") is None else f"{r['loss_rel_diff']:.1e}"
         rows.append([name, r["change"], r["base"] or "", fmt_time(r["epoch_s"]["value"]), b, bv, ref,
-                     r["processes"]])
+                     r["processes"], loss])
     table = md_table(["step", "what it changes", "compared with", "warm epoch (geo. mean of process medians)",
-                      "step / compared (95% CI)", "verdict", "step / reference (95% CI)", "processes"], rows)
+                      "step / compared (95% CI)", "verdict", "step / reference (95% CI)", "processes",
+                      "each epoch's last-step loss against the compared step (max rel. diff.)"], rows)
     cmds = ["", "## Commands", ""] + [f"- {md_escape(s['name'])} (environment {md_escape(s['env'])}"
                                       f"{', ' + md_escape(' '.join(f'{k}={v}' for k, v in s['extra_env'])) if s['extra_env'] else ''}): "
                                       f"{md_code(' '.join(s['argv']))}" for s in doc["steps"]]
