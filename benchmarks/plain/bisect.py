@@ -57,7 +57,7 @@ WALK = (
     Step("walk-as-reference", "walk_torch.py with every switch on the reference's side: its data module, its "
          "dense test copy, its batches, data before model, torch.manual_seed init, the tutorial's module, "
          "loss.item() per epoch; ratio ~1 says the walk re-expresses the reference", "walk"),
-    Step("no-test-dense", "no dense float32 copy of the test set (566 MB) held through training", "walk",
+    Step("no-test-dense", "no dense float32 copy of the whole test set held through training", "walk",
          ("--test-dense", "none")),
     Step("fwbench-imports", "the plain script's data-path modules imported (shared.config, shared.dataset and "
          "what they import, e.g. scipy.sparse)", "walk", ("--imports", "fwbench")),
