@@ -130,6 +130,7 @@ def test_bad_spec_is_refused_before_timing(tmp_path, spec, fragment):
     (["--reference", "torch={python} /no/such/dir/ref_torch.py"], "does not exist"),
     (["--reference", "torch"], "write CASE=COMMAND"),
     (["--cases", "torch", "--reference", "torch=python a.py", "--reference", "torch:eager=python b.py"], "twice"),
+    (["--cases", "torch", "--init", "own", "--reference", "torch=python a.py --w {weights}"], "needs --init shared"),
 ])
 def test_cli_bad_reference_is_one_line_and_writes_nothing(tmp_path, args, fragment):
     (tmp_path / "a.py").write_text("")

@@ -114,7 +114,7 @@ def _side_command(side: str, case, args, threads: int, weights: Path | None, out
             "--rounds", str(args.epochs - 1)] + common
 
 
-def _references(specs: list[str], cases) -> dict:
+def _references(specs: list[str], cases, init: str) -> dict:
     """--reference CASE=COMMAND items -> {case id: Reference}, each checked before any timing."""
     from benchmarks.plain.reference import parse_spec
     ids = [c.id for c in cases]
@@ -123,6 +123,9 @@ def _references(specs: list[str], cases) -> dict:
         ref = parse_spec(text, ids)
         if ref.case in out:
             raise UserError(f"--reference names {ref.case} twice: give one reference script per case")
+        if "{weights}" in ref.template and init != "shared":
+            raise UserError(f"--reference for {ref.case}: {{weights}} needs --init shared (the suite's initial "
+                            f"weights); drop {{weights}} or --init {init}")
         out[ref.case] = ref
     return out
 
@@ -201,7 +204,7 @@ def main(args: argparse.Namespace) -> int:
     if args.into is not None and not (args.into / "manifest.json").is_file():
         raise UserError(f"--into {args.into}: not a run folder (no manifest.json there)")
     cases = _cases(args.cases)
-    references = _references(args.reference, cases)
+    references = _references(args.reference, cases, args.init)
     cfg = ExperimentConfig(threads=args.threads)
     threads = cfg.thread_count
     warning = other_timing_run()
