@@ -126,3 +126,35 @@ def test_cli_lists_the_steps_without_timing(tmp_path):
     p = fwbench("bisect", "--list", cache=tmp_path / "cache")
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines()[0].startswith("reference") and "probe thp-allocator" in p.stdout
+
+
+@pytest.mark.corpus
+def test_the_walks_last_step_trains_what_the_plain_script_trains(tutorial_data, archive_path, corpus_cache, tmp_path):
+    """The walk with every switch on fwbench's side, from the suite's weights, gives the plain script's
+    first-epoch step losses: the walk ends where the plain script is (the reference's end is checked
+    by every bisection run, against the reference itself, in its loss column)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from benchmarks.plain.common import save_weights
+    from shared import training
+    from shared.config import ExperimentConfig
+    from tests.conftest import REPO
+    save_weights(tmp_path / "w.npz", training.start_weights(ExperimentConfig(), tutorial_data))
+    env = {**os.environ, "FWBENCH_CACHE": str(corpus_cache)}
+    last = next(p for p in bisect.plan(None, probes=False) if p.step.name == "fwbench-env")
+    common = ["--threads", "2", "--epochs", "1", "--weights", str(tmp_path / "w.npz"), "--archive", str(archive_path)]
+    walk = subprocess.run([sys.executable, "-m", "benchmarks.plain.walk_torch", *common, *last.switches],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    assert walk.returncode == 0, walk.stderr[-2000:]
+    walk_losses = json.loads(walk.stdout.split("RESULT ", 1)[1])["first_epoch_losses"]
+    plain = subprocess.run([sys.executable, "-m", "benchmarks.plain.torch_script", *common, "--json",
+                            str(tmp_path / "p.json")], capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    assert plain.returncode == 0, plain.stderr[-2000:]
+    plain_losses = json.loads((tmp_path / "p.json").read_text())["epoch_losses"][0]
+    assert len(walk_losses) == len(plain_losses) == 11
+    np.testing.assert_allclose(walk_losses, plain_losses, rtol=1e-6)
