@@ -22,6 +22,8 @@ COMMANDS = {
     "sweep": ("benchmarks.commands.sweep", "run the cases at each value of one parameter: cost exponents and crossovers"),
     "plain": ("benchmarks.plain.check", "time each twin against a plain training script of the same model, interleaved"),
     "workloads": ("benchmarks.commands.workloads", "list the networks a run can measure, with their settings and recipes"),
+    "bisect": ("benchmarks.plain.bisect", "walk from an independent PyTorch script to fwbench's plain script and twin, "
+                                          "one difference at a time, each step timed interleaved against the last"),
     "noise": ("benchmarks.commands.noise", "the noise study and A/A calibration: how far processes spread, how often "
                                            "identical cases are called different"),
 }

@@ -1,6 +1,7 @@
 """`fwbench plain`: each twin against a plain script of the same model, timed interleaved.
 
     fwbench plain [--cases torch,torch:fused,...] [--processes 4] [--epochs 7] [--init shared|own]
+                  [--reference 'CASE=COMMAND' ...]
 
 For every case, K pairs of fresh processes: the plain script (benchmarks/plain/*_script.py) and
 the project's twin through benchmarks/harness/bare_loop.py (the harness's own batches and timed epoch
@@ -13,6 +14,14 @@ as the harness's warm-up); twin / plain is the suite's process-level ratio (benc
 with its 95% interval, and the suite's verdict with TOLERANCE as the minimum effect: "equivalent"
 (as fast as its plain script) when the 90% interval lies within [1/(1+TOLERANCE), 1+TOLERANCE]. The first epoch's step losses of the two sides are compared too: with
 shared weights they must agree, or the timing compares different computations.
+
+With --reference CASE=COMMAND, an external script of the user's (any script that prints its epoch
+times by the protocol of benchmarks/plain/reference.py) runs as a third process beside each pair,
+the three in rotating order, with the same thread budget; its column holds twin / reference and
+plain / reference with the same intervals and verdicts. It starts from its own initial weights
+unless its command takes {weights}. A reference that fails (no RESULT line, a crash, malformed
+times, another thread count) is named as a failed column; the rest of the check is kept and
+written, and the command then exits 2.
 
 Writes <output>/<stamp>-<host>/plain.json and report.md; --into RUN puts plain.json into a run
 folder instead, whose report then shows the "Twin against plain script" section.
@@ -28,6 +37,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from benchmarks.plain.reference import ReferenceFailed
 from benchmarks.plain.summary import TOLERANCE, summarise
 from shared.errors import UserError
 
@@ -48,6 +58,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="shared: both start from the suite's initial weights (like for like, default); own: the "
                         "plain script keeps its framework's initialisation, as a user's script would")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: usable cores)")
+    p.add_argument("--reference", action="append", default=[], metavar="CASE=COMMAND",
+                   help="also time COMMAND, a script that prints `RESULT {json}` with epoch_times_s, beside the "
+                        "case (placeholders {python} {epochs} {threads} {seed} {weights}); repeat per case; "
+                        "README, 'Your own script as a reference'")
     p.add_argument("--archive", default=None)
     p.add_argument("--output", type=Path, default=Path("results") / "plain-cpu")
     p.add_argument("--into", type=Path, default=None, help="write plain.json into this run folder instead")
@@ -100,6 +114,47 @@ def _side_command(side: str, case, args, threads: int, weights: Path | None, out
             "--rounds", str(args.epochs - 1)] + common
 
 
+def _references(specs: list[str], cases, init: str) -> dict:
+    """--reference CASE=COMMAND items -> {case id: Reference}, each checked before any timing."""
+    from benchmarks.plain.reference import parse_spec
+    ids = [c.id for c in cases]
+    out = {}
+    for text in specs:
+        ref = parse_spec(text, ids)
+        if ref.case in out:
+            raise UserError(f"--reference names {ref.case} twice: give one reference script per case")
+        if "{weights}" in ref.template and init != "shared":
+            raise UserError(f"--reference for {ref.case}: {{weights}} needs --init shared (the suite's initial "
+                            f"weights); drop {{weights}} or --init {init}")
+        out[ref.case] = ref
+    return out
+
+
+def side_order(k: int, with_reference: bool) -> tuple[str, ...]:
+    """The order of one process pair's sides (k: the pair's index plus the case's): plain and twin
+    alternate; with a reference the three rotate, so each side runs first, second and third equally
+    often over three pairs and drift falls on all of them."""
+    if not with_reference:
+        return ("plain", "twin") if k % 2 == 0 else ("twin", "plain")
+    sides = ("plain", "twin", "reference")
+    return sides[k % 3:] + sides[:k % 3]
+
+
+def reference_run(ref, epochs: int, threads: int, seed: int, weights: Path | None, env: dict) -> dict:
+    """One process of the reference script, with the environment the other two sides get."""
+    from benchmarks.plain.reference import run
+    return run(ref.argv(epochs=epochs, threads=threads, seed=seed, weights=weights), env, epochs, threads)
+
+
+def _reference_status(ref_docs: dict, where: Path) -> int:
+    """0, or a UserError naming every failed reference column once the rest is written."""
+    failed = [f"{cid}: {r['failed']}" for cid, r in ref_docs.items() if r["failed"]]
+    if failed:
+        raise UserError(f"reference script failed ({'; '.join(failed)}); the other sides' figures are written "
+                        f"to {where}: fix the script and rerun")
+    return 0
+
+
 def _run_side(cmd: list[str], env: dict, what: str) -> dict:
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
     out = Path(cmd[cmd.index("--json") + 1])
@@ -128,7 +183,8 @@ def main(args: argparse.Namespace) -> int:
     if args.report is not None:
         given = [f"--{k}" for k, v in (("cases", args.cases != DEFAULT_CASES), ("processes", args.processes != 4),
                                       ("epochs", args.epochs != 7), ("init", args.init != "shared"),
-                                      ("into", args.into is not None), ("threads", args.threads is not None)) if v]
+                                      ("into", args.into is not None), ("threads", args.threads is not None),
+                                      ("reference", bool(args.reference))) if v]
         if given:
             raise UserError(f"--report only rewrites a report and times nothing: drop {', '.join(given)}")
         print(f"wrote {rewrite_report(args.report)}")
@@ -148,6 +204,7 @@ def main(args: argparse.Namespace) -> int:
     if args.into is not None and not (args.into / "manifest.json").is_file():
         raise UserError(f"--into {args.into}: not a run folder (no manifest.json there)")
     cases = _cases(args.cases)
+    references = _references(args.reference, cases, args.init)
     cfg = ExperimentConfig(threads=args.threads)
     threads = cfg.thread_count
     warning = other_timing_run()
@@ -163,31 +220,40 @@ def main(args: argparse.Namespace) -> int:
             weights = tmp / "weights.npz"
             save_weights(weights, start_weights(cfg, data))
         pairs = {c.id: [] for c in cases}
+        ref_docs = {cid: {**r.to_dict(), "failed": None} for cid, r in references.items()}
         for k in range(args.processes):
             order = cases[k % len(cases):] + cases[:k % len(cases)]
             for case in order:
-                sides = ("plain", "twin") if (k + cases.index(case)) % 2 == 0 else ("twin", "plain")
+                ref = ref_docs.get(case.id)
                 got = {}
-                for side in sides:
-                    out = tmp / f"{case.slug}-{k}-{side}.json"
+                for side in side_order(k + cases.index(case), ref is not None and ref["failed"] is None):
                     print(f"[{time.time() - t_start:7.1f}s] {case.id} process pair {k + 1}/{args.processes}: {side}",
                           flush=True)
+                    if side == "reference":
+                        try:
+                            got[side] = reference_run(references[case.id], args.epochs, threads, cfg.seed, weights, env)
+                        except ReferenceFailed as e:
+                            ref["failed"] = f"process pair {k + 1}: {e}"
+                            print(f"  reference for {case.id} failed ({e}); its column is left out from here on",
+                                  flush=True)
+                        continue
+                    out = tmp / f"{case.slug}-{k}-{side}.json"
                     got[side] = _run_side(_side_command(side, case, args, threads, weights, out), env,
                                           f"{side} side of {case.id}")
                 pairs[case.id].append(got)
-    results = [summarise(c.id, pairs[c.id]) for c in cases]
+    results = [summarise(c.id, pairs[c.id], ref_docs.get(c.id)) for c in cases]
     doc = {"kind": "plain-check", "command": "fwbench plain " + " ".join(sys.argv[2:]), "init": args.init,
            "epochs": args.epochs, "processes": args.processes, "threads": threads, "tolerance": TOLERANCE,
            "started": datetime.fromtimestamp(t_start, timezone.utc).isoformat(timespec="seconds"),
            "seconds": round(time.time() - t_start, 1), "environment": capture(), "results": results,
-           "pairs": pairs}
+           "pairs": pairs, "references": list(ref_docs.values())}
     from benchmarks.plain.report import PLAIN_FILE, render
     if args.into is not None:
         from shared.atomic import write_atomic
         write_atomic(args.into / PLAIN_FILE, json.dumps(doc, indent=1))
         print(render(doc))
         print(f"wrote {args.into / PLAIN_FILE}; `fwbench report {args.into}` shows it in the run's report")
-        return 0
+        return _reference_status(ref_docs, args.into / PLAIN_FILE)
     from benchmarks.analysis.rundata import publish, run_name, staging_dir
     name = run_name()
     staging = staging_dir(args.output, name)
@@ -196,4 +262,4 @@ def main(args: argparse.Namespace) -> int:
     folder = publish(staging, args.output, name)
     print(render(doc))
     print(f"wrote {folder}")
-    return 0
+    return _reference_status(ref_docs, folder)

@@ -37,7 +37,9 @@ def results(doc: dict) -> list[dict]:
     with), else the stored ones."""
     from benchmarks.plain.summary import summarise
     pairs = doc.get("pairs") or {}
-    return [summarise(r["case"], pairs[r["case"]]) if pairs.get(r["case"]) else r for r in doc["results"]]
+    refs = {r["case"]: r for r in doc.get("references") or []}
+    return [summarise(r["case"], pairs[r["case"]], refs.get(r["case"])) if pairs.get(r["case"]) else r
+            for r in doc["results"]]
 
 
 def render(doc: dict, standalone: bool = False) -> str:
@@ -57,7 +59,8 @@ def render(doc: dict, standalone: bool = False) -> str:
              f"faster when the 95% interval excludes 1 and the ratio is beyond the tolerance; otherwise "
              f"inconclusive.", ""]
     rows = []
-    for r in results(doc):
+    rs = results(doc)
+    for r in rs:
         ratio = r["ratio"]
         rows.append([_case_label(r["case"]), md_code(r["case"]), fmt_time(r["plain_s"]["value"]), fmt_time(r["twin_s"]["value"]),
                      f"{fmt_ratio(ratio['value'])} ({fmt_interval(ratio['low'], ratio['high'])})", r["verdict"],
@@ -66,7 +69,8 @@ def render(doc: dict, standalone: bool = False) -> str:
     table = md_table(["case", "id", "plain script (warm epoch)", "twin (warm epoch)", "twin / plain (95% CI)",
                       "verdict", "first-epoch step loss, max rel. difference",
                       "denormals flushed (plain / twin, measured)"], rows)
-    return "\n".join(head) + "\n" + table + "\n" + ("\n" + overall_line(doc) + "\n" if doc.get("pairs") else "")
+    return ("\n".join(head) + "\n" + table + "\n" + ("\n" + overall_line(doc) + "\n" if doc.get("pairs") else "")
+            + reference_section(doc, rs))
 
 
 def overall_line(doc: dict) -> str:
@@ -92,3 +96,30 @@ def summary_lines(doc: dict, link: str) -> list[str]:
             for r in results(doc)]
     out.append(md_table(["case", "id", "twin / plain (95% CI)", "verdict"], rows))
     return out + (["", overall_line(doc)] if doc.get("pairs") else [])
+
+
+def reference_section(doc: dict, rs: list[dict]) -> str:
+    """The reference scripts' column (`fwbench plain --reference`), '' when the check had none."""
+    cols = [(r, r["reference"]) for r in rs if r.get("reference")]
+    if not cols:
+        return ""
+    e = doc["epochs"]
+    lines = ["", f"Against a reference script (`--reference`): each script below ran as a third process beside every "
+                 f"pair, the three in rotating order, with the same thread budget ({doc['threads']} intra-op threads, "
+                 f"in its environment and in {{threads}}) and its own initial weights unless its command takes "
+                 f"{{weights}}. Like with like: every side's warm epochs are epochs 2-{e} of the first {e} it ran "
+                 f"(the reference's first {e} printed epoch times). Ratios above 1: the reference is faster; "
+                 f"verdicts as above, against the reference script.", ""]
+    rows = []
+    for r, c in cols:
+        if c.get("failed"):
+            rows.append([_case_label(r["case"]), md_code(c["command"]), f"failed: {c['failed']}", "", "", "", "", ""])
+            continue
+        tr, pr = c["twin_over_reference"], c["plain_over_reference"]
+        threads = ", ".join("not reported" if t is None else str(t) for t in c["threads_read_back"])
+        rows.append([_case_label(r["case"]), md_code(c["command"]), fmt_time(c["reference_s"]["value"]),
+                     f"{fmt_ratio(tr['value'])} ({fmt_interval(tr['low'], tr['high'])})", c["twin_verdict"],
+                     f"{fmt_ratio(pr['value'])} ({fmt_interval(pr['low'], pr['high'])})", c["plain_verdict"], threads])
+    return "\n".join(lines) + "\n" + md_table(
+        ["case", "reference command", "reference (warm epoch)", "twin / reference (95% CI)", "verdict",
+         "plain script / reference (95% CI)", "verdict", "reference's intra-op threads (read back)"], rows) + "\n"

@@ -30,9 +30,10 @@ def verdict_text(r, what: str, pairs: str = "process pairs") -> str:
             + stats.inconclusive_detail(v.detectable, v.processes_needed, r.n, TOLERANCE, "the check", pairs) + fair)
 
 
-def summarise(case_id: str, pairs: list[dict]) -> dict:
+def summarise(case_id: str, pairs: list[dict], reference: dict | None = None) -> dict:
     """One case's figures from its process pairs: medians of warm epochs, the ratio twin / plain
-    with its interval, the loss agreement and the fairness verdict."""
+    with its interval, the loss agreement and the fairness verdict; with a reference script
+    (`reference`: its entry in the check's document, benchmarks/plain/reference.py), its column."""
     from benchmarks.analysis import stats
     plain = [p["plain"]["epoch_seconds"][1:] for p in pairs]
     twin = [p["twin"]["epoch_seconds"][1:] for p in pairs]
@@ -40,10 +41,36 @@ def summarise(case_id: str, pairs: list[dict]) -> dict:
     loss_diff = max(float(np.max(np.abs(np.array(p["twin"]["epoch_losses"][0]) - np.array(p["plain"]["epoch_losses"][0]))
                                  / np.abs(np.array(p["plain"]["epoch_losses"][0])))) for p in pairs)
     verdict = verdict_text(r, "the plain script")
-    return {"case": case_id, "plain_s": stats.location(plain).to_dict(), "twin_s": stats.location(twin).to_dict(),
-            "ratio": r.to_dict(), "verdict": verdict, "first_epoch_loss_max_rel_diff": loss_diff,
-            "plain_read_back": pairs[0]["plain"]["read_back"], "twin_read_back": pairs[0]["twin"]["read_back"],
-            "processes": len(pairs)}
+    out = {"case": case_id, "plain_s": stats.location(plain).to_dict(), "twin_s": stats.location(twin).to_dict(),
+           "ratio": r.to_dict(), "verdict": verdict, "first_epoch_loss_max_rel_diff": loss_diff,
+           "plain_read_back": pairs[0]["plain"]["read_back"], "twin_read_back": pairs[0]["twin"]["read_back"],
+           "processes": len(pairs)}
+    if reference is not None:
+        out["reference"] = reference_column(pairs, reference)
+    return out
+
+
+def reference_column(pairs: list[dict], reference: dict) -> dict:
+    """The reference script's column: its warm epochs (epochs 2..E of the first E it printed, the
+    positions the other sides use), twin / reference and plain / reference with the suite's
+    intervals and verdicts. A reference that failed in any process has no figures: its reason."""
+    from benchmarks.analysis import stats
+    col = {"command": reference["command"], "failed": reference.get("failed")}
+    runs = [p.get("reference") for p in pairs]
+    if col["failed"] is None and (not runs or any(r is None for r in runs)):
+        col["failed"] = "not run in every process pair"
+    if col["failed"] is not None:
+        return col
+    ref = [r["epoch_seconds"][1:] for r in runs]
+    twin = [p["twin"]["epoch_seconds"][1:] for p in pairs]
+    plain = [p["plain"]["epoch_seconds"][1:] for p in pairs]
+    tr, pr = stats.ratio(twin, ref), stats.ratio(plain, ref)
+    read = sorted({r["read_back"].get("intra_op_threads") for r in runs}, key=str)
+    col.update({"reference_s": stats.location(ref).to_dict(), "twin_over_reference": tr.to_dict(),
+                "twin_verdict": verdict_text(tr, "the reference script"),
+                "plain_over_reference": pr.to_dict(), "plain_verdict": verdict_text(pr, "the reference script"),
+                "threads_read_back": read, "epochs_reported": sorted({r.get("epochs_reported") for r in runs}, key=str)})
+    return col
 
 
 def overall(pairs_by_case: dict[str, list[dict]]) -> dict:
