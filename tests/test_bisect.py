@@ -140,11 +140,12 @@ def test_the_walks_last_step_trains_what_the_plain_script_trains(tutorial_data, 
 
     import numpy as np
 
-    from benchmarks.plain.common import save_weights
+    from benchmarks.plain.common import save_arrays
+    from shared.workloads.base import flatten
     from shared import training
     from shared.config import ExperimentConfig
     from tests.conftest import REPO
-    save_weights(tmp_path / "w.npz", training.start_weights(ExperimentConfig(), tutorial_data))
+    save_arrays(tmp_path / "w.npz", flatten(training.start_weights(ExperimentConfig(), tutorial_data)))
     env = {**os.environ, "FWBENCH_CACHE": str(corpus_cache)}
     last = next(p for p in bisect.plan(None, probes=False) if p.step.name == "fwbench-env")
     common = ["--threads", "2", "--epochs", "1", "--weights", str(tmp_path / "w.npz"), "--archive", str(archive_path)]

@@ -13,13 +13,15 @@ import numpy as np
 import pytest
 
 from benchmarks.plain import check, summary
-from benchmarks.plain.common import save_weights
+from benchmarks.plain.common import save_arrays
+from shared.workloads.base import flatten
 from shared import registry, training
 from shared.config import ExperimentConfig
 from shared.errors import Unavailable, UserError
 from tests.conftest import REPO, fwbench, one_stderr_line
 
-CASES = [(fw, v) for fw in check.SCRIPTS for v in check._script_variants(fw)]
+SCRIPTS = check._scripts("mlp")
+CASES = [(fw, v) for fw in SCRIPTS for v in check._script_variants(fw, "mlp")]
 
 
 @pytest.mark.corpus
@@ -34,10 +36,10 @@ def test_plain_script_and_twin_compute_the_same_first_epoch(fw, variant, tutoria
     except Unavailable as e:
         pytest.skip(f"{fw}:{variant} is unavailable here: {e}")
     twin_losses = training.run_epoch(twin, training.device_epochs(twin, cfg, tutorial_data)[0])
-    save_weights(tmp_path / "w.npz", weights)
+    save_arrays(tmp_path / "w.npz", flatten(weights))
     out = tmp_path / "plain.json"
     env = {**os.environ, "FWBENCH_CACHE": str(corpus_cache)}
-    p = subprocess.run([sys.executable, "-m", check.SCRIPTS[fw], "--variant", variant, "--epochs", "1",
+    p = subprocess.run([sys.executable, "-m", SCRIPTS[fw], "--variant", variant, "--epochs", "1",
                         "--threads", str(cfg.thread_count), "--weights", str(tmp_path / "w.npz"),
                         "--archive", str(archive_path), "--json", str(out)],
                        capture_output=True, text=True, env=env, cwd=REPO, timeout=600)

@@ -320,12 +320,13 @@ def main(args: argparse.Namespace) -> int:
     args.reference_dir = ref_dir.resolve()
     from benchmarks.analysis.rundata import publish, run_name, staging_dir
     from benchmarks.harness.runner import other_timing_run
-    from benchmarks.plain.common import save_weights
+    from benchmarks.plain.common import save_arrays
     from shared.config import ExperimentConfig
     from shared.dataset import prepare
     from shared.environment import capture
-    from shared.weights import initial_weights, layer_sizes
-    cfg = ExperimentConfig(threads=args.threads)
+    from shared.training import start_weights
+    from shared.workloads.base import flatten
+    cfg = ExperimentConfig(threads=args.threads)  # the default workload's: the reference scripts train the tutorial's MLP
     warning = other_timing_run()
     if warning:
         print(f"fwbench bisect: warning: {warning}", file=sys.stderr)
@@ -334,7 +335,7 @@ def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="fwbench-bisect-") as tmp:
         tmp = Path(tmp)
         weights = tmp / "weights.npz"
-        save_weights(weights, initial_weights(layer_sizes(data.vocab_size, cfg.hidden, data.n_classes), cfg.seed))
+        save_arrays(weights, flatten(start_weights(cfg, data)))
         for k in range(args.pairs):
             for p in (planned if k % 2 == 0 else planned[::-1]):
                 if p.failed:

@@ -41,7 +41,6 @@ from benchmarks.plain.reference import ReferenceFailed
 from benchmarks.plain.summary import TOLERANCE, summarise
 from shared.errors import UserError
 
-SCRIPTS = {"torch": "benchmarks.plain.torch_script", "tensorflow": "benchmarks.plain.tf_script"}
 DEFAULT_CASES = "torch,torch:fused,torch:compile,torch:ftz,torch:sparse,tensorflow,tensorflow:eager,tensorflow:xla,tensorflow:sparse"
 # Relative difference of a first-epoch step loss between twin and plain script, shared weights:
 # both run the same float32 ops in the same order except where the two differ in how they
@@ -51,6 +50,8 @@ LOSS_RTOL = 1e-4
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from benchmarks.model.options import add_workload_argument
+    add_workload_argument(p)
     p.add_argument("--cases", default=DEFAULT_CASES, help=f"FRAMEWORK[:VARIANT],... (default: {DEFAULT_CASES})")
     p.add_argument("--processes", type=int, default=4, help="process pairs per case (default 4)")
     p.add_argument("--epochs", type=int, default=7, help="epochs per process, the first left out (default 7)")
@@ -69,7 +70,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="only rewrite FOLDER/report.md from its plain.json (times nothing)")
 
 
-def _cases(text: str):
+def _scripts(workload: str) -> dict[str, str]:
+    """framework -> the workload's plain script module (Workload.plain)."""
+    from shared import workloads
+    return dict(workloads.get(workload).plain)
+
+
+def _cases(text: str, workload: str):
     from benchmarks.model.cases import parse_case
     out = []
     for item in [t for t in text.split(",") if t.strip()]:
@@ -78,7 +85,7 @@ def _cases(text: str):
             raise UserError(f"case {item!r}: the plain-script check runs on the CPU only")
         if case.overrides:
             raise UserError(f"case {item!r}: the plain scripts take no setting overrides; drop [{item.split('[', 1)[-1]}")
-        script = _script_variants(case.framework)
+        script = _script_variants(case.framework, workload)
         if case.variant not in script:
             raise UserError(f"case {item!r}: the plain {case.framework} script has no variant {case.variant!r}: "
                             f"choose from {', '.join(script)}")
@@ -90,28 +97,32 @@ def _cases(text: str):
     return out
 
 
-def _script_variants(fw: str) -> tuple[str, ...]:
-    if fw not in SCRIPTS:
-        raise UserError(f"no plain script for {fw}: plain scripts exist for {', '.join(SCRIPTS)}")
+def _script_variants(fw: str, workload: str) -> tuple[str, ...]:
+    scripts = _scripts(workload)
+    if fw not in scripts:
+        raise UserError(f"workload {workload} has no plain script for {fw}: it has them for {', '.join(scripts) or 'none'}")
     # read without importing the framework: the tuple literal in the script
     import ast
     import importlib.util
-    src = Path(importlib.util.find_spec(SCRIPTS[fw]).origin).read_text()
+    src = Path(importlib.util.find_spec(scripts[fw]).origin).read_text()
     for node in ast.parse(src).body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "VARIANTS":
             return tuple(ast.literal_eval(node.value))
-    raise RuntimeError(f"{SCRIPTS[fw]} declares no VARIANTS")
+    raise RuntimeError(f"{scripts[fw]} declares no VARIANTS")
 
 
-def _side_command(side: str, case, args, threads: int, weights: Path | None, out: Path) -> list[str]:
+def _side_command(side: str, case, args, threads: int, weights: Path | None, out: Path, workload: str) -> list[str]:
+    """Both sides train the workload's defaults (the plain script's own, the twin's through
+    --workload), with the run's thread budget."""
     common = ["--threads", str(threads), "--json", str(out)]
     if args.archive:
         common += ["--archive", args.archive]
     if side == "plain":
-        cmd = [sys.executable, "-m", SCRIPTS[case.framework], "--variant", case.variant, "--epochs", str(args.epochs)]
+        cmd = [sys.executable, "-m", _scripts(workload)[case.framework], "--variant", case.variant,
+               "--epochs", str(args.epochs)]
         return cmd + (["--weights", str(weights)] if weights else []) + common
     return [sys.executable, "-m", "benchmarks.harness.bare_loop", "--fw", case.framework, "--variant", case.variant,
-            "--rounds", str(args.epochs - 1)] + common
+            "--workload", workload, "--rounds", str(args.epochs - 1)] + common
 
 
 def _references(specs: list[str], cases, init: str) -> dict:
@@ -195,7 +206,8 @@ def main(args: argparse.Namespace) -> int:
     from shared.environment import capture
     from shared.paths import cache_root
     from shared.training import start_weights
-    from benchmarks.plain.common import save_weights
+    from shared.workloads.base import flatten
+    from benchmarks.plain.common import save_arrays
 
     if args.processes < 2:
         raise UserError("--processes must be at least 2: the interval is built from process pairs")
@@ -203,9 +215,11 @@ def main(args: argparse.Namespace) -> int:
         raise UserError("--epochs must be at least 2: the first epoch is left out as warm-up")
     if args.into is not None and not (args.into / "manifest.json").is_file():
         raise UserError(f"--into {args.into}: not a run folder (no manifest.json there)")
-    cases = _cases(args.cases)
+    from shared import workloads
+    workload = workloads.canonical(args.workload)
+    cases = _cases(args.cases, workload)
     references = _references(args.reference, cases, args.init)
-    cfg = ExperimentConfig(threads=args.threads)
+    cfg = ExperimentConfig(workload=workload, threads=args.threads)
     threads = cfg.thread_count
     warning = other_timing_run()
     if warning:
@@ -218,7 +232,7 @@ def main(args: argparse.Namespace) -> int:
         weights = None
         if args.init == "shared":
             weights = tmp / "weights.npz"
-            save_weights(weights, start_weights(cfg, data))
+            save_arrays(weights, flatten(start_weights(cfg, data)))
         pairs = {c.id: [] for c in cases}
         ref_docs = {cid: {**r.to_dict(), "failed": None} for cid, r in references.items()}
         for k in range(args.processes):
@@ -238,11 +252,11 @@ def main(args: argparse.Namespace) -> int:
                                   flush=True)
                         continue
                     out = tmp / f"{case.slug}-{k}-{side}.json"
-                    got[side] = _run_side(_side_command(side, case, args, threads, weights, out), env,
+                    got[side] = _run_side(_side_command(side, case, args, threads, weights, out, workload), env,
                                           f"{side} side of {case.id}")
                 pairs[case.id].append(got)
     results = [summarise(c.id, pairs[c.id], ref_docs.get(c.id)) for c in cases]
-    doc = {"kind": "plain-check", "command": "fwbench plain " + " ".join(sys.argv[2:]), "init": args.init,
+    doc = {"kind": "plain-check", "workload": workload, "command": "fwbench plain " + " ".join(sys.argv[2:]), "init": args.init,
            "epochs": args.epochs, "processes": args.processes, "threads": threads, "tolerance": TOLERANCE,
            "started": datetime.fromtimestamp(t_start, timezone.utc).isoformat(timespec="seconds"),
            "seconds": round(time.time() - t_start, 1), "environment": capture(), "results": results,

@@ -17,8 +17,8 @@ def arguments(prog: str, variants: tuple[str, ...]) -> argparse.Namespace:
     p.add_argument("--threads", type=int, required=True, help="intra-op threads (inter-op: 1)")
     p.add_argument("--epochs", type=int, default=7, help="epochs to time, the first one included")
     p.add_argument("--weights", type=Path, default=None,
-                   help="initial weights (.npz with w0, b0, w1, b1, ...; kernels (in, out)); default: the "
-                        "framework's own initialisation")
+                   help="initial weights (.npz with a0, a1, ...: W0, b0, W1, b1, ...; kernels (in, out)); default: "
+                        "the framework's own initialisation")
     p.add_argument("--config-json", type=Path, default=None, help="the data configuration (default: the tutorial's)")
     p.add_argument("--archive", default=None)
     p.add_argument("--json", type=Path, default=None, help="write the result here (default: stdout)")
@@ -34,16 +34,24 @@ def load_data(args):
     return cfg, prepare(cfg, args.archive)
 
 
-def load_weights(path: Path | None) -> list[tuple[np.ndarray, np.ndarray]] | None:
+def save_arrays(path: Path, arrays) -> None:
+    """A workload's initial weights, flattened (shared/workloads/base.flatten), as a0, a1, ... in
+    order: the one weights file every plain script reads."""
+    np.savez(path, **{f"a{i}": np.asarray(a) for i, a in enumerate(arrays)})
+
+
+def load_arrays(path: Path | None) -> list[np.ndarray] | None:
+    """save_arrays' list, in its order (None: no file given)."""
     if path is None:
         return None
     with np.load(path) as z:
-        n = len(z.files) // 2
-        return [(z[f"w{i}"], z[f"b{i}"]) for i in range(n)]
+        return [z[f"a{i}"] for i in range(len(z.files))]
 
 
-def save_weights(path: Path, layers) -> None:
-    np.savez(path, **{k: a for i, (w, b) in enumerate(layers) for k, a in ((f"w{i}", w), (f"b{i}", b))})
+def load_weights(path: Path | None) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """The MLP's (W (in, out), b) per layer, from save_arrays' file."""
+    arrays = load_arrays(path)
+    return None if arrays is None else list(zip(arrays[0::2], arrays[1::2]))
 
 
 def timed_epochs(run_epoch, epochs: int) -> tuple[list[float], list[list[float]]]:

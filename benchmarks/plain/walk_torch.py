@@ -121,7 +121,7 @@ def load(args):
     cfg = ExperimentConfig()
     d = prepare(cfg, args.archive)
     return (d.x_train, d.y_train, d.x_test, cfg.batch_size, d.x_train.shape[0] // cfg.batch_size,
-            cfg.hidden[0], d.n_classes)
+            cfg.settings.hidden[0], d.n_classes)
 
 
 def dense_batches(kind: str, x, y, bs: int, n: int) -> list:
@@ -165,11 +165,11 @@ def main(argv=None) -> int:
     if args.init == "shared":
         if args.weights is None:
             sys.exit("walk_torch: error: --init shared needs --weights")
-        with np.load(args.weights) as z:
+        with np.load(args.weights) as z:  # benchmarks/plain/common.save_arrays: W0, b0, W1, b1, ... as a0, a1, ...
             with torch.no_grad():
                 for i, layer in enumerate(linears):
-                    layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(z[f"w{i}"].T)))
-                    layer.bias.copy_(torch.from_numpy(z[f"b{i}"]))
+                    layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(z[f"a{2 * i}"].T)))
+                    layer.bias.copy_(torch.from_numpy(z[f"a{2 * i + 1}"]))
     adam = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}[args.adam]
     opt = torch.optim.Adam(model.parameters(), lr=0.01, eps=1e-8, **adam)
     loss_fn = nn.CrossEntropyLoss()
