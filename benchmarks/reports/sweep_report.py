@@ -213,7 +213,8 @@ def write(folder: Path) -> Path:
                      + (f" Given explicitly, over the preset's: {', '.join(req['explicit'])}." if req.get("explicit") else ""))
     done = {v for v, _ in pts}
     missing = [v for v in req["values"] if v not in done]
-    impossible = req.get("impossible") or {}
+    # why a point has no results: the recipe cannot run it, or its scheduler job gave none
+    impossible = {**(req.get("missing") or {}), **(req.get("impossible") or {})}
     if missing:
         parts.append("Points without results: " + "; ".join(
             f"{param}={v}: " + impossible.get(f"{param}={v}", "not run yet or failed (`fwbench sweep --resume` runs it)")
