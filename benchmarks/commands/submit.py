@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from benchmarks.analysis import rundata
@@ -46,6 +47,16 @@ def _why(out: executors.Outcome, status) -> str:
     return f"{told or out.error or f'exit status {status}'} (log: {out.log})"
 
 
+def cli_job(argv: list[str], cwd: str) -> int:
+    """One fwbench command on the node, as typed here (with --executor local and its own --output):
+    its exit status (0 done, 1 a worker failed, 2 bad input the node found). Never raises for
+    those, so the caller reads the status and the node's one line from the job's log."""
+    os.chdir(cwd)
+    from benchmarks.cli import main_entry
+    sys.argv = ["fwbench", *argv]  # the manifest's "command" is the command, not submitit's job runner
+    return main_entry(list(argv))
+
+
 def check_data(plans: list) -> None:
     """Every part's data prepared and checked here before any job is submitted (as a local run
     does before its first worker): a setting the data cannot honour is one line now, not N jobs' logs."""
@@ -72,7 +83,7 @@ def submit_run(args, output: Path, shard, parts: list) -> int:
             extra = {"executor": executors.LOCAL, "output": str(own)}
             if i is not None:
                 extra["shard"] = f"{i}/{shard.of}"
-            todo.append((executors.Part(name, executors.cli_job, (executors.job_argv(argv, **extra), os.getcwd())),
+            todo.append((executors.Part(name, cli_job, (executors.job_argv(argv, **extra), os.getcwd())),
                          own))
         try:
             outcomes = executors.run_parts([p for p, _ in todo], args, jobs, print)
@@ -109,10 +120,10 @@ def _kind(run_dir: Path) -> str | None:
         return None
 
 
-def submit_points(args, folder: Path, points: list[tuple[int, str]], say, created: bool) -> tuple[list, dict]:
-    """Sweep points through a scheduler (a job array, one job per point). Returns (points whose
-    worker failed, {point: why it got no result}); the finished points are in folder/points."""
-    from benchmarks.commands.sweep import run_point_job
+def submit_points(args, folder: Path, points: list[tuple[int, str]], say, created: bool, run_point_job) -> tuple:
+    """Sweep points through a scheduler (a job array, one job per point; `run_point_job` is the
+    sweep's own, run on the node). Returns (points whose worker failed, {point: why it got no
+    result}); the finished points are in folder/points."""
     jobs = _jobs_folder(folder, "points")
     todo = []
     for v, name in points:

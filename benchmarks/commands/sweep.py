@@ -182,6 +182,7 @@ def run_point_job(folder: str, value: int, dest: str, cwd: str) -> dict:
     os.chdir(cwd)
     folder_p = Path(folder)
     req = read_request(folder_p)
+    sys.argv = ["fwbench", *req["argv"]]  # the manifest's "command" is the sweep's, not submitit's job runner
     args = _resume_args(folder_p, req)
     plan = dict(point_plans(args, req))[value]
     try:
@@ -249,7 +250,7 @@ def main(args: argparse.Namespace) -> int:
         if args.executor != executors.LOCAL and todo:
             from benchmarks.commands.submit import submit_points
             failed, lost = submit_points(args, folder, [(v, name) for _, v, _, name in todo], clock.say,
-                                         created=not existed)
+                                         created=not existed, run_point_job=run_point_job)
         for i, v, plan, name in todo if args.executor == executors.LOCAL else []:
             clock.say(f"point {i + 1}/{len(plans)} {name}: running {len(plan.cases)} cases x {plan.processes} processes")
             try:

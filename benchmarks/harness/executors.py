@@ -184,16 +184,6 @@ def _first_line(e: BaseException) -> str:
 
 # --------------------------------------------------------------------------- what a job runs
 
-def cli_job(argv: list[str], cwd: str) -> int:
-    """One fwbench command on the node, as typed here (with --executor local and its own --output):
-    its exit status (0 done, 1 a worker failed, 2 bad input the node found). Never raises for
-    those, so the caller reads the status and the node's one line from the job's log."""
-    os.chdir(cwd)
-    from benchmarks.cli import main_entry
-    sys.stdout.flush()
-    return main_entry(list(argv))
-
-
 def job_argv(argv: list[str], **options: str) -> list[str]:
     """The typed command with options replaced: appended after it, so argparse's last value wins
     whatever spelling the user typed (--executor=slurm, --exec slurm)."""
