@@ -232,6 +232,7 @@ def main(args: argparse.Namespace) -> int:
                         f"{first[0]}: {first[1]}): choose other --values")
     clock = Clock()
     existed = folder.exists()
+    top = next((p for p in reversed([folder, *folder.parents]) if not p.exists()), None)  # the first folder made here
     folder.mkdir(parents=True, exist_ok=True)
     failed, lost = [], {}
     with FolderLock(folder):
@@ -249,8 +250,14 @@ def main(args: argparse.Namespace) -> int:
                 todo.append((i, v, plan, name))
         if args.executor != executors.LOCAL and todo:
             from benchmarks.commands.submit import submit_points
-            failed, lost = submit_points(args, folder, [(v, name) for _, v, _, name in todo], clock.say,
-                                         created=not existed, run_point_job=run_point_job)
+            try:
+                failed, lost = submit_points(args, folder, [(v, name) for _, v, _, name in todo], clock.say,
+                                             created=not existed, run_point_job=run_point_job)
+            except UserError:
+                if top is not None:  # a refused submission leaves nothing this command made
+                    import shutil
+                    shutil.rmtree(top, ignore_errors=True)
+                raise
         for i, v, plan, name in todo if args.executor == executors.LOCAL else []:
             clock.say(f"point {i + 1}/{len(plans)} {name}: running {len(plan.cases)} cases x {plan.processes} processes")
             try:

@@ -20,9 +20,11 @@ missing result, never a silent gap.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -137,12 +139,16 @@ def run_parts(parts: list[Part], args, folder: Path, say: Callable[[str], None])
     kind = args.executor
     folder.mkdir(parents=True, exist_ok=True)
     ex = executor(kind, folder, args, len(parts))
+    told = []
     try:
-        with ex.batch():
+        with _stderr_to(told), ex.batch():
             delayed = [ex.submit(p.fn, *p.args) for p in parts]
     except Exception as e:  # noqa: BLE001 - submitit wraps sbatch's own message; one line of it
-        raise UserError(f"--executor {kind}: the scheduler did not take the jobs ({_first_line(e)}): check that "
+        why = next((ln for ln in reversed(told) if "error" in ln.lower()), None) or _first_line(e)
+        raise UserError(f"--executor {kind}: the scheduler did not take the jobs ({why}): check that "
                         f"`sinfo` answers here, or use --executor local") from None
+    for line in told:  # a submission that worked: whatever sbatch said is passed on
+        print(line, file=sys.stderr)
     jobs = list(delayed)
     say(f"submitted {len(jobs)} job(s) to {kind}: " + ", ".join(f"{p.name} = job {j.job_id}" for p, j in zip(parts, jobs))
         + f"; their logs are in {folder}")
@@ -164,6 +170,24 @@ def run_parts(parts: list[Part], args, folder: Path, say: Callable[[str], None])
                 pass
         raise
     return outcomes
+
+
+@contextlib.contextmanager
+def _stderr_to(lines: list[str]):
+    """What sbatch writes to the inherited stderr during submission, kept as lines instead, so a
+    refused submission is told in one line (the command's), not sbatch's and then ours."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+") as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            lines += [ln.rstrip() for ln in tmp.read().splitlines() if ln.strip()]
 
 
 def _state(job) -> str:
