@@ -128,10 +128,32 @@ for p in (slurm_folder / "points").iterdir():
     if p.name.startswith("batch_size="):
         m = json.loads((p / "manifest.json").read_text())
         assert m["command"].startswith("fwbench sweep batch_size"), m["command"]
-print(f"slurm_local: OK: {len(slurm)} rows (points x cases x phases) with the same structure through "
+print(f"slurm_local: same structure: {len(slurm)} rows (points x cases x phases) with the same structure through "
       f"--executor slurm and --executor local; collected {len(col['parts'])} parts from "
       f"{len(col['machines'])} machine(s), nothing missing")
 EOF
+  # a job that dies (cancelled while it runs): one line, exit status 2, the sweep's results intact
+  local run=(run --archive "$archive" --hidden 16,16 --epochs 2 --batch-size 8 --quick --devices cpu
+             --frameworks torch:eager,torch:fused --phases train_epoch,predict_one --processes 1)
+  set +e
+  PYTHONPATH="$REPO" "$PYTHON" -m benchmarks.cli "${run[@]}" --executor slurm --slurm-time 10 --output "$work/slurm" \
+    >"$work/dies.out" 2>"$work/dies.err" &
+  local pid=$! jid="" rc
+  for _ in $(seq 1 240); do
+    jid=$(squeue -h -t RUNNING -o %i | head -1)
+    [ -n "$jid" ] && break
+    sleep 0.5
+  done
+  [ -n "$jid" ] && scancel "$jid"
+  wait "$pid"; rc=$?
+  set -e
+  [ -n "$jid" ] || die "the run's job never ran"
+  [ "$rc" = 2 ] || die "a cancelled job gave exit status $rc, not 2: $(cat "$work/dies.err")"
+  [ "$(wc -l < "$work/dies.err")" = 1 ] || die "a cancelled job gave more than one line on stderr: $(cat "$work/dies.err")"
+  grep -q "got no result" "$work/dies.err" || die "the cancelled job is not named: $(cat "$work/dies.err")"
+  ls "$work"/slurm/sweeps/*/points/batch_size=4/manifest.json >/dev/null || die "the sweep's results were lost"
+  echo "slurm_local: a cancelled job: $(cat "$work/dies.err")"
+  echo "slurm_local: OK"
 }
 
 cmd=${1:-}

@@ -152,16 +152,13 @@ def run_parts(parts: list[Part], args, folder: Path, say: Callable[[str], None])
     jobs = list(delayed)
     say(f"submitted {len(jobs)} job(s) to {kind}: " + ", ".join(f"{p.name} = job {j.job_id}" for p, j in zip(parts, jobs))
         + f"; their logs are in {folder}")
-    outcomes = []
+    outcomes, noise = [], []
+    import logging
+    log, quiet = logging.getLogger("submitit"), _PollingNoise()
+    log.addFilter(quiet)  # submitit logs each poll's warning to stdout and stderr both
     try:
-        for p, j in zip(parts, jobs):
-            out = Outcome(p, job_id=str(j.job_id), log=Path(j.paths.stderr))
-            try:
-                out.value = j.result()
-            except Exception as e:  # noqa: BLE001 - failed, cancelled, timed out, node lost: all a named gap
-                out.error = f"job {j.job_id} ({_state(j)}) gave no result: {_first_line(e)}"
-            say(f"{p.name}: job {j.job_id} " + ("finished" if out.error is None else f"failed: {out.error}"))
-            outcomes.append(out)
+        with _stderr_to(noise):  # passed on after the wait, less the polling noise
+            _wait(parts, jobs, outcomes, say)
     except BaseException:
         for j in jobs:
             try:
@@ -169,7 +166,33 @@ def run_parts(parts: list[Part], args, folder: Path, say: Callable[[str], None])
             except Exception:  # noqa: BLE001 - best effort: the scheduler may have finished it already
                 pass
         raise
+    finally:
+        log.removeFilter(quiet)
+        for line in noise:
+            if not any(n in line for n in POLLING_NOISE):
+                print(line, file=sys.stderr)
     return outcomes
+
+
+# What status polling prints on a cluster without job accounting (sacct cannot answer; submitit
+# then reads the job's own result files, so nothing is lost): said once per poll, it says nothing.
+POLLING_NOISE = ("accounting storage is disabled", "Bypassing sacct error")
+
+
+class _PollingNoise:
+    def filter(self, record) -> bool:
+        return not any(n in record.getMessage() for n in POLLING_NOISE)
+
+
+def _wait(parts, jobs, outcomes, say) -> None:
+    for p, j in zip(parts, jobs):
+        out = Outcome(p, job_id=str(j.job_id), log=Path(j.paths.stderr))
+        try:
+            out.value = j.result()
+        except Exception as e:  # noqa: BLE001 - failed, cancelled, timed out, node lost: all a named gap
+            out.error = f"job {j.job_id} ({_state(j)}) gave no result: {_first_line(e)}"
+        say(f"{p.name}: job {j.job_id} " + ("finished" if out.error is None else f"failed: {out.error}"))
+        outcomes.append(out)
 
 
 @contextlib.contextmanager

@@ -24,7 +24,9 @@ UNSETTLED = (stats.INCONCLUSIVE, stats.NO_INTERVAL)
 
 
 def machines_of(parts: list[Part]) -> list[Machine]:
-    return list(dict.fromkeys(p.machine for p in parts))
+    """In one order wherever they are listed (by CPU, cores, GPUs), so machine A is the same machine
+    in the collection's report and in the answer, whatever order the folders were given in."""
+    return sorted(dict.fromkeys(p.machine for p in parts), key=lambda m: (m.cpu, m.cores or 0, m.gpus))
 
 
 def side_by_side(parts: list[Part]) -> list[dict]:
@@ -68,6 +70,10 @@ def differences(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     return differ, unsettled
 
 
+def _ordered(row: dict, names: dict[Machine, str]) -> list:
+    return sorted(row["cells"].items(), key=lambda mc: names[mc[0]])
+
+
 def _where(row: dict) -> str:
     point = f"{row['point'][len('point '):]} " if row["point"] else ""
     return f"{point}{row['label']}, {PHASES[row['phase']].label}"
@@ -78,10 +84,10 @@ def difference_lines(rows: list[dict], names: dict[Machine, str]) -> list[str]:
     out = []
     for row in differ:
         out.append(f"verdicts differ: {_where(row)}: " + "; ".join(
-            f"{c['verdict']} on {names[m]}" for m, c in row["cells"].items() if c["verdict"]))
+            f"{c['verdict']} on {names[m]}" for m, c in _ordered(row, names) if c["verdict"]))
     for row in unsettled:
         out.append(f"settled on some machines only: {_where(row)}: " + "; ".join(
-            f"{c['verdict']} on {names[m]}" for m, c in row["cells"].items() if c["verdict"]))
+            f"{c['verdict']} on {names[m]}" for m, c in _ordered(row, names) if c["verdict"]))
     return out
 
 
@@ -93,7 +99,7 @@ def summary_sentence(rows: list[dict], names: dict[Machine, str]) -> str:
         return "No row has a verdict on more than one machine, so no verdicts are compared."
     text = (f"Of {len(shared)} row(s) with a verdict on more than one machine, the verdicts differ in {len(differ)}"
             + (": " + "; ".join(_where(r) + " (" + ", ".join(f"{c['verdict']} on {names[m]}"
-                                                           for m, c in r["cells"].items() if c["verdict"]) + ")"
+                                                           for m, c in _ordered(r, names) if c["verdict"]) + ")"
                                 for r in differ) if differ else "")
             + f"; {len(unsettled)} settled on some machines and not on others.")
     return text
