@@ -188,7 +188,11 @@ def _wait(parts, jobs, outcomes, say) -> None:
     for p, j in zip(parts, jobs):
         out = Outcome(p, job_id=str(j.job_id), log=Path(j.paths.stderr))
         try:
-            out.value = j.result()
+            gone = _until_done(j)
+            if gone:
+                out.error = f"job {j.job_id} ({gone}) gave no result: it ended without writing one"
+            else:
+                out.value = j.result()
         except Exception as e:  # noqa: BLE001 - failed, cancelled, timed out, node lost: all a named gap
             out.error = f"job {j.job_id} ({_state(j)}) gave no result: {_first_line(e)}"
         say(f"{p.name}: job {j.job_id} " + ("finished" if out.error is None else f"failed: {out.error}"))
@@ -211,6 +215,46 @@ def _stderr_to(lines: list[str]):
             os.close(saved)
             tmp.seek(0)
             lines += [ln.rstrip() for ln in tmp.read().splitlines() if ln.strip()]
+
+
+# SLURM job states after which no result will come (scontrol's words).
+ENDED = {"CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL", "DEADLINE",
+         "COMPLETED", "SPECIAL_EXIT", "REVOKED"}
+GRACE_S = 20  # a job's result file may land on a shared file system a little after the job ends
+POLL_S = 2
+
+
+def _until_done(job) -> str | None:
+    """Wait for a job; None when submitit sees it done (result or error), else the state in which
+    the controller says it ended without a result. submitit reads job states from accounting
+    (sacct); on a cluster without accounting it cannot tell a cancelled job from a running one and
+    would wait for ever, so the controller's own view (scontrol) is asked as well."""
+    import time
+    ended_at = None
+    while not job.done():
+        if type(job).__name__ == "SlurmJob":
+            state = _controller_state(str(job.job_id))
+            if state in ENDED:
+                ended_at = ended_at or time.monotonic()
+                if time.monotonic() - ended_at > GRACE_S and not job.done():
+                    return state
+        time.sleep(POLL_S)
+    return None
+
+
+def _controller_state(job_id: str) -> str | None:
+    """The job's state as slurmctld tells it; "PURGED" once the controller no longer knows the job."""
+    import subprocess
+    try:
+        proc = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0:
+        return "PURGED" if "invalid job id" in (proc.stderr or "").lower() else None
+    for token in proc.stdout.split():
+        if token.startswith("JobState="):
+            return token.split("=", 1)[1]
+    return None
 
 
 def _state(job) -> str:
