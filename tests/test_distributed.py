@@ -353,3 +353,18 @@ def test_real_single_node_slurm(tmp_path):
                           env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "slurm_local: same structure: 8 rows" in proc.stdout and "slurm_local: OK" in proc.stdout
+
+
+def test_a_sweep_whose_points_ran_on_two_machines_says_so(tmp_path):
+    """Scheduler jobs may land on different node types: the sweep report warns, collect splits."""
+    folder = _sweep(tmp_path / "s", [32, 64], None)
+    _run(folder / "points" / "batch_size=64", 0.5, OTHER)  # rewritten: this point ran elsewhere
+    from benchmarks.reports import sweep_report
+    text = sweep_report.write(folder).read_text()
+    assert ("Warning: the points ran on 2 different machines (Synthetic CPU @ 3.0GHz, 2 usable cores: batch_size=32; "
+            "Other CPU @ 2.0GHz, 8 usable cores: batch_size=64)") in text
+    parts = col.find([folder])
+    assert sorted((p.machine.cpu, p.name) for p in parts) == [("Other CPU @ 2.0GHz", "point batch_size=64"),
+                                                              ("Synthetic CPU @ 3.0GHz", "point batch_size=32")]
+    assert sorted((m.cpu, n) for m, _, _, n in col.missing(parts)) == [("Other CPU @ 2.0GHz", "point batch_size=32"),
+                                                                       ("Synthetic CPU @ 3.0GHz", "point batch_size=64")]

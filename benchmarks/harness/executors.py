@@ -52,9 +52,9 @@ def add_executor_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--slurm-time", type=int, default=None, metavar="MINUTES",
                    help=f"--executor slurm: each job's time limit in minutes (default {SLURM_TIME_MIN})")
     p.add_argument("--slurm-exclusive", action=argparse.BooleanOptionalAction, default=True,
-                   help="--executor slurm: a node of its own per job, so nothing else runs beside a timing "
-                        "(default on; --no-slurm-exclusive on clusters that forbid it, stated in the manifest's "
-                        "warnings by the concurrent-run check only when fwbench itself overlaps)")
+                   help="--executor slurm: a node of its own per job, so nothing else runs beside a timing (default "
+                        "on); --no-slurm-exclusive only where the cluster forbids it: other jobs may then share the "
+                        "node and disturb the timings")
     p.add_argument("--slurm-option", action="append", default=[], metavar="KEY=VALUE",
                    help="--executor slurm: any other sbatch option, e.g. --slurm-option account=proj "
                         "--slurm-option constraint=epyc --slurm-option gres=gpu:1 (repeatable)")

@@ -222,6 +222,14 @@ def write(folder: Path) -> Path:
     lost = [f"{param}={v}: {n}" for v, run in pts for n in run.notes]
     if lost:  # a point's lost worker results, named as in a run's own report
         parts += ["## Missing results", "\n".join(f"- {md_escape(n)}" for n in lost)]
+    from benchmarks.analysis.collection import machine_of
+    seen = list(dict.fromkeys(machine_of(run.manifest) for _, run in pts))
+    if len(seen) > 1:  # scheduler jobs on different node types: the fits below mix machines
+        parts.append(f"Warning: the points ran on {len(seen)} different machines ("
+                     + "; ".join(f"{m.label}: {param}=" + ", ".join(str(v) for v, run in pts
+                                                                    if machine_of(run.manifest) == m) for m in seen)
+                     + "), so the exponents and crossovers below mix machines: pin one node type "
+                       "(--slurm-option constraint=...), or `fwbench collect` the folder to see each machine apart.")
     if pts:
         m = pts[0][1].manifest
         env = m.get("environment") or {}
