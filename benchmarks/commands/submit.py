@@ -108,7 +108,8 @@ def submit_run(args, output: Path, shard, parts: list) -> int:
         raise UserError(f"{len(lost)} of {len(parts)} part(s) got no result: "
                         + "; ".join(f"{k}: {why}" for k, why in lost.items())
                         + (f"; the others are kept in {output / 'runs'}" if kept else "")
-                        + ": rerun the missing part(s), e.g. with --shard I/N")
+                        + (": rerun the missing part(s) alone with --shard I/N" if shard is not None
+                           else ": run the command again"))
     return 0
 
 
