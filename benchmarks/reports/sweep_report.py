@@ -161,7 +161,8 @@ def figure(frame, fitted: list[dict], param: str, phase: str, column: str, path:
         sx.set_ylabel("speedup (95% CI)", fontsize=8)
         sx.set_xlabel(param)
         sx.grid(alpha=0.3, which="both")
-        sx.legend(fontsize=6)
+        if sx.get_legend_handles_labels()[0]:  # a sweep with one finished point has no series to name
+            sx.legend(fontsize=6)
     else:
         ax.set_ylim(bottom=0)
         ax.set_xlabel(param)
