@@ -182,6 +182,11 @@ def test_collect_gathers_names_missing_refuses_overlap(world, shard_runs, tmp_pa
     # the same folder reached twice
     proc = fwbench(world, "collect", str(shard_runs), str(runs[0]), "--output", str(tmp_path / "twice"))
     one_line(proc, "reached twice")
+    # a results folder holding an earlier collection: the collection's copies are not counted again
+    (shard_runs / "collections").mkdir(exist_ok=True)
+    shutil.copytree(tmp_path / "all", shard_runs / "collections" / "earlier")
+    assert len(col.find([shard_runs])) == 2 and len(col.find([shard_runs / "collections" / "earlier"])) == 2
+    shutil.rmtree(shard_runs / "collections")
     # an existing collection is never written over
     proc = fwbench(world, "collect", str(shard_runs), "--output", str(tmp_path / "all"))
     one_line(proc, "exists: name a new folder")

@@ -176,8 +176,11 @@ def _walk(folder: Path, depth: int) -> list[Part]:
         return []
     out = []
     for child in sorted(folder.iterdir()):
-        # results/latest is a link to a run already in runs/: following it would count that run twice
-        if child.is_dir() and not child.is_symlink() and child.name not in SKIP and not child.name.startswith("."):
+        # results/latest is a link to a run already in runs/, and an earlier collection inside the
+        # folder holds copies of parts found beside it: entering either would count parts twice
+        # (a collection named itself is read like any folder)
+        if child.is_dir() and not child.is_symlink() and child.name not in SKIP and not child.name.startswith(".") \
+                and not (child / COLLECTION_FILE).is_file():
             out += _walk(child, depth + 1)
     return out
 
