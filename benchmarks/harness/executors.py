@@ -138,7 +138,11 @@ def run_parts(parts: list[Part], args, folder: Path, say: Callable[[str], None])
     submitit files, which the caller removes. Ctrl-C or SIGTERM while waiting cancels the jobs."""
     kind = args.executor
     folder.mkdir(parents=True, exist_ok=True)
-    ex = executor(kind, folder, args, len(parts))
+    try:
+        ex = executor(kind, folder, args, len(parts))
+    except Exception as e:  # noqa: BLE001 - submitit checks the parameters (an --slurm-option it names itself)
+        raise UserError(f"--executor {kind}: submitit refused the job parameters ({_first_line(e)}): check "
+                        f"--slurm-option") from None
     told = []
     try:
         with _stderr_to(told), ex.batch():
