@@ -97,8 +97,9 @@ def run_part(folder: Path) -> Part:
     what = {"config": config, "cases": cases, "phases": m.get("phases"), "rounds": m.get("rounds"),
             "processes": m.get("processes"), "min_effect": m.get("min_effect"), "kind": kind,
             "aa_pairs": m.get("aa_pairs")}
-    about = (f"{kind} run of {', '.join(str(c) for c in cases if not str(c).startswith('shared:'))} "
-             f"({', '.join(m.get('phases') or [])})")
+    workload = f"{config['workload']} workload, " if config.get("workload") else ""
+    about = (f"{kind} run ({workload}{', '.join(str(c) for c in cases if not str(c).startswith('shared:'))}) "
+             f"of {', '.join(m.get('phases') or [])}")
     return Part(folder, machine_of(m), str((m.get("environment") or {}).get("host")), f"run-{_digest(what)}", about,
                 "whole run" if of == 1 else f"shard {index}/{of}", index, of,
                 tuple("whole run" if of == 1 else f"shard {i}/{of}" for i in range(1, of + 1)),
@@ -115,7 +116,9 @@ def sweep_parts(folder: Path) -> list[Part]:
     every = sorted(shard.get("values") if shard else values)
     what = {k: req.get(k) for k in ("param", "frameworks", "phases", "processes", "rounds", "preset")}
     what.update(values=every, config=_config(req.get("argv")))
-    about = f"sweep of {param} over {', '.join(str(v) for v in every)} ({req.get('frameworks')})"
+    workload = (what["config"] or {}).get("workload")
+    about = (f"sweep of {param} over {', '.join(str(v) for v in every)} "
+             f"({f'{workload} workload, ' if workload else ''}{req.get('frameworks')})")
     names = tuple(f"point {point_name(param, v)}" for v in every)
     found = [(pos, v, folder / POINTS / point_name(param, v)) for pos, v in enumerate(every)]
     found = [(pos, v, p, _read(p / MANIFEST)) for pos, v, p in found if (p / MANIFEST).is_file()]
