@@ -300,6 +300,14 @@ def test_shards_from_two_machines_are_each_missing_the_other(tmp_path):
         col.check(col.find([tmp_path / "r2", tmp_path / "r3"]))
 
 
+@pytest.mark.parametrize("shard", [{"index": 3, "of": 2, "cases": []}, {"index": "1", "of": 2, "cases": []},
+                                   {"index": 1, "of": 2, "cases": "torch"}])
+def test_a_damaged_shard_record_is_one_line(tmp_path, shard):
+    _run(tmp_path / "r", 0.5, shard=shard)
+    with pytest.raises(UserError, match="is not I/N"):
+        col.find([tmp_path / "r"])
+
+
 def _sweep(folder: Path, values: list[int], shard: dict | None, env: dict | None = None) -> Path:
     argv = ["sweep", "batch_size", "--values", ",".join(map(str, shard["values"] if shard else values)),
             "--hidden", "16,16", "--shard", f"{shard['index']}/{shard['of']}" if shard else "1/1"]

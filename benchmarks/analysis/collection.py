@@ -89,8 +89,8 @@ def run_part(folder: Path) -> Part:
     m = _read(folder / MANIFEST)
     shard = m.get("shard") if isinstance(m.get("shard"), dict) else None
     cases = shard.get("cases") if shard else [c.get("id") for c in m.get("cases") or [] if isinstance(c, dict)]
-    index, of = (int(shard.get("index", 0)), int(shard.get("of", 0))) if shard else (1, 1)
-    if not 1 <= index <= of:
+    index, of = (shard.get("index"), shard.get("of")) if shard else (1, 1)
+    if not (isinstance(index, int) and isinstance(of, int) and 1 <= index <= of and isinstance(cases, list)):
         raise UserError(f"{folder / MANIFEST}: its shard record {shard!r} is not I/N: collect folders that fwbench wrote")
     config = {k: v for k, v in (m.get("config") or {}).items() if k not in ("threads", "resolved_threads")}
     kind = m.get("kind")
