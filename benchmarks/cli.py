@@ -24,6 +24,8 @@ COMMANDS = {
     "workloads": ("benchmarks.commands.workloads", "list the networks a run can measure, with their settings and recipes"),
     "bisect": ("benchmarks.plain.bisect", "walk from an independent PyTorch script to fwbench's plain script and twin, "
                                           "one difference at a time, each step timed interleaved against the last"),
+    "collect": ("benchmarks.commands.collect", "gather run and sweep folders from several machines or shards into "
+                                               "one collection, each machine on its own"),
     "noise": ("benchmarks.commands.noise", "the noise study and A/A calibration: how far processes spread, how often "
                                            "identical cases are called different"),
 }
@@ -53,6 +55,7 @@ def main_entry(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(command if command in COMMANDS else None).parse_args(argv)
+    args._argv = list(argv)  # as typed: a scheduler's job reruns it on its node (benchmarks/harness/executors.py)
     # SIGTERM unwinds like Ctrl-C, so every `finally` and `except BaseException` that removes a
     # staging folder runs; the default action would kill the process with its leftovers.
     previous = signal.signal(signal.SIGTERM, _terminate)

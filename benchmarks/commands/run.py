@@ -55,6 +55,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                         "train_epoch=2+1,first_epoch=1: for workloads whose rounds take minutes (all 20 groups); "
                         "recorded in the run and stated in its report")
     p.add_argument("--force", action="store_true", help="allow --threads above the usable cores (recorded in the report)")
+    from benchmarks.harness.executors import add_executor_arguments
+    add_executor_arguments(p)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -222,14 +224,52 @@ def command_line() -> str:
     return shlex.join(["fwbench", *sys.argv[1:]]) if Path(sys.argv[0]).name == "fwbench" else shlex.join(sys.argv)
 
 
+def shard_plan(plan, index: int, of: int):
+    """Part `index` of `of` of the plan (benchmarks/model/shards.py): its share of the cases with
+    their baselines, never "full" (so never results/latest), the whole plan's cases recorded."""
+    import dataclasses
+    from benchmarks.model import cases as cs, shards
+    if plan.duet_cores or plan.pairs:
+        raise UserError("--shard splits a run's cases into comparisons against their baselines; a duet or an A/A "
+                        "run is a single comparison: drop --shard")
+    base = {c.id for c in cs.baselines(plan.cases, plan.baseline).values()}
+    cases = shards.split_cases(plan.cases, base, index, of, "the matrix" if plan.kind == "matrix" else "the run")
+    ids = {c.id for c in cases}
+    return dataclasses.replace(
+        plan, cases=cases, unavailable={k: v for k, v in plan.unavailable.items() if k in ids},
+        kind="partial" if plan.kind == "full" else plan.kind,
+        label=f"{plan.label or plan.kind + ' run'}, shard {index}/{of}",
+        shard={"index": index, "of": of, "cases": [c.id for c in plan.cases]})
+
+
 def main(args: argparse.Namespace) -> int:
-    from benchmarks.analysis import rundata
-    from benchmarks.harness.runner import Clock, FolderLock, RunFailed, run_plan
+    from benchmarks.harness import executors
+    from benchmarks.model import shards
 
     output = Path(args.output)
     if output.exists() and not output.is_dir():
         raise UserError(f"--output {output} is not a folder: name a folder for the run folders")
+    shard = shards.parse(args.shard)
+    executors.check(args)
     plan = plan_from_args(args)
+    parts = [(None, plan)] if shard is None else [(i, shard_plan(plan, i, shard.of)) for i in shard.parts]
+    if args.executor != executors.LOCAL:
+        from benchmarks.commands.submit import check_data, submit_run
+        check_data([p for _, p in parts])  # what the data cannot honour is bad input here, not on the node
+        return submit_run(args, output, shard, parts)
+    status = 0
+    for i, part in parts:
+        if i is not None and len(parts) > 1:
+            print(f"--- shard {i}/{shard.of}: {len(part.cases)} cases", flush=True)
+        status = max(status, _run_here(args, part, output))
+    return status
+
+
+def _run_here(args: argparse.Namespace, plan, output: Path) -> int:
+    """One plan (a whole run or one shard) in this process: today's `fwbench run`."""
+    from benchmarks.analysis import rundata
+    from benchmarks.harness.runner import Clock, FolderLock, RunFailed, run_plan
+
     clock = Clock()
     existed = output.exists()
     with FolderLock(output):

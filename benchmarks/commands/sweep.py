@@ -131,27 +131,21 @@ def read_request(folder: Path) -> dict:
     return req
 
 
-def main(args: argparse.Namespace) -> int:
-    from benchmarks.reports import sweep_report
-    from benchmarks.harness.runner import Clock, FolderLock, RunFailed, run_plan
+def _resume_args(folder: Path, req: dict) -> argparse.Namespace:
+    """The sweep's own options, parsed again from its sweep.json (--resume, and a scheduler's job)."""
+    from benchmarks.cli import build_parser
+    import contextlib
+    import io
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # argparse's usage text: several lines
+            return build_parser("sweep").parse_args(req["argv"])  # the original options, exactly
+    except SystemExit:  # argparse's own message is several lines and exit 2: one line instead
+        raise UserError(f"{folder / SWEEP_FILE}: its 'argv' {req['argv']!r} is not a valid sweep command line: "
+                        f"start a new sweep") from None
 
-    if args.resume is not None:
-        folder = args.resume
-        req = read_request(folder)
-        from benchmarks.cli import build_parser
-        import contextlib
-        import io
-        try:
-            with contextlib.redirect_stderr(io.StringIO()):  # argparse's usage text: several lines
-                args = build_parser("sweep").parse_args(req["argv"])  # the original options, exactly
-        except SystemExit:  # argparse's own message is several lines and exit 2: one line instead
-            raise UserError(f"{folder / SWEEP_FILE}: its 'argv' {req['argv']!r} is not a valid sweep command line: "
-                            f"start a new sweep") from None
-    else:
-        req = request_from_args(args)
-        req["argv"] = sys.argv[sys.argv.index("sweep"):] if "sweep" in sys.argv else ["sweep", *sys.argv[1:]]
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        folder = Path(args.output) / "sweeps" / f"{stamp}-{req['param']}"
+
+def point_plans(args: argparse.Namespace, req: dict) -> list:
+    """(value, plan) for each of the request's points, every one validated before any runs."""
     param = parameters(getattr(args, "workload", None))[req["param"]]
     # Apply the request to the run options, then validate all points before any runs.
     args.frameworks, args.phases, args.processes = req["frameworks"], req["phases"], req["processes"]
@@ -162,6 +156,65 @@ def main(args: argparse.Namespace) -> int:
         plan.rounds = {**{k: Rounds(**r) for k, r in (req.get("rounds") or {}).items()}, **plan.rounds}
         plan.kind, plan.label, plan.command = "sweep", f"sweep point {point_name(param.name, v)}", command_line()
         plans.append((v, plan))
+    return plans
+
+
+def apply_shard(req: dict, text: str | None) -> dict:
+    """--shard I/N of a sweep: its dealt share of the points (benchmarks/model/shards.py), the whole
+    sweep's values recorded so `fwbench collect` can name the parts it lacks."""
+    from benchmarks.model import shards
+    shard = shards.parse(text)
+    if shard is None:
+        return req
+    if shard.index is None:
+        raise UserError(f"--shard {text}: each point of a sweep is a run of its own already, so there is nothing to "
+                        f"run part by part: give one part, e.g. --shard 1/{shard.of}, or drop --shard")
+    return {**req, "values": shards.split_values(req["values"], shard.index, shard.of),
+            "shard": {"index": shard.index, "of": shard.of, "values": list(req["values"])}}
+
+
+def run_point_job(folder: str, value: int, dest: str, cwd: str) -> dict:
+    """One sweep point on a scheduler's node (benchmarks/harness/executors.py): the plan built here,
+    on the node (its cores, its GPU), from the sweep's sweep.json; published under `dest`, which the
+    submitting process moves into the sweep's points/."""
+    import os
+    from benchmarks.harness.runner import Clock, RunFailed, run_plan
+    os.chdir(cwd)
+    folder_p = Path(folder)
+    req = read_request(folder_p)
+    sys.argv = ["fwbench", *req["argv"]]  # the manifest's "command" is the sweep's, not submitit's job runner
+    args = _resume_args(folder_p, req)
+    plan = dict(point_plans(args, req))[value]
+    try:
+        return {"path": str(run_plan(plan, Path(dest), Clock(), name=point_name(req["param"], value)))}
+    except RunFailed as e:
+        return {"failed": str(e.path)}
+
+
+def main(args: argparse.Namespace) -> int:
+    from benchmarks.harness import executors
+    from benchmarks.reports import sweep_report
+    from benchmarks.harness.runner import Clock, FolderLock, RunFailed, run_plan
+
+    executors.check(args)
+    if args.resume is not None:
+        if args.shard is not None:
+            raise UserError("--resume finishes the sweep folder's own points (its shard, if it has one): drop --shard")
+        folder = args.resume
+        req = read_request(folder)
+        executor_args = args  # how to run the rest is this command's choice; what to run is the sweep's
+        args = _resume_args(folder, req)
+        for key in ("executor", "slurm_partition", "slurm_time", "slurm_exclusive", "slurm_option"):
+            setattr(args, key, getattr(executor_args, key))
+    else:
+        req = apply_shard(request_from_args(args), args.shard)
+        typed = getattr(args, "_argv", None) or sys.argv
+        req["argv"] = typed[typed.index("sweep"):] if "sweep" in typed else ["sweep", *typed[1:]]
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        tail = f"-shard{req['shard']['index']}of{req['shard']['of']}" if req.get("shard") else ""
+        folder = Path(args.output) / "sweeps" / f"{stamp}-{req['param']}{tail}"
+    param = parameters(getattr(args, "workload", None))[req["param"]]
+    plans = point_plans(args, req)
     # Every point's data first: a setting the data cannot honour (a vocabulary size above V) is
     # bad input for the whole sweep; a point the recipe cannot run (a batch larger than the
     # training set) is reported as impossible and the others run.
@@ -178,20 +231,34 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"no point of this sweep can run ({len(impossible)} of {len(plans)} impossible; "
                         f"{first[0]}: {first[1]}): choose other --values")
     clock = Clock()
+    existed = folder.exists()
+    top = next((p for p in reversed([folder, *folder.parents]) if not p.exists()), None)  # the first folder made here
     folder.mkdir(parents=True, exist_ok=True)
-    failed = []
+    failed, lost = [], {}
     with FolderLock(folder):
         if not (folder / SWEEP_FILE).is_file():
             write_atomic(folder / SWEEP_FILE, json.dumps({**req, "started_utc": datetime.now(timezone.utc)
                                                           .strftime("%Y-%m-%dT%H:%M:%SZ")}, indent=2))
+        todo = []
         for i, (v, plan) in enumerate(plans):
             name = point_name(param.name, v)
             if name in impossible:
                 clock.say(f"point {i + 1}/{len(plans)} {name}: impossible: {impossible[name]}")
-                continue
-            if (folder / POINTS / name / "manifest.json").is_file():
+            elif (folder / POINTS / name / "manifest.json").is_file():
                 clock.say(f"point {i + 1}/{len(plans)} {name}: done earlier, kept")
-                continue
+            else:
+                todo.append((i, v, plan, name))
+        if args.executor != executors.LOCAL and todo:
+            from benchmarks.commands.submit import submit_points
+            try:
+                failed, lost = submit_points(args, folder, [(v, name) for _, v, _, name in todo], clock.say,
+                                             created=not existed, run_point_job=run_point_job)
+            except UserError:
+                if top is not None:  # a refused submission leaves nothing this command made
+                    import shutil
+                    shutil.rmtree(top, ignore_errors=True)
+                raise
+        for i, v, plan, name in todo if args.executor == executors.LOCAL else []:
             clock.say(f"point {i + 1}/{len(plans)} {name}: running {len(plan.cases)} cases x {plan.processes} processes")
             try:
                 run_plan(plan, folder / POINTS, Clock(quiet=True), name=name)
@@ -202,9 +269,17 @@ def main(args: argparse.Namespace) -> int:
             clock.say(f"point {i + 1}/{len(plans)} {name}: done")
         state = json.loads((folder / SWEEP_FILE).read_text())
         state.setdefault("impossible", {}).update(impossible)
+        missing = {**(state.get("missing") or {}), **lost}
+        missing = {k: why for k, why in missing.items() if not (folder / POINTS / k / "manifest.json").is_file()}
+        if missing or "missing" in state:
+            state["missing"] = missing
         write_atomic(folder / SWEEP_FILE, json.dumps(state, indent=2))
         path = sweep_report.write(folder)
     clock.say(f"sweep report: {path}")
+    if lost:  # a job that gave no result: a named missing point, the finished ones kept
+        raise UserError(f"{len(lost)} point(s) got no result from the scheduler: "
+                        + "; ".join(f"{k}: {why}" for k, why in lost.items())
+                        + f"; the others are in {folder}: `fwbench sweep --resume {folder}` reruns the missing ones")
     if failed:  # like a run with a failed worker: the report is written, the exit status says so
         clock.say(f"{len(failed)} point(s) failed: {', '.join(failed)}; `fwbench sweep --resume {folder}` reruns them")
         return 1

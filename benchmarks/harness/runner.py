@@ -62,6 +62,7 @@ class Plan:
     duet_cores: list[int] | None = None  # --duet: the pair's two cores (None: not a duet; see duet_runner)
     pairs: dict[str, str] = field(default_factory=dict)  # --aa: copy id -> original id (each copy's baseline)
     pilot: dict | None = None  # --pilot: the estimates and the choice (benchmarks/analysis/pilot.py)
+    shard: dict | None = None  # --shard: {index, of, cases: the whole plan's case ids} (benchmarks/model/shards.py)
 
     def rounds_of(self, phase: str) -> Rounds:
         return self.rounds.get(phase) or rounds_for(phase, self.quick)
@@ -344,6 +345,7 @@ def run_plan(plan: Plan, dest: Path, clock: Clock | None = None, env: dict | Non
             "baselines": {dev: c.id for dev, c in base.items()},
             **({"aa_pairs": plan.pairs} if plan.pairs else {}),
             **({"pilot": plan.pilot} if plan.pilot else {}),
+            **({"shard": plan.shard} if plan.shard else {}),
             "threads": {"intra_op": plan.cfg.thread_count, "inter_op": INTEROP_THREADS,
                         "env": thread_env(plan.cfg.thread_count)},
             "execution": {"pin": plan.affinity, "gc": plan.gc},

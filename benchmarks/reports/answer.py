@@ -38,6 +38,7 @@ GPU = Path("gpu-h200") / "runs"
 ACCURACY = Path("accuracy-cpu") / "tutorial-native-seeds0-9.json"
 SWEEPS = Path("sweeps")
 NOISE = Path("noise-cpu")  # the noise study and A/A calibration (fwbench noise)
+MACHINES = Path("machines")  # a committed `fwbench collect` of several machines, when there is one
 REFRESH = "python scripts/refresh_readme.py"
 
 
@@ -362,13 +363,37 @@ def noise_findings(results: Path) -> list[Finding]:
     return [Finding("noise", text, [("noise study", folder / "report.md")])]
 
 
+# --------------------------------------------------------------------------- machines side by side
+
+def machine_findings(results: Path) -> list[Finding]:
+    """Each collected machine on its own, per plan, and where their verdicts differ
+    (benchmarks/reports/machines.py); none until a collection is committed under results/machines."""
+    from benchmarks.analysis import collection as col
+    from benchmarks.reports import machines
+    folder = results / MACHINES
+    if not (folder / col.COLLECTION_FILE).is_file():
+        return []
+    parts = col.find([folder])
+    col.check(parts)
+    names = machines.machine_names(machines.machines_of(parts))
+    rows = machines.side_by_side(parts)
+    out = []
+    for plan in dict.fromkeys(p.plan for p in parts):
+        mine = [p for p in parts if p.plan == plan]
+        who = "; ".join(f"{names[m]}: {m.label}" for m in machines.machines_of(mine))
+        text = (f"Machines side by side, {mine[0].about} ({who}): "
+                + machines.summary_sentence([r for r in rows if r["plan"] == plan], names))
+        out.append(Finding("machines side by side", text, [("collection report", folder / "report.md")]))
+    return out
+
+
 # --------------------------------------------------------------------------- assembling
 
 def findings(results: Path) -> list[Finding]:
     fig = results / "fig-accuracy-seeds.png"
     out = [*default_findings(results), *best_findings(results), *why_findings(results),
            *accuracy_findings(results, fig if fig.is_file() else None), *crossover_findings(results),
-           *gpu_findings(results), *noise_findings(results)]
+           *gpu_findings(results), *noise_findings(results), *machine_findings(results)]
     return out
 
 

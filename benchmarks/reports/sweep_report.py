@@ -161,7 +161,8 @@ def figure(frame, fitted: list[dict], param: str, phase: str, column: str, path:
         sx.set_ylabel("speedup (95% CI)", fontsize=8)
         sx.set_xlabel(param)
         sx.grid(alpha=0.3, which="both")
-        sx.legend(fontsize=6)
+        if sx.get_legend_handles_labels()[0]:  # a sweep with one finished point has no series to name
+            sx.legend(fontsize=6)
     else:
         ax.set_ylim(bottom=0)
         ax.set_xlabel(param)
@@ -213,7 +214,8 @@ def write(folder: Path) -> Path:
                      + (f" Given explicitly, over the preset's: {', '.join(req['explicit'])}." if req.get("explicit") else ""))
     done = {v for v, _ in pts}
     missing = [v for v in req["values"] if v not in done]
-    impossible = req.get("impossible") or {}
+    # why a point has no results: the recipe cannot run it, or its scheduler job gave none
+    impossible = {**(req.get("missing") or {}), **(req.get("impossible") or {})}
     if missing:
         parts.append("Points without results: " + "; ".join(
             f"{param}={v}: " + impossible.get(f"{param}={v}", "not run yet or failed (`fwbench sweep --resume` runs it)")
@@ -221,6 +223,14 @@ def write(folder: Path) -> Path:
     lost = [f"{param}={v}: {n}" for v, run in pts for n in run.notes]
     if lost:  # a point's lost worker results, named as in a run's own report
         parts += ["## Missing results", "\n".join(f"- {md_escape(n)}" for n in lost)]
+    from benchmarks.analysis.collection import machine_of
+    seen = list(dict.fromkeys(machine_of(run.manifest) for _, run in pts))
+    if len(seen) > 1:  # scheduler jobs on different node types: the fits below mix machines
+        parts.append(f"Warning: the points ran on {len(seen)} different machines ("
+                     + "; ".join(f"{m.label}: {param}=" + ", ".join(str(v) for v, run in pts
+                                                                    if machine_of(run.manifest) == m) for m in seen)
+                     + "), so the exponents and crossovers below mix machines: pin one node type "
+                       "(--slurm-option constraint=...), or `fwbench collect` the folder to see each machine apart.")
     if pts:
         m = pts[0][1].manifest
         env = m.get("environment") or {}
