@@ -89,13 +89,7 @@ def run_check(cfg: ExperimentConfig, data, cases: tuple[str, str], seeds: int, l
     a, b = ids
     acc = {c: [s["cases"][c]["accuracy"] for s in per_seed] for c in ids}
     interval = metrics.welch_interval(acc[a], acc[b])
-    if cfg.optimizer == "native":
-        rules = metrics.native_rules(acc, cfg.accuracy_floor)
-    else:  # strict and sgd: the same formula on both sides
-        rules = metrics.strict_rules([s["first_epoch_step_loss_max_rel"] for s in per_seed],
-                                     [s["agreement"] for s in per_seed], [s["accuracy_difference"] for s in per_seed],
-                                     workloads.get(cfg.workload).tolerances)
-    return {
+    res = {
         "config": cfg.to_dict(),
         "optimizer": cfg.optimizer,
         "cases": list(ids),
@@ -108,6 +102,38 @@ def run_check(cfg: ExperimentConfig, data, cases: tuple[str, str], seeds: int, l
         "median_abs_accuracy_difference": float(np.median(np.abs([s["accuracy_difference"] for s in per_seed]))),
         "workload": cfg.workload,
         "accuracy_target": cfg.accuracy_floor,
-        "rules": [r.to_dict() for r in rules],
-        "holds": metrics.parity_holds(rules),
     }
+    return judge(res)
+
+
+def judge(res: dict) -> dict:
+    """The rules of the check's mode and the verdict, from its recorded figures (so a stored check is
+    judged again by the rules in force: fwbench check --rewrite)."""
+    a, b = res["cases"]
+    per_seed = res["per_seed"]
+    acc = {c: [s["cases"][c]["accuracy"] for s in per_seed] for c in (a, b)}
+    res.pop("accuracy_parity", None)
+    if res["optimizer"] == "native":
+        rules = metrics.native_rules(acc, accuracy_floor(res))
+        res["accuracy_parity"] = metrics.accuracy_equivalence(acc[a], acc[b]).to_dict()
+    else:  # strict and sgd: the same formula on both sides, as close as the workload's tolerances
+        rules = metrics.strict_rules([s["first_epoch_step_loss_max_rel"] for s in per_seed],
+                                     [s["agreement"] for s in per_seed], [s["accuracy_difference"] for s in per_seed],
+                                     workloads.get(_config(res).workload).tolerances)
+    res["rules"] = [r.to_dict() for r in rules]
+    res["holds"] = metrics.parity_holds(rules)
+    return res
+
+
+def _config(res: dict) -> ExperimentConfig:
+    """The check's configuration; one recorded before workloads existed reads as the MLP's."""
+    return ExperimentConfig.from_dict(res.get("config") or {})
+
+
+def accuracy_floor(res: dict) -> float | None:
+    """The accuracy floor a check applies: recorded as a number (or None); a record from before
+    workloads existed says only whether the tutorial's floor applied (true/false)."""
+    target = res.get("accuracy_target", True)
+    if isinstance(target, bool):
+        return _config(res).accuracy_floor if target else None
+    return target

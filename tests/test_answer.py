@@ -121,3 +121,41 @@ def test_best_against_best_survives_a_third_framework_in_the_run(tmp_path):
     run = rundata.load_run(write_run(tmp_path / "run", cases))
     (b,) = answer.best_against_best(run)
     assert b["torch"].id == "torch:fused@cpu" and b["tensorflow"].id == "tensorflow:xla@cpu"
+
+
+def test_best_table_has_every_framework_and_one_direction(tmp_path):
+    """Best against best as one table: each framework's fastest case with its time and interval, the
+    fastest named, each other's best against it as a time ratio above 1 with the suite's interval."""
+    cases = dict(CASES)
+    cases["jax:jit@cpu"] = {"train_epoch": [[0.5, 0.52], [0.55, 0.5], [0.51, 0.5]]}
+    cases["jax:eager@cpu"] = {"train_epoch": [[3.0, 3.1], [3.2, 3.1], [3.0, 3.0]]}
+    run = rundata.load_run(write_run(tmp_path / "run", cases))
+    (row,) = answer.best_table(run)
+    assert {fw: c.id for fw, c in row["best"].items()} == {
+        "torch": "torch:fused@cpu", "tensorflow": "tensorflow:xla@cpu", "jax": "jax:jit@cpu"}
+    assert row["fastest"] == "jax"
+    for fw, case in (("torch", "torch:fused@cpu"), ("tensorflow", "tensorflow:xla@cpu")):
+        r, v = row["against"][fw]
+        want = welch(cases[case]["train_epoch"], cases["jax:jit@cpu"]["train_epoch"])
+        assert (r.value, r.low, r.high) == pytest.approx(want, rel=1e-9) and r.value > 1
+        assert v.word == "faster"  # the fastest (A) is faster: the other is slower, as the table says
+    t = row["time"]["jax"]
+    assert t.value == pytest.approx(math.exp(np.mean(np.log([np.median(p) for p in cases["jax:jit@cpu"]["train_epoch"]]))))
+    # the finding's table: a column per framework, JAX included, one direction ("times slower")
+    (tmp_path / "res" / "matrix-cpu" / "runs").mkdir(parents=True)
+    (tmp_path / "res" / "matrix-cpu" / "runs" / "r").symlink_to(run.path)
+    (f,) = answer.best_findings(tmp_path / "res")
+    assert [h.split(":")[0] for h in f.table.head[1:4]] == ["PyTorch", "TensorFlow", "JAX"]
+    assert f.table.rows[0][4] == "JAX" and "times slower" in f.table.head[5]
+    assert f.where.startswith("Synthetic CPU @ 3.0GHz, 2 threads a case;") and "3 newsgroups" in f.where
+    assert f.line.startswith("**Synthetic CPU @ 3.0GHz")
+
+
+def test_the_optimizer_is_named_only_where_the_phase_trains(tmp_path):
+    run = rundata.load_run(write_run(tmp_path / "run", {
+        "torch:eager@cpu": {"predict_all": [[0.1], [0.1]]},
+        "torch:sparse+fused@cpu": {"predict_all": [[0.01], [0.01]], "train_epoch": [[0.5], [0.5]]}}))
+    c = run.cases["torch:sparse+fused@cpu"]
+    assert "fused Adam" in c.label
+    assert answer.phase_label(c, "train_epoch") == c.label
+    assert "fused Adam" not in answer.phase_label(c, "predict_all") and "sparse input" in answer.phase_label(c, "predict_all")

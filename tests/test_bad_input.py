@@ -148,7 +148,7 @@ def test_non_finite_numbers_are_refused(field, value):
 
 
 @pytest.mark.parametrize("field, value", [("epochs", math.inf), ("batch_size", math.nan), ("seed", math.nan),
-                                          ("eval_batch_size", 2.5), ("hidden", (100, math.inf)), ("vocab_size", 1.5),
+                                          ("eval_batch_size", 2.5), ("model", {"hidden": (100, math.inf)}), ("vocab_size", 1.5),
                                           ("vocab_size", True)])
 def test_non_integers_are_refused(field, value):
     # int(inf) raised OverflowError (a traceback) and nan slipped through "seed < 0".

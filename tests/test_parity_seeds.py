@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from shared import metrics, parity, registry
+from shared import metrics, workloads, parity, registry
 from benchmarks.cli import main_entry
 from benchmarks.commands import check
 from shared.config import ExperimentConfig
@@ -60,8 +60,8 @@ def test_native_accuracy_over_five_seeds(native_runs, capsys):
     expected = metrics.welch_interval(acc[CASES[0]], acc[CASES[1]])
     assert ci is not None and ci["low"] <= ci["difference"] <= ci["high"] and np.isfinite(ci["high"] - ci["low"])
     assert (ci["low"], ci["high"]) == pytest.approx((expected.low, expected.high))
-    # Not asserted: the check's "interval contains 0" rule, which by design fails ~5% of the
-    # time for equal frameworks; the issue asks this test for the accuracies and the interval.
+    # Not asserted: the check's equivalence rule (within 2 points), which five seeds at a ~4-point
+    # spread rarely show (tests/test_metrics.py); this test asks for the accuracies and the interval.
 
 
 # --- fwbench check on the tiny archive: wiring, JSON, exit codes ---------------------------
@@ -93,7 +93,10 @@ def test_check_passes_and_writes_json(tiny_check_args, tmp_path, capsys):
 
 
 def test_check_exits_1_when_a_rule_fails(tiny_check_args, monkeypatch, capsys):
-    monkeypatch.setattr(metrics, "STRICT_MIN_MEDIAN_AGREEMENT", 1.01)  # unreachable
+    import dataclasses
+    from shared import workloads
+    mlp = workloads.get("mlp")  # an unreachable agreement for this test only
+    monkeypatch.setattr(mlp, "tolerances", dataclasses.replace(mlp.tolerances, min_median_agreement=1.01))
     assert main_entry(tiny_check_args + ["--seeds", "1"]) == 1
     assert "Parity does NOT hold" in capsys.readouterr().out
 
@@ -109,7 +112,7 @@ def test_check_compares_two_variants_of_one_framework(tiny_check_args, tmp_path,
     seed = res["per_seed"][0]
     assert set(seed["cases"]) == {"torch:eager", "torch:sparse"}
     assert [seed["cases"][c]["variant"] for c in res["cases"]] == ["eager", "sparse"]
-    assert seed["first_epoch_step_loss_max_rel"] <= metrics.STRICT_STEP_LOSS_RTOL
+    assert seed["first_epoch_step_loss_max_rel"] <= workloads.get("mlp").tolerances.step_loss_rtol
     assert set(res["accuracy"]) == {"torch:eager", "torch:sparse"}
 
 

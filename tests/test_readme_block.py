@@ -69,13 +69,14 @@ NOT_MEASUREMENTS = {
     "2 x": "the 'processes x rounds' notation",
     "1e-5": "a tolerance", "1e-4": "a tolerance", "1e-3": "a tolerance", "1e-8": "Adam's epsilon",
     "2e-5": "a tolerance", "2e-8": "a tolerance",
+    "20 min": "the project's CI budget for make test, a limit, not a measurement",
 }
 
 
 def outside_blocks(text: str, script) -> str:
     """The README with its generated blocks blanked (line count kept, for line numbers)."""
     for start, end in ((script.ANSWER_START, script.ANSWER_END), (script.START, script.END),
-                       (script.PLAIN_START, script.PLAIN_END)):
+                       (script.PLAIN_START, script.PLAIN_END), (script.FIRSTRUN_START, script.FIRSTRUN_END)):
         head, rest = text.split(start, 1)
         inside, tail = rest.split(end, 1)
         text = head + "\n" * inside.count("\n") + tail
@@ -101,13 +102,18 @@ def test_committed_blocks_and_answer_page_are_current(capsys):
     script = load_script()
     assert script.main(["--check"]) == 0, capsys.readouterr().err
     text = (REPO / "README.md").read_text(encoding="utf-8")
-    block, page = script.answer_block(REPO / "results", REPO)
+    block, page, page_html = script.answer_block(REPO / "results", REPO)
     assert block in text and (REPO / "results" / script.ANSWER_PAGE).read_text(encoding="utf-8") == page
+    assert (REPO / "results" / script.ANSWER_HTML).read_text(encoding="utf-8") == page_html
     # the answer is on the first screen: its block closes within the README's first 40 lines
     first = text.splitlines()[:40]
     assert script.ANSWER_START in first and script.ANSWER_END in first
     for topic in ("Default against default", "Best against best", "Why:", "Accuracy over", "GPU:"):
-        assert any(line.startswith(f"- {topic}") for line in first), topic
+        assert any(line.startswith("- **") and f".** {topic}" in line for line in first), topic
+    # every line names its machine first: a CPU model with its threads, or a GPU
+    assert any(line.startswith("| phase | PyTorch") and "JAX" in line for line in first)  # best against best, a table
+    lines = [line for line in block.splitlines() if line.startswith("- ")]
+    assert lines and all(re.match(r"- \*\*[^*]*(threads a case|cores|NVIDIA|GPU)[^*]*\.\*\* ", line) for line in lines), lines
     # every file the answer links to exists (a figure or report renamed would leave a dead link)
     for link in re.findall(r"\]\(([^)]+)\)", block):
         assert (REPO / link).is_file(), link

@@ -674,14 +674,23 @@ def md_fence(text) -> Markdown:
     return Markdown(f"{fence}\n{t}\n{fence}")
 
 
+class TableText(str):
+    """A rendered Markdown table that keeps its header and cells, so the HTML report
+    (benchmarks/reports/model.py) renders the same table from the same values."""
+    cells: tuple[list, list]
+
+
 def md_table(headers: list[str], rows: list[list]) -> str:
     def cell(x) -> str:
         if x is None or (isinstance(x, float) and math.isnan(x)):
             return ""
         return md_escape(x)
+    rows = [list(r) for r in rows]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
+    out = TableText("\n".join(lines))
+    out.cells = (list(headers), rows)
+    return out
 
 
 def _nan(x) -> bool:

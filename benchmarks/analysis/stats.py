@@ -76,6 +76,9 @@ INCONCLUSIVE = "inconclusive"
 NO_INTERVAL = "no interval"
 BASELINE = "baseline"  # a report row of the baseline case itself: no verdict against itself
 VERDICT_WORDS = (FASTER, SLOWER, EQUIVALENT, INCONCLUSIVE, NO_INTERVAL)
+# Words earlier versions used as verdicts, retired because they blurred "could not tell" with "equal":
+# a committed report still holding one was written by an older fwbench (tests/test_committed_reports.py).
+RETIRED_VERDICT_WORDS = ("no measurable difference", "no significant difference", "no detectable difference")
 
 
 @dataclass(frozen=True)

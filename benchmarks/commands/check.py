@@ -22,7 +22,8 @@ from benchmarks.commands.run import command_line
 from shared import environment
 from shared.atomic import write_atomic
 from shared.errors import UserError
-from shared.parity import run_check
+from shared.metrics import PARITY_INCONCLUSIVE, AccuracyParity
+from shared.parity import accuracy_floor, judge, run_check
 
 # strict: the median over 3 seeds tolerates the one chaotic seed in three that the issue
 # warns of, at ~40 s a seed. native: the frameworks differ, so we compare two samples of
@@ -46,6 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --frameworks: execution variant of one framework, e.g. tensorflow=xla (repeatable)")
     p.add_argument("--device", choices=["cpu", "gpu"], default=None,
                    help="where both twins train (default cpu); gpu fails with one line when a framework sees none")
+    p.add_argument("--rewrite", metavar="JSON", type=Path, default=None,
+                   help="train nothing: judge a check that `--json` stored by the rules in force and rewrite its "
+                        "JSON and .md (a committed record after a rule changed)")
     p.add_argument("--json", dest="json_path", metavar="PATH",
                    help="also write every figure to PATH as JSON, with the machine, versions and threads, "
                         "and the printed report beside it as PATH with the suffix .md")
@@ -151,24 +155,26 @@ def format_report(res: dict) -> str:
         op = "<=" if r["at_most"] else ">="
         lines.append(f"  [{'ok' if r['holds'] else 'FAIL'}] {r['text']}: {r['measured']:.4g} {op} {r['limit']:g}")
     failed = [r["text"] for r in res["rules"] if not r["holds"]]
-    lines += ["", "Parity HOLDS: " + (
-        "the two twins train as the same computation within the rules." if res["optimizer"] != "native" else
-        ("both cases' own Adams reach the required accuracy, with no" if floor is not None
-         else "both cases' own Adams show no") + " difference of mean accuracy detectable at these seeds "
-        "(see the interval's width for how small a difference that could detect).")
-        if res["holds"] else "Parity does NOT hold: failed " + "; ".join(failed) + "."]
+    eq = res.get("accuracy_parity")
+    if eq:  # native: parity is an equivalence shown within a margin, or inconclusive, or a difference
+        said = AccuracyParity(**eq).text((a, b))
+        floor_failed = [t for t in failed if t.startswith("mean test accuracy")]
+        lines += ["", f"Accuracy: {said}."]
+        if res["holds"]:
+            lines.append("Parity HOLDS: " + ("both cases' own Adams reach the required accuracy and " if
+                                             floor is not None else "")
+                         + f"their mean accuracies are {eq['word']} within {100 * eq['margin']:g} points.")
+        elif eq["word"] == PARITY_INCONCLUSIVE and not floor_failed:
+            lines.append(f"Parity INCONCLUSIVE: the interval is too wide to show equivalence within "
+                         f"{100 * eq['margin']:g} points"
+                         + (f"; about {eq['seeds_needed']} seeds a side would decide it (--seeds {eq['seeds_needed']})."
+                            if eq.get("seeds_needed") else "; more seeds would not decide it if the difference is real."))
+        else:
+            lines.append("Parity does NOT hold: failed " + "; ".join(failed) + ".")
+        return "\n".join(lines)
+    lines += ["", "Parity HOLDS: the two twins train as the same computation within the rules."
+              if res["holds"] else "Parity does NOT hold: failed " + "; ".join(failed) + "."]
     return "\n".join(lines)
-
-
-def accuracy_floor(res: dict) -> float | None:
-    """The accuracy floor a check applied: recorded as a number (or None); a record from before
-    workloads existed says only whether the tutorial's floor applied (true/false)."""
-    target = res.get("accuracy_target", True)
-    if isinstance(target, bool):
-        from shared.config import ExperimentConfig
-        cfg = ExperimentConfig.from_dict(res.get("config") or {})
-        return cfg.accuracy_floor if target else None
-    return target
 
 
 def record_markdown(res: dict) -> str:
@@ -234,9 +240,35 @@ def check_destination(json_path: Path) -> None:
             raise UserError(f"--json {json_path}: {p} exists and is not writable: give another path")
 
 
+def rewrite(path: Path) -> int:
+    """--rewrite: the stored check judged again and its JSON and Markdown rewritten; nothing trained."""
+    try:
+        res = json.loads(Path(path).read_text())
+        judge(res)
+        text = format_report(res)
+        head = record_markdown(res)
+    except OSError as e:
+        raise UserError(f"--rewrite {path}: cannot read it ({e.strerror or e})") from None
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        raise UserError(f"--rewrite {path}: not a check that `fwbench check --json` wrote "
+                        f"({e.__class__.__name__}: {e})") from None
+    print(text)
+    write_json_atomic(Path(path), res)
+    write_atomic(markdown_path(Path(path)), head + "\n```\n" + text + "\n```\n")
+    print(f"\nRewrote {path} and {markdown_path(Path(path))}")
+    return 0 if res["holds"] else 1
+
+
 def main(args: argparse.Namespace) -> int:
     from shared import registry
     from shared.dataset import check_fits, prepare
+
+    if args.rewrite is not None:
+        given = [o for o, v in (("--json", args.json_path), ("--seeds", args.seeds), ("--cases", args.cases),
+                                ("--frameworks", args.frameworks)) if v]
+        if given:
+            raise UserError(f"--rewrite trains nothing: {', '.join(given)} cannot apply to it; give --rewrite JSON alone")
+        return rewrite(args.rewrite)
 
     cfg = config_from_args(args, optimizer=args.optimizer)
     seeds = DEFAULT_SEEDS[cfg.optimizer] if args.seeds is None else args.seeds

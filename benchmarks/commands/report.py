@@ -107,7 +107,9 @@ def main(args: argparse.Namespace) -> int:
     if args.compare:
         if len(runs) < 2:
             raise UserError("--compare needs at least two run folders")
-        loaded = [load_run(r) for r in runs]
+        from benchmarks.analysis import pool
+        # a pooled folder (--pool's output) compares as the run it stands for: two machines' pooled sets
+        loaded = [pool.load_pooled(r) if (r / "pooled.json").is_file() else load_run(r) for r in runs]
         one_workload(loaded, "compare")
         paths = [str(r.path) for r in loaded]
         twice = next((p for p in paths if paths.count(p) > 1), None)

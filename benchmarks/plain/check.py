@@ -187,7 +187,8 @@ def rewrite_report(folder: Path) -> Path:
         text = render(doc, standalone=True)
     except (ValueError, KeyError, TypeError) as e:
         raise UserError(f"{path}: unreadable plain-script check ({e})") from None
-    return write_atomic(folder / "report.md", text)
+    from benchmarks.reports import html
+    return html.publish_markdown(folder / "report.md", text)  # report.md and report.html
 
 
 def main(args: argparse.Namespace) -> int:
@@ -272,7 +273,8 @@ def main(args: argparse.Namespace) -> int:
     name = run_name()
     staging = staging_dir(args.output, name)
     (staging / PLAIN_FILE).write_text(json.dumps(doc, indent=1))
-    (staging / "report.md").write_text(render(doc, standalone=True))
+    from benchmarks.reports import html
+    html.publish_markdown(staging / "report.md", render(doc, standalone=True))
     folder = publish(staging, args.output, name)
     print(render(doc))
     print(f"wrote {folder}")

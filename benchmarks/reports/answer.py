@@ -33,6 +33,10 @@ from shared.errors import UserError
 
 # The committed evidence, relative to the results folder.
 POOLED = Path("stability-cpu-epyc") / "pooled"  # three consecutive default runs (AMD EPYC), pooled
+# default against default on each machine that has a pooled set (the reference, POOLED, first)
+POOLED_MACHINES = (POOLED, Path("stability-cpu") / "pooled")
+# the comparison of the machines' pooled runs: fwbench report A B --compare --output MACHINES_COMPARE
+MACHINES_COMPARE = Path("machines-cpu")
 MATRIX = Path("matrix-cpu") / "runs"
 GPU = Path("gpu-h200") / "runs"
 ACCURACY = Path("accuracy-cpu") / "tutorial-native-seeds0-9.json"
@@ -48,7 +52,49 @@ class Finding:
     text: str  # Markdown, one paragraph; links are relative to the results folder's parent (the repo)
     evidence: list[tuple[str, Path]] = field(default_factory=list)  # (words, path)
     figure: Path | None = None
-    table: str | None = None  # Markdown, for ANSWER.md only
+    table: object = None  # Markdown text or a model.Table, for ANSWER.md and index.html only
+    where: str = ""  # the machine (CPU or GPU, threads), the workload and the date it was measured on
+    plot: dict | None = None  # the interactive figure of index.html (a plotly figure as a dict)
+    lines: list[str] = field(default_factory=list)  # the finding's sentences, one a line (ANSWER.md only)
+    first_screen_table: bool = False  # its table is on the README's first screen too (best against best)
+
+    @property
+    def line(self) -> str:
+        """The finding as the README and the answer say it: its machine first."""
+        return f"**{self.where}.** {self.text}" if self.where else self.text
+
+
+def workload(manifest: dict) -> str:
+    """The workload in words: its name where the run records one, else its data's shape."""
+    w = manifest.get("workload")
+    if isinstance(w, dict):
+        w = w.get("name") or w.get("label")
+    if w:
+        return f"workload {w}"
+    data, cfg = manifest.get("data") or {}, manifest.get("config") or {}
+    cats = data.get("categories") or cfg.get("categories") or []
+    vocab = data.get("vocab_size") or cfg.get("vocab_size")
+    return (f"{len(cats)} newsgroups" if cats else "unknown workload") + (
+        f", {int(vocab):,}-word vocabulary" if vocab else f", {cfg.get('vocab_mode')} vocabulary" if cfg.get("vocab_mode") else "")
+
+
+def machine(manifest: dict, device: str = "cpu") -> str:
+    """The machine in words: the CPU model and the threads per case, or the GPU."""
+    env = manifest.get("environment") or {}
+    th = (manifest.get("threads") or {}).get("intra_op")
+    if device == "gpu" and env.get("gpus"):
+        return ", ".join(str(g.get("name")) for g in env["gpus"]) + f" (host CPU {env.get('cpu', 'unknown')})"
+    return f"{env.get('cpu') or 'unknown CPU'}" + (f", {th} threads a case" if th else f", {env.get('cores_usable', '?')} cores")
+
+
+def dates(run: Run) -> str:
+    srcs = run.manifest.get("pooled_from") or [run.manifest]
+    days = sorted({str(s.get("started_utc") or "")[:10] for s in srcs if s.get("started_utc")})
+    return (days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}") if days else "undated"
+
+
+def where(run: Run, device: str = "cpu") -> str:
+    return f"{machine(run.manifest, device)}; {workload(run.manifest)}; {dates(run)}"
 
 
 def _only_run(folder: Path) -> Run:
@@ -87,10 +133,22 @@ def ratio_words(faster: str, slower: str, r: stats.Interval, verb: str, min_effe
 # --------------------------------------------------------------------------- default against default
 
 def default_findings(results: Path) -> list[Finding]:
+    """Default against default on every machine with a pooled set, then where the machines differ."""
+    from benchmarks.analysis import pool
+    runs = [pool.load_pooled(results / p) for p in POOLED_MACHINES if (results / p / "pooled.json").is_file()]
+    if not runs:
+        raise UserError(f"{results / POOLED}: no pooled runs; the answer needs them (fwbench report --pool)")
+    out = [f for run in runs for f in default_finding(run)]
+    if len(runs) > 1:
+        out += machines_findings(runs, results)
+    return out
+
+
+def default_finding(run: Run) -> list[Finding]:
     from benchmarks.analysis import pool
     from benchmarks.reports.report import sentence
-    folder = results / POOLED
-    run = pool.load_pooled(folder)
+    from benchmarks.reports import interactive
+    folder = run.path
     frame = summary(run)
     out = []
     for dev in run.devices():
@@ -113,10 +171,98 @@ def default_findings(results: Path) -> list[Finding]:
                         + "".join(f"; {word} in " + ", ".join(PHASES[p].label for p in rows[rows.verdict == word].phase)
                                   for word in (stats.EQUIVALENT, stats.INCONCLUSIVE, stats.NO_INTERVAL)
                                   if (rows.verdict == word).any()) + ".")
-        out.append(Finding("default against default", summary_line,
-                           [("pooled report", folder / "report.md")], folder / f"fig-forest-{dev}.png",
-                           "\n".join(f"- {s}" for s in lines)))
+        fig, _ = interactive.forest(run, frame, dev)
+        reruns, link = rerun_words(run, dev)
+        out.append(Finding("default against default", summary_line + reruns,
+                           [("pooled report", folder / "report.md")] + ([("the reruns compared", link)] if link else []),
+                           folder / f"fig-forest-{dev}.png",
+                           where=where(run, dev), lines=lines, plot=None if fig is None else interactive.plain(fig)))
     return out
+
+
+def rerun_words(run: Run, device: str) -> tuple[str, Path | None]:
+    """Where the verdict changed between the runs a pooled set holds (each run's own verdict), with
+    their comparison report (a `compare` folder beside the pooled one) when there is one."""
+    from benchmarks.analysis.rundata import load_run
+    srcs = [load_run(Path(s["path"])) for s in run.manifest.get("pooled_from") or []]
+    if len(srcs) < 2:
+        return "", None
+    frames = [summary(r) for r in srcs]
+    changed = []
+    for phase in dict.fromkeys(p for f in frames for p in f.phase):
+        words = []
+        for f in frames:
+            g = f[(f.phase == phase) & (f.device == device) & (f.verdict != stats.BASELINE) & f.speedup.notna()
+                  & (f.framework != "shared")]
+            words += list(g.verdict[:1])
+        if len(set(words)) > 1:
+            changed.append(f"{PHASES[phase].label} ({', '.join(words)})")
+    link = run.path.parent / "compare" / "report.md"
+    text = (f" Between its {len(srcs)} runs the verdict changed in " + "; ".join(changed) + " (each run's own verdict for the case against its baseline, "
+            "in run order)" if changed else f" Each of its {len(srcs)} runs gave the same verdicts")
+    return text + ".", (link if link.is_file() else None)
+
+
+def machine_cell(r) -> str:
+    """A verdict in one direction for the machine table: the faster case named, its speedup and interval."""
+    if _nan(r["speedup"]):
+        return str(r["status"])
+    if r["verdict"] in (stats.FASTER, stats.SLOWER):
+        fast_first = r["verdict"] == stats.FASTER
+        s, lo, hi = (r["speedup"], r["speedup_low"], r["speedup_high"]) if fast_first else (
+            1 / r["speedup"], 1 / r["speedup_high"], 1 / r["speedup_low"])
+        who = r["label"] if fast_first else r["baseline_label"]
+        return f"{who} {fmt_ratio(s)}x faster ({fmt_interval(lo, hi)})"
+    return f"{r['verdict']} ({fmt_ratio(r['speedup'])}x, {fmt_interval(r['speedup_low'], r['speedup_high'])})"
+
+
+def machines_findings(runs: list[Run], results: Path) -> list[Finding]:
+    """A phase x machine table of the default-against-default verdicts, the machines' difference per
+    phase (the ratio of their speedups, the comparison report's rule) and where the verdicts differ."""
+    from benchmarks.reports import compare
+    from benchmarks.reports.model import Table
+    frames = []
+    for run in runs:
+        f = summary(run)
+        f = f[(f.device == "cpu") & f.speedup.notna() & (f.verdict != stats.BASELINE) & (f.framework != "shared")]
+        f = f.assign(baseline_label=[run.cases[b].label if b in run.cases else b for b in f.baseline])
+        frames.append(f)
+    names = [machine(r.manifest) for r in runs]
+    head = ["phase", "comparison", *[f"{n} ({dates(r)})" for n, r in zip(names, runs)], "same verdict?",
+            "between machines: ratio of the speedups (95% CI)"]
+    rows, differ = [], []
+    keys = list(dict.fromkeys((c, p) for f in frames for c, p in zip(f.case, f.phase)))
+    keys.sort(key=lambda k: list(PHASES).index(k[1]))
+    for case, phase in keys:
+        got = [f[(f.case == case) & (f.phase == phase)] for f in frames]
+        if any(not len(g) for g in got):
+            continue
+        got = [g.iloc[0] for g in got]
+        same = len({g["verdict"] for g in got}) == 1
+        cells = [compare.Cell(float(g["speedup"]), None if _nan(g["speedup_low"]) else float(g["speedup_low"]),
+                              None if _nan(g["speedup_high"]) else float(g["speedup_high"]), g["verdict"],
+                              None if _nan(g["speedup_se"]) else float(g["speedup_se"]),
+                              None if _nan(g["speedup_df"]) else float(g["speedup_df"]), int(g["processes"]))
+                 for g in got]
+        rr, v = compare.run_to_run(cells[0], cells[1], runs[0].min_effect)
+        between = (f"{fmt_ratio(rr.value)}x ({fmt_interval(rr.low, rr.high)}): {compare.RUN_WORDS[v.word]}"
+                   if rr.has_interval else "no interval")
+        rows.append([PHASES[phase].label, f"{got[0]['label']} vs {got[0]['baseline_label']}",
+                     *[machine_cell(g) for g in got], "yes" if same else "NO: the verdicts differ", between])
+        if not same:
+            said = "; ".join(f"{n}: {g['verdict']}" for n, g in zip(names, got))
+            differ.append(f"{PHASES[phase].label} ({said})")
+    link = results / MACHINES_COMPARE / "report.md"
+    text = (f"Default against default on {len(runs)} machines ({'; '.join(names)}): "
+            + (f"the verdicts differ in {len(differ)} of {len(rows)} phases: " + ", ".join(differ) if differ
+               else f"the same verdict in all {len(rows)} phases")
+            + ". The last column is the comparison report's rule (the ratio of the two machines' speedups: different "
+              "when its interval excludes 1 beyond the minimum effect).")
+    evidence = [(f"pooled report, {n}", r.path / "report.md") for n, r in zip(names, runs)]
+    if link.is_file():
+        evidence.append(("the machines compared", link))
+    return [Finding("where the machines differ", text, evidence, table=Table(head, rows),
+                    where="; ".join(f"{n}, {dates(r)}" for n, r in zip(names, runs)) + f"; {workload(runs[0].manifest)}")]
 
 
 # --------------------------------------------------------------------------- best against best
@@ -151,33 +297,114 @@ def best_against_best(run: Run, device: str = "cpu") -> list[dict]:
     return rows
 
 
+FRAMEWORK_NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow", "jax": "JAX"}
+
+
+def phase_label(case, phase: str) -> str:
+    """A case's label in a phase: the optimizer named only where the phase trains (a prediction
+    phase runs no optimizer, so "fused Adam" there would name a difference that is not measured)."""
+    label = case.label
+    if PHASES[phase].verb.startswith("predict"):
+        from shared import registry
+        try:
+            tags = {v.tag for v in registry.variants(case.framework).values() if v.axis == "optimizer_impl" and v.tag}
+        except Exception:  # noqa: BLE001 - a framework this checkout does not declare: its label as it is
+            tags = set()
+        for t in tags:
+            label = label.replace(f", {t}", "").replace(f"({t}, ", "(").replace(f" ({t})", "")
+    return label
+
+
+def best_table(run: Run, device: str = "cpu") -> list[dict]:
+    """Per phase, every framework's fastest measured case (lowest time, the point estimate) with its
+    time and interval; the fastest of them; each other framework's best against it as a time ratio
+    (above 1: that many times slower), with the suite's interval and verdict. One direction throughout."""
+    frame = summary(run)
+    out = []
+    for phase in run.phases():
+        if PHASES[phase].scope != "framework":
+            continue
+        best = best_cases(run, frame, phase, device)
+        if len(best) < 2:
+            continue
+        times = {fw: stats.location(run.cases[c].phases[phase].samples()) for fw, c in best.items()}
+        top = min(times, key=lambda fw: times[fw].value)
+        against = {}
+        for fw, c in best.items():
+            if fw == top:
+                continue
+            r = stats.ratio(run.cases[c].phases[phase].samples(), run.cases[best[top]].phases[phase].samples())
+            against[fw] = (r, stats.verdict(stats.inverse(r), run.min_effect))  # inverse: the fastest as A
+        out.append({"phase": phase, "best": {fw: run.cases[c] for fw, c in best.items()}, "time": times,
+                    "fastest": top, "against": against})
+    return out
+
+
 def best_findings(results: Path) -> list[Finding]:
+    from benchmarks.reports.model import Table
     folder = results / MATRIX
     run = _only_run(folder)
-    rows = best_against_best(run)
+    rows = best_table(run)
     if not rows:
         return []
-    rel = run.path
-    parts, table = [], []
+    fws = [fw for fw in FRAMEWORK_NAMES if any(fw in b["best"] for b in rows)]
+    fws += sorted({fw for b in rows for fw in b["best"]} - set(fws))
+    head = ["phase", *[f"{FRAMEWORK_NAMES.get(fw, fw)}: fastest configuration, time (95% CI)" for fw in fws],
+            "fastest", "the others' best against it: times slower (95% CI), verdict"]
+    table, parts = [], []
     for b in rows:
-        t, f, r = b["torch"], b["tensorflow"], b["ratio"]
-        ph = PHASES[b["phase"]]
-        if b["winner"] == "torch":
-            words = ratio_words(t.label, f.label, stats.inverse(r), ph.verb, run.min_effect)
-        else:
-            words = ratio_words(f.label, t.label, r, ph.verb, run.min_effect)
-        parts.append(f"{ph.label}: {words}")
-        table.append(f"| {ph.label} | {t.label} ({fmt_time(b['torch_time'])}) | {f.label} "
-                     f"({fmt_time(b['tensorflow_time'])}) | {fmt_ratio(1 / r.value)}x "
-                     f"({fmt_interval(1 / r.high, 1 / r.low) if r.has_interval else 'no interval'}) | "
-                     f"{ {'torch': 'PyTorch', 'tensorflow': 'TensorFlow'}.get(b['winner'], b['word'])} |")
-    text = ("Best against best on CPU (each framework's fastest measured configuration per phase, matrix run, "
-            f"{int(run.manifest.get('processes') or 0)} processes a case): " + "; ".join(parts) + ".")
-    # the column is time(TensorFlow's best) / time(PyTorch's best): above 1, PyTorch's best is faster
-    head = ("| phase | fastest PyTorch case (time) | fastest TensorFlow case (time) | "
-            "speedup of PyTorch's best over TensorFlow's best (95% CI) | faster |\n|---|---|---|---|---|\n")
-    return [Finding("best against best", text, [("matrix report", rel / "report.md")],
-                    rel / "fig-forest-cpu.png", head + "\n".join(table))]
+        ph = b["phase"]
+        cells = [PHASES[ph].label]
+        for fw in fws:
+            c, t = b["best"].get(fw), b["time"].get(fw)
+            cells.append("" if c is None else f"{phase_label(c, ph)}: {fmt_time(t.value)} "
+                                              f"({fmt_interval(t.low, t.high, fmt_time)})")
+        top = b["fastest"]
+        cells.append(FRAMEWORK_NAMES.get(top, top))
+        said = []
+        for fw, (r, v) in b["against"].items():
+            word = ("slower" if v.word == stats.FASTER else stats.EQUIVALENT if v.word == stats.EQUIVALENT
+                    else v.word)
+            said.append(f"{FRAMEWORK_NAMES.get(fw, fw)} {fmt_ratio(r.value)}x "
+                        f"({fmt_interval(r.low, r.high) if r.has_interval else 'no interval'}), {word}")
+        cells.append("; ".join(said))
+        table.append(cells)
+        clear = [fw for fw, (_, v) in b["against"].items() if v.word == stats.FASTER]
+        parts.append(f"{PHASES[ph].label}: {phase_label(b['best'][top], ph)}"
+                     + (" (faster than " + " and ".join(f"{FRAMEWORK_NAMES.get(fw, fw)}'s" for fw in clear) + " best"
+                        + ("; no verdict against " + " and ".join(f"{FRAMEWORK_NAMES.get(fw, fw)}'s" for fw in b["against"]
+                                                                  if fw not in clear) if len(clear) < len(b["against"]) else "")
+                        + ")" if clear else " (no verdict against the others' best)"))
+    text = ("Best against best (each framework's fastest measured configuration per phase, matrix run, "
+            f"{int(run.manifest.get('processes') or 0)} processes a case), the fastest: " + "; ".join(parts) + ".")
+    return [Finding("best against best", text, [("matrix report", run.path / "report.md")],
+                    run.path / "fig-matrix-cpu.png" if (run.path / "fig-matrix-cpu.png").is_file()
+                    else run.path / "fig-forest-cpu.png", Table(head, table), where=where(run),
+                    plot=best_plot(rows), first_screen_table=True)]
+
+
+def best_plot(rows: list[dict]) -> dict:
+    """Each framework's best time per phase with its interval, a framework's own colour (log axis)."""
+    import plotly.graph_objects as go
+    from benchmarks.reports import interactive
+    from benchmarks.reports.colors import framework_color
+    data = []
+    for fw in dict.fromkeys(fw for b in rows for fw in b["best"]):
+        got = [b for b in rows if fw in b["best"]]
+        data.append(go.Bar(
+            x=[PHASES[b["phase"]].label for b in got], y=[b["time"][fw].value for b in got],
+            name=FRAMEWORK_NAMES.get(fw, fw), marker_color=framework_color(fw),
+            error_y={"type": "data", "symmetric": False,
+                     "array": [(b["time"][fw].high or b["time"][fw].value) - b["time"][fw].value for b in got],
+                     "arrayminus": [b["time"][fw].value - (b["time"][fw].low or b["time"][fw].value) for b in got]},
+            customdata=[f"{phase_label(b['best'][fw], b['phase'])}: {fmt_time(b['time'][fw].value)} (95% CI "
+                        f"{fmt_interval(b['time'][fw].low, b['time'][fw].high, fmt_time)})" for b in got],
+            hovertemplate="%{x}<br>%{customdata}<extra></extra>"))
+    vals = [v for b in rows for t in b["time"].values() for v in (t.value, t.low, t.high) if v]
+    layout = interactive._layout("Best against best: each framework's fastest configuration per phase, 95% CI", 440,
+                                 barmode="group", yaxis={**interactive.log_ticks(min(vals), max(vals), fmt=fmt_time),
+                                                         "title": {"text": "time (log scale)"}, "gridcolor": "#e5e5e5"})
+    return interactive.plain(go.Figure(data=data, layout=layout))
 
 
 # --------------------------------------------------------------------------- why
@@ -202,8 +429,11 @@ def why_findings(results: Path) -> list[Finding]:
     if fused and key == "optimizer":
         text += (f" PyTorch's default CPU Adam updates tensor by tensor; {fused['case'].label} takes the "
                  f"optimizer to {fmt_time(fused['parts']['optimizer'])} and the step to {fmt_time(fused['step'])}.")
+    from benchmarks.reports import interactive
+    fig, _ = interactive.breakdown(breakdown_rows(run, "cpu"))
     return [Finding("why", text, [("matrix report, the training step taken apart", run.path / "report.md")],
-                    run.path / "fig-breakdown-cpu.png")]
+                    run.path / "fig-breakdown-cpu.png", where=where(run),
+                    plot=None if fig is None else interactive.plain(fig))]
 
 
 # --------------------------------------------------------------------------- accuracy over seeds
@@ -219,7 +449,8 @@ def read_seed_check(path: Path) -> dict:
                "mean": {c: float(acc[c]["mean"]) for c in cases}, "sd": {c: float(acc[c]["sd"]) for c in cases},
                "values": {c: [float(x) for x in acc[c]["values"]] for c in cases},
                "difference": (float(d["difference"]), float(d["low"]), float(d["high"])),
-               "command": (doc.get("record") or {}).get("command")}
+               "command": (doc.get("record") or {}).get("command"), "record": doc.get("record") or {},
+               "config": doc.get("config") or {}}
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise UserError(f"{path}: not an accuracy check fwbench wrote ({e.__class__.__name__}: {e})") from None
     if len(cases) != 2:
@@ -232,28 +463,54 @@ def accuracy_findings(results: Path, figure: Path | None = None) -> list[Finding
     a = read_seed_check(path)
     c1, c2 = a["cases"]
     d, lo, hi = a["difference"]
-    # no minimum effect is set for accuracy, so an interval holding 0 cannot say "equivalent"
-    verdict = (f"{stats.INCONCLUSIVE} on accuracy (the interval of the difference holds 0)" if lo <= 0 <= hi
-               else f"{a['labels'][c1] if d > 0 else a['labels'][c2]} is more accurate")
+    # parity of accuracy is an equivalence within shared/metrics.ACCURACY_MARGIN, in `fwbench check`'s words
+    from shared.metrics import accuracy_equivalence
+    eq = accuracy_equivalence(a["values"][c1], a["values"][c2])
     text = (f"Accuracy over {len(a['seeds'])} seeds (tutorial workload, native optimizers, CPU): "
             f"{a['labels'][c1]} {a['mean'][c1]:.1%} (sd {a['sd'][c1]:.1%}), {a['labels'][c2]} {a['mean'][c2]:.1%} "
-            f"(sd {a['sd'][c2]:.1%}); difference {d * 100:+.1f} points (95% CI {lo * 100:+.1f} to {hi * 100:+.1f}): "
-            f"{verdict}. The timing runs train seed 0 only; one seed's accuracy says little, "
+            f"(sd {a['sd'][c2]:.1%}); accuracy parity "
+            f"{eq.text((a['labels'][c1], a['labels'][c2]))}. The timing runs train seed 0 only; one seed's accuracy says little, "
             f"since seeds alone move it by {min(min(v) for v in a['values'].values()):.1%} to "
             f"{max(max(v) for v in a['values'].values()):.1%}.")
-    return [Finding("accuracy over seeds", text, [("seed check", path.with_suffix(".md"))], figure)]
+    rec = a.get("record") or {}
+    on = machine({"environment": rec.get("machine") or {}}) + f"; {workload({'config': a.get('config') or {}})}; " \
+        + (str(rec.get("finished_utc") or "undated")[:10])
+    return [Finding("accuracy over seeds", text, [("seed check", path.with_suffix(".md"))], figure, where=on,
+                    plot=accuracy_plot(a))]
+
+
+def accuracy_plot(a: dict) -> dict:
+    """Per-seed test accuracy of each case (a dot per seed, hover naming the seed), each case's colour."""
+    import plotly.graph_objects as go
+    from benchmarks.reports import interactive
+    from benchmarks.reports.colors import case_color
+    data = []
+    for c in a["cases"]:
+        v = [x * 100 for x in a["values"][c]]
+        data.append(go.Scatter(x=v, y=[a["labels"][c]] * len(v), mode="markers", name=a["labels"][c],
+                               marker={"color": case_color(c), "size": 10, "opacity": 0.7},
+                               customdata=[f"seed {s}: {x:.1f}%" for s, x in zip(a["seeds"], v)],
+                               hovertemplate="%{y}<br>%{customdata}<extra></extra>"))
+        data.append(go.Scatter(x=[a["mean"][c] * 100], y=[a["labels"][c]], mode="markers", showlegend=False,
+                               marker={"symbol": "diamond", "size": 13, "color": "black"},
+                               hovertemplate=f"mean {a['mean'][c]:.1%} (sd {a['sd'][c]:.1%})<extra></extra>"))
+    layout = interactive._layout(f"Test accuracy over seeds {a['seeds'][0]}-{a['seeds'][-1]} (diamond: the mean)", 300,
+                                 xaxis={"title": {"text": "test accuracy (%)"}, "gridcolor": "#e5e5e5"},
+                                 yaxis={"automargin": True})
+    return interactive.plain(go.Figure(data=data, layout=layout))
 
 
 def accuracy_figure(results: Path, path: Path) -> Path:
     """Per-seed test accuracy of each framework (a dot per seed), mean and its 95% CI."""
-    from benchmarks.reports.report_figures import PALETTE, plt, save_png
+    from benchmarks.reports.colors import case_color
+    from benchmarks.reports.report_figures import plt, save_png
     from scipy import stats as st
     import numpy as np
     a = read_seed_check(results / ACCURACY)
     fig, ax = plt.subplots(figsize=(6.0, 2.6))
     for i, c in enumerate(a["cases"]):
         v = np.asarray(a["values"][c]) * 100
-        ax.plot(v, [i] * len(v), "o", color=PALETTE[i], alpha=0.6, label=f"{a['labels'][c]}: one dot per seed")
+        ax.plot(v, [i] * len(v), "o", color=case_color(c), alpha=0.6, label=f"{a['labels'][c]}: one dot per seed")
         h = float(st.t.ppf(0.975, v.size - 1)) * v.std(ddof=1) / math.sqrt(v.size)
         ax.errorbar([v.mean()], [i + 0.25], xerr=[[h], [h]], fmt="D", color="black", capsize=3)
     ax.set_yticks(range(len(a["cases"])), [a["labels"][c] for c in a["cases"]], fontsize=8)
@@ -281,11 +538,12 @@ def crossover_findings(results: Path) -> list[Finding]:
         if not pts:
             continue
         frame = sweep_report.tidy(pts, param)
+        on = f"{machine(pts[0][1].manifest)}; {param} swept; {dates(pts[0][1])}"
         flips = sweep_report.crossings(frame, param, pts[0][1].min_effect)
         if not flips:
             out.append(Finding("where a verdict flips",
                                f"Sweep of {param} over {', '.join(f'{v:,}' for v in req['values'])}: no verdict "
-                               f"changes sign.", [("sweep report", folder / "report.md")]))
+                               f"changes sign.", [("sweep report", folder / "report.md")], where=on))
             continue
         for c in flips:
             lo, hi = c["between"]
@@ -299,7 +557,7 @@ def crossover_findings(results: Path) -> list[Finding]:
                 f"{PHASES[c['phase']].label} against {param} ({', '.join(f'{v:,}' for v in req['values'])}): "
                 f"{c['before']} is faster below, {c['after']} above, the flip between {param} {lo:,g} and {hi:,g}"
                 + (f" (no winner: {quiet})" if quiet else "") + f"; point estimate {c['x']:,.0f}.",
-                [("sweep report", folder / "report.md")], folder / f"fig-time-{c['phase']}.png"))
+                [("sweep report", folder / "report.md")], folder / f"fig-time-{c['phase']}.png", where=on))
     return out
 
 
@@ -328,8 +586,11 @@ def gpu_findings(results: Path) -> list[Finding]:
     if missing:
         text += (f". Not measured: {', '.join(missing)}: TensorFlow is not installed on the lent GPU machine, so "
                  f"there is no TensorFlow GPU row and no GPU verdict between the frameworks")
+    from benchmarks.reports import interactive
+    fig, _ = interactive.forest(run, frame, "gpu")
     return [Finding("GPU", text + ".", [("GPU report", run.path / "report.md")],
-                    run.path / "fig-forest-gpu.png")]
+                    run.path / "fig-forest-gpu.png", where=where(run, "gpu"),
+                    plot=None if fig is None else interactive.plain(fig))]
 
 
 # --------------------------------------------------------------------------- how far to trust a verdict
@@ -360,7 +621,9 @@ def noise_findings(results: Path) -> list[Finding]:
         text += (f" A duet of two frameworks (one thread each) gave the sequential run's verdict in {same} of "
                  f"{len(agree)} phases" + (f", its interval {min(widths):.2f}-{max(widths):.2f} times the "
                                            f"sequential width" if widths else "") + ".")
-    return [Finding("noise", text, [("noise study", folder / "report.md")])]
+    first = study[0][1]
+    return [Finding("noise", text, [("noise study", folder / "report.md")],
+                    where=f"{machine(first.manifest)}; {workload(first.manifest)}; {dates(first)}")]
 
 
 # --------------------------------------------------------------------------- machines side by side
@@ -402,29 +665,42 @@ def _link(path: Path, base: Path) -> str:
 
 
 def readme_lines(fs: list[Finding], readme_dir: Path) -> list[str]:
-    """One bullet per finding, with its evidence and figure links (short: the README's first screen)."""
+    """One bullet per finding, its machine first, with its evidence and figure links (short: the
+    README's first screen); a finding's table is on the answer page."""
     out = []
     for f in fs:
         links = [f"[{w}]({_link(p, readme_dir)})" for w, p in f.evidence]
         if f.figure is not None and f.figure.is_file():
             links.append(f"[figure]({_link(f.figure, readme_dir)})")
-        out.append(f"- {f.text} ({', '.join(links)})")
+        out.append(f"- {f.line} ({', '.join(links)})")
+        if f.first_screen_table and f.table is not None:
+            out += ["", f.table.markdown, ""]
     return out
 
 
 def page(fs: list[Finding], page_dir: Path) -> str:
-    parts = ["# The answer: PyTorch (eager) against TensorFlow (graph)",
-             f"Generated by `{REFRESH}` from the committed run folders; edits here are overwritten. Every "
-             "interval is 95%, over worker processes (benchmarks/analysis/stats.py).", ""]
+    return page_model(fs, page_dir).markdown()
+
+
+def page_model(fs: list[Finding], page_dir: Path):
+    """The answer page as a report model: ANSWER.md and index.html are rendered from it."""
+    from benchmarks.reports import model
+    blocks = [model.Text("# The answer: PyTorch against TensorFlow (and JAX)"),
+              model.Text(f"Generated by `{REFRESH}` from the committed run folders; edits here are overwritten. Every "
+                         "interval is 95%, over worker processes (benchmarks/analysis/stats.py). Each finding names "
+                         "the machine it was measured on (CPU model and threads a case, or the GPU), the workload and "
+                         "the date: a verdict holds for that machine.")]
     topic = None
     for f in fs:
         if f.topic != topic:
-            parts += [f"## {f.topic[0].upper()}{f.topic[1:]}", ""]
+            blocks.append(model.Text(f"## {f.topic[0].upper()}{f.topic[1:]}"))
             topic = f.topic
         links = ", ".join(f"[{w}]({_link(p, page_dir)})" for w, p in f.evidence)
-        parts += [f"{f.text} Evidence: {links}.", ""]
-        if f.table:
-            parts += [f.table, ""]
+        blocks.append(model.Text(f"{f.line} Evidence: {links}."))
+        if f.lines:
+            blocks.append(model.Text("\n".join(f"- {x}" for x in f.lines)))
+        if f.table is not None:
+            blocks.append(f.table if isinstance(f.table, model.Table) else model.Text(str(f.table)))
         if f.figure is not None and f.figure.is_file():
-            parts += [f"![{f.topic}]({_link(f.figure, page_dir)})", ""]
-    return "\n".join(parts)
+            blocks.append(model.Figure(f.topic, f.topic, f.figure, plot=f.plot, href=_link(f.figure, page_dir)))
+    return model.Report("fwbench: the answer", blocks)

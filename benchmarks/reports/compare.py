@@ -64,12 +64,19 @@ def env_differences(runs: list[Run]) -> list[str]:
     return warn
 
 
+def _shown(path: Path) -> str:
+    """A run's path as the user would type it: relative to the working folder when inside it."""
+    import os
+    rel = os.path.relpath(Path(path).resolve(), Path.cwd().resolve())
+    return str(path) if rel.startswith("..") else Path(rel).as_posix()
+
+
 def display_names(runs: list[Run]) -> list[str]:
     """A name per run, unique among `runs`: the folder name when that is unique, else the full
     path (sweep points share folder names: points/batch_size=64), so no two runs share a column
     or a key."""
     names = [r.name for r in runs]
-    out = [n if names.count(n) == 1 else str(r.path) for n, r in zip(names, runs)]
+    out = [n if names.count(n) == 1 else _shown(r.path) for n, r in zip(names, runs)]
     return [n if out.count(n) == 1 else f"{n} ({out[:i].count(n) + 1})" for i, n in enumerate(out)]
 
 
@@ -247,7 +254,9 @@ def write_comparison(runs: list[Run], out_dir: Path, command: str | None = None)
     _, _, frames = _cells(runs)
     figure = compare_figure(list(zip(figure_labels(runs), frames)), out_dir / "fig-compare.png", command)
     text, flagged = comparison_markdown(runs, figure)
-    return write_atomic(out_dir / REPORT_NAME, text), flagged
+    from benchmarks.reports import html, interactive
+    plot, _ = interactive.compare(list(zip(figure_labels(runs), frames)))
+    return html.publish_markdown(out_dir / REPORT_NAME, text, {"fig-compare": plot}), flagged  # .md and .html
 
 
 def gate_notes(old: Run, new: Run) -> list[str]:

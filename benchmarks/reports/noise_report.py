@@ -326,5 +326,5 @@ def _ratio(h: float | None) -> float | None:
 def write(folder: Path) -> Path:
     folder = Path(folder)
     path = folder / REPORT_NAME
-    write_atomic(path, build_markdown(folder))
-    return path
+    from benchmarks.reports import html
+    return html.publish_markdown(path, build_markdown(folder))  # report.md and report.html

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.reports import calibration, disturbance, duet_report
+from benchmarks.reports import calibration, disturbance, duet_report, model
 from benchmarks.reports import report_figures as figs
 from benchmarks.analysis import stats
 from benchmarks.model.phases import DERIVED, PHASES
@@ -352,7 +352,7 @@ def environment_section(run: Run) -> list[str]:
                  for k, r in rts.items() if (r.get("extra") or {}).get("thread_setting")]
         if notes:  # a framework without a thread API (JAX) says how it was set and how it was measured
             out += ["", *notes]
-        flushed = {k for k, r in rts.items() if r.get("flush_denormal") is True}
+        flushed = [k for k, r in rts.items() if r.get("flush_denormal") is True]  # in case order: a report is reproducible
         if flushed and len(flushed) < len(rts):
             out += ["", "The cases differ in how their threads treat denormal floats (measured above): flushed to zero "
                         "in " + ", ".join(f"`{k}`" for k in flushed) + ", computed in full elsewhere. Adam's state on this "
@@ -412,16 +412,20 @@ processes a side that would give, at the observed spread and a true ratio of 1, 
 within the bounds. Derived figures (warm-up,
 input pipeline) are differences of two phases within each process, with a paired t interval; one
 whose interval contains 0 reads "not measurable". Latency percentiles are per-process quantiles of
-the rounds, averaged over processes with a t interval. Warnings follow pyperf: per-process medians
-spread by more than 10% of their mean, or rounds shorter than 1 ms."""
+the rounds, averaged over processes with a t interval. A row is warned of when its per-process
+medians spread beyond what the run's typical spread gives by chance {stats.UNUSUAL_LEVEL:.0%} of the time (a
+chi-square test of the variance; never for a spread below {stats.SPREAD_FLOOR:.0%}), or when its rounds are
+shorter than {stats.SHORT_ROUND_S * 1e3:.0f} ms."""
 
 
 # --------------------------------------------------------------------------- assembling
 
-def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> str:
+def build_model(run: Run, frame, made: dict[str, Path], notes: list[str]) -> model.Report:
+    """The report as blocks (benchmarks/reports/model.py): report.md and report.html are both rendered from it."""
     m = run.manifest
+    fig = model.Figure
     parts = [f"# fwbench report ({md_escape(run.workload_label)}): {md_escape(run.name)}"]
-    if run.kind != "full":
+    if run.kind != "full" and kind_banner(run):  # a kind without a banner gets no empty bold line
         parts.append(f"**{kind_banner(run)}**")
     if m.get("label"):
         parts.append(f"Run: {md_escape(m['label'])}.")
@@ -433,11 +437,11 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
         parts += ["## Pooled evidence", *pooled]
     main = made.get("forest-cpu") or next((p for n, p in made.items() if n.startswith("forest-")), None)
     if main:
-        parts += [f"![main figure: speedup over the baseline per case and phase, 95% CI, coloured by verdict]"
-                  f"({main.name})", f"Regenerate: `{figs.regenerate_command(run)}`."]
+        parts += [fig(main.stem[4:], "main figure: speedup over the baseline per case and phase, 95% CI, coloured "
+                      "by verdict", main), f"Regenerate: `{figs.regenerate_command(run)}`."]
     for name, p in made.items():
         if name.startswith("forest-") and p is not main:
-            parts.append(f"![{name}]({p.name})")
+            parts.append(fig(name, name, p))
     w = warnings_section(run, frame)
     typical = typical_spread(run)
     parts += ["## Warnings", ("" if typical is None else md_escape(
@@ -453,9 +457,10 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
         parts.append(f"## Timings on {md_escape(dev.upper())} (baseline: {md_escape(base.label) if base else 'none'})")
         parts.append(timing_markdown(frame, dev))
         if f"phases-{dev}" in made:
-            parts.append(f"![phases on {dev}]({made[f'phases-{dev}'].name})")
+            parts.append(fig(f"phases-{dev}", f"phases on {dev}", made[f"phases-{dev}"]))
+        parts.append(fig(f"samples-{dev}", f"every worker process's median round on {dev}"))  # HTML only
         if f"memory-{dev}" in made:
-            parts += [f"![memory on {dev}]({made[f'memory-{dev}'].name})",
+            parts += [fig(f"memory-{dev}", f"memory on {dev}", made[f"memory-{dev}"]),
                       "Peak memory: the worker process's peak resident set (host RAM) and, on a GPU, the peak device "
                       "memory allocated, each the maximum over processes."]
         mx = matrix_section(run, frame, dev)
@@ -464,14 +469,14 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
                       "Each cell: speedup over the baseline (95% CI); "
                       + "; ".join(f"`{m}`: {w}" for w, m in figs.NO_WINNER_MARKS.items()) + ".", mx]
             if f"matrix-{dev}" in made:
-                parts.append(f"![matrix on {dev}]({made[f'matrix-{dev}'].name})")
+                parts.append(fig(f"matrix-{dev}", f"matrix on {dev}", made[f"matrix-{dev}"]))
         bd = breakdown_section(run, dev)
         if bd:
             parts += [f"### The training step taken apart on {dev.upper()}",
                       "Measured in a separate pass after the timed phases, on a fresh model; median over processes "
                       "of the median per step.", *bd]
             if f"breakdown-{dev}" in made:
-                parts.append(f"![step breakdown on {dev}]({made[f'breakdown-{dev}'].name})")
+                parts.append(fig(f"breakdown-{dev}", f"step breakdown on {dev}", made[f"breakdown-{dev}"]))
         lim = limits_section(run, frame, dev)
         if lim:
             parts += [f"### Distance to the machine's limit on {dev.upper()}",
@@ -489,11 +494,11 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
         parts += ["## Latency distribution", lat]
         for dev in run.devices():
             if f"latency-{dev}" in made:
-                parts.append(f"![latency on {dev}]({made[f'latency-{dev}'].name})")
+                parts.append(fig(f"latency-{dev}", f"latency on {dev}", made[f"latency-{dev}"]))
     parts += disturbance.section(run) + disturbance.sizing_section(run)  # the machine per phase; --pilot's choice
     parts += ["## Accuracy and parity", *(parity_section(run, frame) or ["No accuracy was measured."])]
     if "loss" in made:
-        parts.append(f"![training loss]({made['loss'].name})")
+        parts.append(fig("loss", "training loss", made["loss"]))
     cfg = m.get("config") or {}
     parts += ["## Configuration", md_table(["setting", "value"], [[k, v] for k, v in cfg.items()])]
     if m.get("data"):
@@ -506,7 +511,11 @@ def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> 
               f"Started {m.get('started_utc')}, finished {m.get('finished_utc')}, {m.get('duration_s')} s; "
               f"fwbench {m.get('fwbench_version')}."]
     parts += ["## How to read this report", method_text(run)]
-    return "\n\n".join(parts) + "\n"
+    return model.from_parts(f"fwbench report: {run.name}", parts)
+
+
+def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> str:
+    return build_model(run, frame, made, notes).markdown()
 
 
 def draw_figures(run: Run, frame) -> tuple[dict[str, Path], list[str]]:
@@ -547,7 +556,13 @@ def write_report(run_dir: Path | Run) -> Path:
     # results.csv/.md come from the same reader: rewritten with the report, so a table written when
     # the run finished never disagrees with a report regenerated by a later fwbench
     write_tables(run, run.path)
-    return write_atomic(run.path / REPORT_NAME, build_markdown(run, frame, made, problems))
+    doc = build_model(run, frame, made, problems)  # built once, rendered twice
+    path = write_atomic(run.path / REPORT_NAME, doc.markdown())
+    from benchmarks.reports import html, interactive
+    interactive.fill(doc, run, frame, lambda dev: breakdown_rows(run, dev))
+    doc.samples = interactive.raw_samples(run)
+    html.write(doc, run.path)
+    return path
 
 
 __all__ = ["write_report", "headline", "summary", "DERIVED"]

@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 from benchmarks.analysis import stats  # noqa: E402
 from benchmarks.model.phases import PHASES  # noqa: E402
 from benchmarks.analysis.rundata import Run, time_unit  # noqa: E402
+from benchmarks.reports.colors import case_color, run_color  # noqa: E402
 from shared.atomic import write_atomic  # noqa: E402
 
 PALETTE = ["#ee4c2c", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
@@ -104,7 +105,9 @@ def grouped_bars(ax, series: list[tuple[str, object]], slots: list, value: str) 
             ys.append(r[col])
             lo.append(r[col] - r[low] if _ok(r[low]) else 0)
             hi.append(r[high] - r[col] if _ok(r[high]) else 0)
-        ax.bar(xs, ys, width * 0.95, color=PALETTE[i % len(PALETTE)], label=label, yerr=[lo, hi], capsize=2)
+        # a case's own colour (benchmarks/reports/colors.py), the same on every page
+        color = case_color(f.case.iloc[0]) if "case" in f and len(f) else PALETTE[i % len(PALETTE)]
+        ax.bar(xs, ys, width * 0.95, color=color, label=label, yerr=[lo, hi], capsize=2)
 
 
 def phases_figure(run: Run, frame, device: str, path: Path) -> Path | None:
@@ -175,7 +178,7 @@ def memory_figure(run: Run, frame, device: str, path: Path) -> Path | None:
     for ax, col, what in ((axes[0][0], "peak_rss_mb", "peak RSS of the worker process (host memory, MB)"),
                           *(((axes[0][1], "peak_device_mem_mb", "peak device memory allocated (MB)"),) if dev else ())):
         vals = rows[col].fillna(0.0)
-        ax.barh(range(len(rows)), vals, color=PALETTE[0] if col == "peak_rss_mb" else PALETTE[2])
+        ax.barh(range(len(rows)), vals, color=[case_color(c) for c in rows.case] if col == "peak_rss_mb" else "#999999")
         for y, v in enumerate(vals):
             ax.text(v, y, f" {v:.0f}", va="center", fontsize=7)
         ax.set_yticks(range(len(rows)), list(rows.label) if col == "peak_rss_mb" else [], fontsize=7)
@@ -272,11 +275,12 @@ def latency_quantiles(samples: list, qs=(0.5, 0.9, 0.99)) -> dict[float, float]:
 def latency_figure(run: Run, device: str, path: Path) -> Path | None:
     """Single-post latency per case as an ECDF on a log axis (all rounds, every process), with the
     table's p50/p90/p99 (geometric mean of per-process quantiles) marked on each curve."""
-    series = []
+    series, ids = [], []
     for c in run.framework_cases(device):
         pd_ = c.phases.get("predict_one")
         if pd_ and pd_.samples():
             series.append((c.label, pd_.samples()))
+            ids.append(c.id)
     if not series:
         return None
     scale, unit = time_unit(float(np.median(np.concatenate([np.concatenate(s) for _, s in series]))))
@@ -284,7 +288,7 @@ def latency_figure(run: Run, device: str, path: Path) -> Path | None:
     for i, (label, samples) in enumerate(series):
         v = np.sort(np.concatenate(samples)) / scale
         y = np.arange(1, v.size + 1) / v.size
-        color = PALETTE[i % len(PALETTE)]
+        color = case_color(ids[i])
         qs = latency_quantiles(samples)
         ax.step(v, y, where="post", color=color, lw=1.2,
                 label=f"{label}: p50 {qs[0.5] / scale:.3g}, p90 {qs[0.9] / scale:.3g}, p99 {qs[0.99] / scale:.3g} {unit}")
@@ -311,13 +315,12 @@ def loss_figure(run: Run, path: Path) -> Path | None:
     for c in run.framework_cases():
         pd_ = c.phases.get("train_to_accuracy")
         if pd_ and pd_.processes and pd_.processes[0].extra.get("epoch_mean_loss"):
-            curves.append((f"{c.label}, {c.device.upper()}", pd_.processes[0].extra["epoch_mean_loss"]))
+            curves.append((f"{c.label}, {c.device.upper()}", pd_.processes[0].extra["epoch_mean_loss"], c.id))
     if not curves:
         return None
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    for i, (label, ys) in enumerate(curves):
-        ax.plot(range(1, len(ys) + 1), ys, "-o", markersize=3, color=PALETTE[i % len(PALETTE)], alpha=0.85,
-                label=label)
+    for label, ys, cid in curves:
+        ax.plot(range(1, len(ys) + 1), ys, "-o", markersize=3, color=case_color(cid), alpha=0.85, label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean training loss")
     ax.set_yscale("log")
@@ -343,7 +346,7 @@ def compare_figure(frames: list[tuple[str, object]], path: Path, command: str | 
     fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(keys) * max(1, len(frames)) / 2 + 1.8))
     step = 0.7 / max(1, len(frames))
     for i, (name, f) in enumerate(frames):
-        color = PALETTE[(i + 1) % len(PALETTE)]
+        color = run_color(i)
         for k, (case, phase) in enumerate(keys):
             r = f[(f.case == case) & (f.phase == phase)]
             if not len(r) or not _ok(r.iloc[0]["speedup"]):

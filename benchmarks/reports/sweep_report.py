@@ -10,7 +10,8 @@ import numpy as np
 
 from benchmarks.analysis import stats, sweep_stats
 from benchmarks.model.phases import PHASES
-from benchmarks.reports.report_figures import PALETTE, save_png
+from benchmarks.reports.colors import case_color
+from benchmarks.reports.report_figures import save_png
 from benchmarks.analysis.rundata import fmt_interval, fmt_ratio, fmt_time, load_run, md_escape, md_table, summary
 from shared.atomic import write_atomic
 
@@ -130,7 +131,7 @@ def figure(frame, fitted: list[dict], param: str, phase: str, column: str, path:
         fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for i, (series, h) in enumerate(g.groupby("series", sort=False)):
         h = h.sort_values(param)
-        color = PALETTE[i % len(PALETTE)]
+        color = case_color(series)  # the case's colour on every page (benchmarks/reports/colors.py)
         label = h.iloc[0]["label"].split(" [")[0]
         if timing:
             f = next((f for f in fitted if f["series"] == series and f["phase"] == phase), None)
@@ -267,7 +268,9 @@ def write(folder: Path) -> Path:
                  r["note"] or ""] for _, r in frame.iterrows()]
         parts.append(md_table([param, "case", "phase", "time", "95% CI", "speedup vs baseline", "verdict",
                                "peak RSS (MB)", "notes"], rows))
-    return write_atomic(folder / REPORT_NAME, "\n\n".join(parts) + "\n")
+    from benchmarks.reports import html, interactive
+    plots = {f"fig-time-{p}": interactive.sweep_time(frame, param, p)[0] for p in phases}
+    return html.publish_markdown(folder / REPORT_NAME, "\n\n".join(parts) + "\n", plots)  # report.md and .html
 
 
 def framework_versions(packages: dict, frameworks: set) -> str:
