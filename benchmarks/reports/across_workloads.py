@@ -97,15 +97,19 @@ def _default_variant(case) -> str:
     return registry.default_variant(case.framework)
 
 
+def table_cells(rs: list[Row]) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the table; the runs it rests on are the evidence links (evidence())."""
+    head = ["workload", "phase", "challenger", "speedup over " + (rs[0].baseline if rs else "the baseline") + " (95% CI)",
+            "verdict", "winner", "machine", "date"]
+    return head, [[r.workload, PHASES[r.phase].label, r.challenger,
+                   "no interval" if r.speedup is None else
+                   f"{fmt_ratio(r.speedup)}x" + (f" ({fmt_interval(r.low, r.high)}x)" if r.low is not None else ""),
+                   r.verdict or "not measured", r.winner, r.machine, r.date] for r in rs]
+
+
 def table(rs: list[Row]) -> str:
-    """The table (md_table escapes every cell); the runs it rests on are the evidence links."""
-    return md_table(
-        ["workload", "phase", "challenger", "speedup over " + (rs[0].baseline if rs else "the baseline") + " (95% CI)",
-         "verdict", "winner", "machine", "date"],
-        [[r.workload, PHASES[r.phase].label, r.challenger,
-          "no interval" if r.speedup is None else
-          f"{fmt_ratio(r.speedup)}x" + (f" ({fmt_interval(r.low, r.high)}x)" if r.low is not None else ""),
-          r.verdict or "not measured", r.winner, r.machine, r.date] for r in rs])
+    """The table in Markdown (md_table escapes every cell)."""
+    return md_table(*table_cells(rs))
 
 
 def evidence(rs: list[Row]) -> list[tuple[str, Path]]:

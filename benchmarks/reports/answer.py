@@ -65,16 +65,15 @@ class Finding:
 
 
 def workload(manifest: dict) -> str:
-    """The workload in words: its name where the run records one, else its data's shape."""
-    w = manifest.get("workload")
-    if isinstance(w, dict):
-        w = w.get("name") or w.get("label")
-    if w:
-        return f"workload {w}"
+    """The workload in words: the network the run's configuration names (a manifest from before
+    workloads existed: the MLP's) and its data's shape."""
+    from shared import workloads
+    from shared.config import ExperimentConfig
     data, cfg = manifest.get("data") or {}, manifest.get("config") or {}
+    label = workloads.get(ExperimentConfig.from_dict(cfg).workload).label
     cats = data.get("categories") or cfg.get("categories") or []
     vocab = data.get("vocab_size") or cfg.get("vocab_size")
-    return (f"{len(cats)} newsgroups" if cats else "unknown workload") + (
+    return f"workload {label}, " + (f"{len(cats)} newsgroups" if cats else "all 20 newsgroups") + (
         f", {int(vocab):,}-word vocabulary" if vocab else f", {cfg.get('vocab_mode')} vocabulary" if cfg.get("vocab_mode") else "")
 
 
@@ -652,9 +651,30 @@ def machine_findings(results: Path) -> list[Finding]:
 
 # --------------------------------------------------------------------------- assembling
 
+def workloads_findings(results: Path) -> list[Finding]:
+    """Workload x phase: each framework's default against PyTorch's, one run per workload
+    (benchmarks/reports/across_workloads.py), and where a verdict changes with the workload."""
+    from benchmarks.reports import across_workloads as aw
+    from benchmarks.reports.model import Table
+    rs = aw.rows(results)
+    if not rs:
+        return []
+    names = list(dict.fromkeys(r.workload for r in rs))
+    machines = list(dict.fromkeys(r.machine for r in rs))
+    days = sorted({r.date for r in rs})
+    changes = aw.changes(rs)
+    text = (f"Across workloads ({', '.join(names)}; default cases, one run each): "
+            + (" ".join(changes) if changes else "no verdict changes with the workload.")
+            + (" Why, from the training step taken apart: " + " ".join(aw.breakdown_lines(results))
+               if aw.breakdown_lines(results) else ""))
+    where_ = f"{'; '.join(machines)}; {days[0] if len(days) == 1 else days[0] + ' to ' + days[-1]}"
+    return [Finding("across workloads", text, aw.evidence(rs), table=Table(*aw.table_cells(rs)), where=where_,
+                    first_screen_table=True)]
+
+
 def findings(results: Path) -> list[Finding]:
     fig = results / "fig-accuracy-seeds.png"
-    out = [*default_findings(results), *best_findings(results), *why_findings(results),
+    out = [*workloads_findings(results), *default_findings(results), *best_findings(results), *why_findings(results),
            *accuracy_findings(results, fig if fig.is_file() else None), *crossover_findings(results),
            *gpu_findings(results), *noise_findings(results), *machine_findings(results)]
     return out
