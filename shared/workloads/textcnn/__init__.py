@@ -1,0 +1,128 @@
+"""Kim (2014)'s sentence-classification CNN on token ids ("Convolutional Neural Networks for
+Sentence Classification", EMNLP 2014), the text-CNN workload:
+
+    ids (B, L) -> embedding (B, L, E) -> for each width w in `widths`: a 1-D convolution of F
+    filters, valid padding (B, L-w+1, F), + bias, ReLU, max over time (over the whole padded
+    sequence, as Kim did) (B, F) -> concatenated in `widths` order (B, len(widths)*F) ->
+    linear head (B, C) -> mean softmax cross-entropy.
+
+Its kernels: an embedding gather (and the scatter-add of its gradient into a dense table), three
+convolutions (im2col-style matmuls of width w*E, the bulk of the FLOPs), reductions over time,
+and a dense Adam update of the embedding table (20,002 x 64 = 1.28M of its ~1.35M parameters).
+Left out from Kim's recipe, so the twins stay deterministic and comparable: dropout, the l2
+max-norm constraint, pre-trained word2vec vectors (ours are learned from scratch, his "CNN-rand")
+and Adadelta (Adam, the suite's optimizer). The padding id (0) is an ordinary learned row of the
+table, as in a Keras Embedding without masking (Kim kept it a zero vector).
+
+Shared weight layout (initial_weights, every twin's get_weights()): the embedding table
+(n_ids, E); per width, its kernel (w, E, F) (Keras Conv1D's and lax.conv's WIO layout; the torch
+twin transposes to Conv1d's (F, E, w)) and its bias (F,); the head's kernel (len(widths)*F, C)
+(Keras' (in, out)) and bias (C,).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from shared.errors import UserError
+from shared.workloads.base import AccuracyTarget, Tolerances, Workload
+from shared.workloads.textcnn import costs
+
+
+@dataclass(frozen=True)
+class Settings:
+    # tokens kept per post (shared/tokens.py: the first seq_len, padded with 0); 256 covers the
+    # whole of ~65% of the three groups' posts (median ~150 tokens)
+    seq_len: int = 256
+    embed_dim: int = 64  # E: the embedding's width, the convolutions' input channels
+    widths: tuple[int, ...] = (3, 4, 5)  # the convolutions' window widths (Kim's 3, 4, 5)
+    filters: int = 64  # F: filters per width (Kim used 100)
+
+
+class TextCNN(Workload):
+    name = "textcnn"
+    label = "Text CNN (Kim 2014)"
+    about = ("Kim's sentence-classification CNN on token ids: an embedding gather and its scatter-add gradient, "
+             "1-D convolutions of widths 3, 4, 5, max-over-time pooling, and a dense Adam update of the "
+             "1.28M-weight embedding table")
+    input = "tokens"
+    Settings = Settings
+    # Adam at lr 1e-3 (the usual default; the tutorial's 0.01 overshoots the embedding), Kim's
+    # mini-batch of 50, 10 epochs; the vocabulary fitted on the training posts only (no test leak),
+    # its 20,000 most frequent tokens (ids 2..20,001; 0 padding, 1 out of vocabulary).
+    recipe = {"learning_rate": 1e-3, "batch_size": 50, "epochs": 10, "vocab_mode": "train", "vocab_size": 20000,
+              "eval_batch_size": 500}
+    data_settings = ("seq_len",)
+    plain = {"torch": "benchmarks.plain.workloads.textcnn.torch_script",
+             "tensorflow": "benchmarks.plain.workloads.textcnn.tf_script"}
+    # MEASURED below (scripts in the commit message); placeholders are never committed.
+    tolerances = Tolerances(step_loss_rtol=1e-5, step_loss_rtol_any_seed=1e-4, min_median_agreement=0.97,
+                            max_median_accuracy_difference=0.01, one_step_weight_rtol=1e-5)
+    accuracy_targets = ()
+
+    def validate(self, settings) -> None:
+        super().validate(settings)
+        if not settings.widths:
+            raise UserError("textcnn setting widths needs at least one width, e.g. 3x4x5")
+        if max(settings.widths) > settings.seq_len:
+            raise UserError(f"textcnn: a convolution of width {max(settings.widths)} needs seq_len >= "
+                            f"{max(settings.widths)}, got seq_len {settings.seq_len}")
+
+    def featurize(self, train_texts, test_texts, cfg):
+        from shared.tokens import token_ids
+        return token_ids(train_texts, test_texts, cfg.vocab_mode, cfg.vocab_size, cfg.settings.seq_len)
+
+    def shapes(self, cfg, n_ids: int, n_classes: int) -> list[tuple[str, tuple[int, ...]]]:
+        """(name, shape) of every parameter, in the shared order."""
+        s = cfg.settings
+        out = [("embedding", (n_ids, s.embed_dim))]
+        for w in s.widths:
+            out += [(f"conv{w}_kernel", (w, s.embed_dim, s.filters)), (f"conv{w}_bias", (s.filters,))]
+        out += [("head_kernel", (len(s.widths) * s.filters, n_classes)), ("head_bias", (n_classes,))]
+        return out
+
+    def initial_weights(self, cfg, data):
+        """PyTorch's default laws: the embedding N(0, 1) (nn.Embedding); a convolution's kernel and
+        bias U(-1/sqrt(E*w), 1/sqrt(E*w)) (nn.Conv1d's kaiming_uniform(a=sqrt(5)) reduces to that
+        bound, fan_in = in_channels * width); the head's kernel and bias U(-1/sqrt(fan_in), ...)
+        (nn.Linear). One numpy PCG64 stream seeded with cfg.seed, parameters in the shared order,
+        float64 draws cast to float32: the same seed gives the same weights on every machine."""
+        rng = np.random.default_rng(cfg.seed)
+        out = []
+        for name, shape in self.shapes(cfg, data.vocab_size, data.n_classes):
+            if name == "embedding":
+                a = rng.standard_normal(shape)
+            else:
+                bound = self._bound(cfg, name)
+                a = rng.uniform(-bound, bound, size=shape)
+            out.append(a.astype(np.float32))
+        return out
+
+    def _bound(self, cfg, name: str) -> float:
+        s = cfg.settings
+        if name.startswith("conv"):
+            w = int(name[4:].split("_")[0])
+            return 1.0 / np.sqrt(s.embed_dim * w)
+        return 1.0 / np.sqrt(len(s.widths) * s.filters)  # the head: fan_in = concatenated features
+
+    def parameter_names(self, cfg, data):
+        return [name for name, _ in self.shapes(cfg, data.vocab_size, data.n_classes)]
+
+    def step_cost(self, cfg, data_summary, batch, input_nnz=None):
+        s = cfg.settings
+        return costs.step_cost(int(data_summary["vocab_size"]), int(data_summary["seq_len"]), s.embed_dim,
+                               s.widths, s.filters, len(data_summary["categories"]), batch)
+
+    def inference_cost(self, cfg, data_summary, batch):
+        s = cfg.settings
+        return costs.inference_cost(int(data_summary["vocab_size"]), int(data_summary["seq_len"]), s.embed_dim,
+                                    s.widths, s.filters, len(data_summary["categories"]), batch)
+
+    def accuracy_floor(self, cfg):
+        if not cfg.at_workload_defaults():
+            return None
+        return next((t.min_mean_accuracy for t in self.accuracy_targets if t.n_groups == len(cfg.category_names)), None)
+
+
+WORKLOAD = TextCNN()
