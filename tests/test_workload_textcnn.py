@@ -28,6 +28,7 @@ PLAIN_VARIANTS = {"torch": ("eager",), "tensorflow": ("graph",)}  # one per scri
 # Small enough to train in a blink on the tiny archive (36 train posts of ~20 tokens): every id
 # of the tiny vocabulary kept (vocab_size None), batches of 8, a short sequence, narrow layers.
 TINY = ExperimentConfig(workload="textcnn", batch_size=8, epochs=2, vocab_size=None, eval_batch_size=16,
+                        learning_rate=0.01,
                         model={"seq_len": 24, "embed_dim": 8, "widths": (2, 3, 5), "filters": 6})
 TOL = WORKLOAD.tolerances
 
@@ -96,7 +97,9 @@ def test_initial_weights_follow_the_declared_names_shapes_and_laws(tiny):
     for name, a in zip(names, w):
         if name.startswith("conv"):
             bound = 1 / np.sqrt(8 * int(name[4]))
-            assert np.abs(a).max() <= bound and np.abs(a).max() > 0.5 * bound, name
+            assert np.abs(a).max() <= bound, name
+            if name.endswith("kernel"):  # enough draws to come near the bound
+                assert np.abs(a).max() > 0.8 * bound, name
     assert np.abs(w[-2]).max() <= 1 / np.sqrt(18)
     assert 0.7 < np.std(w[0]) < 1.3  # N(0, 1), nn.Embedding's
     again = WORKLOAD.initial_weights(TINY, tiny)
@@ -146,7 +149,7 @@ def test_strict_first_epoch_losses_agree_across_frameworks(runtimes, tiny):
     cfg = TINY.replace(optimizer="strict")
     losses = {fw: first_epoch(fw, cfg, tiny) for fw in FRAMEWORKS}
     assert losses["torch"].shape == (tiny.x_train.shape[0] // cfg.batch_size,)
-    assert losses["torch"][-1] < losses["torch"][0], "the first epoch did not learn: nothing would be compared"
+    assert np.ptp(losses["torch"]) > 1e-3, "the step losses do not move: nothing would be compared"
     for fw in ("tensorflow", "jax"):
         gap = metrics.max_relative_difference(losses["torch"], losses[fw])
         assert gap <= TOL.step_loss_rtol, f"{fw}: first-epoch step losses differ from torch's by {gap:.3g} relative"
