@@ -18,7 +18,7 @@ from shared.config import ExperimentConfig
 from shared.dataset import prepare
 from shared.errors import Unavailable, UserError
 from shared.workloads.textcnn import WORKLOAD, costs
-from tests.conftest import REPO, TINY_CONFIG
+from tests.conftest import REPO, TINY_CONFIG, make_tiny_archive
 
 FRAMEWORKS = ("torch", "tensorflow", "jax")
 # Every variant of each framework that applies to token ids, against its framework's default.
@@ -39,9 +39,26 @@ def runtimes():
     return {fw: registry.runtime(fw).configure(TINY.thread_count, "cpu") for fw in FRAMEWORKS}
 
 
-@pytest.fixture
-def tiny(tiny_archive, tmp_path):
-    return prepare(TINY, archive=tiny_archive, cache=tmp_path / "cache")
+@pytest.fixture(scope="module")
+def tiny_archive_module(tmp_path_factory):
+    return make_tiny_archive(tmp_path_factory.mktemp("textcnn") / "tiny-20news.tar.gz")
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_archive_module, tmp_path_factory):
+    return prepare(TINY, archive=tiny_archive_module, cache=tmp_path_factory.mktemp("textcnn-cache"))
+
+
+@pytest.fixture(scope="module")
+def strict_epochs(runtimes, tiny):
+    """(framework, variant) -> the first epoch's strict step losses on the tiny data, each computed once."""
+    cfg, memo = TINY.replace(optimizer="strict"), {}
+
+    def get(fw, variant=None):
+        if (fw, variant) not in memo:
+            memo[fw, variant] = first_epoch(fw, cfg, tiny, variant)
+        return memo[fw, variant]
+    return get
 
 
 def build(fw, cfg, data, variant=None, weights=None):
@@ -76,8 +93,8 @@ def test_registers_with_its_settings_and_recipe():
     assert TINY.replace(model={"filters": 3}).data_key() == key
 
 
-def test_featurizes_the_same_posts_in_the_same_order_as_the_mlp(tiny_archive, tmp_path, tiny):
-    counts = prepare(TINY_CONFIG, archive=tiny_archive, cache=tmp_path / "cache")
+def test_featurizes_the_same_posts_in_the_same_order_as_the_mlp(tiny_archive_module, tmp_path, tiny):
+    counts = prepare(TINY_CONFIG, archive=tiny_archive_module, cache=tmp_path / "cache")
     assert np.array_equal(tiny.y_train, counts.y_train) and np.array_equal(tiny.y_test, counts.y_test)
     assert tiny.category_names == counts.category_names
     for x, n in ((tiny.x_train, counts.x_train.shape[0]), (tiny.x_test, counts.x_test.shape[0])):
@@ -145,9 +162,9 @@ def test_one_sgd_step_gives_the_same_weights(runtimes, tiny, fw):
 
 
 # --- 3. strict mode: the first epoch, every framework and every variant --------------------------------
-def test_strict_first_epoch_losses_agree_across_frameworks(runtimes, tiny):
+def test_strict_first_epoch_losses_agree_across_frameworks(strict_epochs, tiny):
     cfg = TINY.replace(optimizer="strict")
-    losses = {fw: first_epoch(fw, cfg, tiny) for fw in FRAMEWORKS}
+    losses = {fw: strict_epochs(fw) for fw in FRAMEWORKS}
     assert losses["torch"].shape == (tiny.x_train.shape[0] // cfg.batch_size,)
     assert np.ptp(losses["torch"]) > 1e-3, "the step losses do not move: nothing would be compared"
     for fw in ("tensorflow", "jax"):
@@ -157,10 +174,8 @@ def test_strict_first_epoch_losses_agree_across_frameworks(runtimes, tiny):
 
 @pytest.mark.parametrize("fw,variant", [(fw, v) for fw, vs in VARIANTS.items() for v in vs],
                          ids=[f"{fw}:{v}" for fw, vs in VARIANTS.items() for v in vs])
-def test_every_variant_matches_its_frameworks_default_in_strict_mode(runtimes, tiny, fw, variant):
-    cfg = TINY.replace(optimizer="strict")
-    reference = first_epoch(fw, cfg, tiny)
-    got = first_epoch(fw, cfg, tiny, variant)
+def test_every_variant_matches_its_frameworks_default_in_strict_mode(strict_epochs, fw, variant):
+    reference, got = strict_epochs(fw), strict_epochs(fw, variant)
     gap = metrics.max_relative_difference(reference, got)
     assert gap <= TOL.step_loss_rtol, f"{fw}:{variant} differs from {fw}'s default by {gap:.3g} relative"
 
@@ -235,7 +250,7 @@ def test_the_accuracy_floor_holds_at_the_workloads_defaults_only():
 
 # --- 5. the plain scripts -------------------------------------------------------------------------------
 @pytest.mark.parametrize("fw", ("torch", "tensorflow"))
-def test_plain_script_runs_and_computes_the_twins_first_epoch(runtimes, tiny_archive, tiny, tmp_path, fw):
+def test_plain_script_runs_and_computes_the_twins_first_epoch(runtimes, tiny_archive_module, tiny, tmp_path, fw):
     from benchmarks.plain.workloads.common import save_arrays
     module = WORKLOAD.plain[fw]
     weights = training.start_weights(TINY, tiny)
@@ -245,7 +260,7 @@ def test_plain_script_runs_and_computes_the_twins_first_epoch(runtimes, tiny_arc
     env = {**os.environ, "FWBENCH_CACHE": str(tmp_path / "cache")}
     p = subprocess.run([sys.executable, "-m", module, "--variant", PLAIN_VARIANTS[fw][0], "--epochs", "1",
                         "--threads", "1", "--weights", str(tmp_path / "w.npz"), "--config-json",
-                        str(tmp_path / "cfg.json"), "--archive", str(tiny_archive), "--json", str(out)],
+                        str(tmp_path / "cfg.json"), "--archive", str(tiny_archive_module), "--json", str(out)],
                        capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
     plain = json.loads(out.read_text())
@@ -258,7 +273,7 @@ def test_plain_script_runs_and_computes_the_twins_first_epoch(runtimes, tiny_arc
     assert gap <= 1e-4, f"plain {fw} script's first epoch differs from the twin's by {gap:.3g} relative"
 
 
-def test_plain_script_refuses_another_workloads_configuration(tiny_archive, tmp_path):
+def test_plain_script_refuses_another_workloads_configuration(tmp_path):
     (tmp_path / "cfg.json").write_text(json.dumps(TINY_CONFIG.to_dict()))
     p = subprocess.run([sys.executable, "-c", "import sys; from benchmarks.plain.workloads.common import arguments, "
                         "load_data; sys.argv=['x','--threads','1','--config-json',sys.argv[1]]; "
