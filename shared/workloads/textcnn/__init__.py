@@ -8,7 +8,7 @@ Sentence Classification", EMNLP 2014), the text-CNN workload:
 
 Its kernels: an embedding gather (and the scatter-add of its gradient into a dense table), three
 convolutions (im2col-style matmuls of width w*E, the bulk of the FLOPs), reductions over time,
-and a dense Adam update of the embedding table (20,002 x 64 = 1.28M of its ~1.35M parameters).
+and a dense Adam update of the embedding table (20,002 x 64 = 1.28M of its 1.33M parameters).
 Left out from Kim's recipe, so the twins stay deterministic and comparable: dropout, the l2
 max-norm constraint, pre-trained word2vec vectors (ours are learned from scratch, his "CNN-rand")
 and Adadelta (Adam, the suite's optimizer). The padding id (0) is an ordinary learned row of the
@@ -109,25 +109,22 @@ class TextCNN(Workload):
         """PyTorch's default laws: the embedding N(0, 1) (nn.Embedding); a convolution's kernel and
         bias U(-1/sqrt(E*w), 1/sqrt(E*w)) (nn.Conv1d's kaiming_uniform(a=sqrt(5)) reduces to that
         bound, fan_in = in_channels * width); the head's kernel and bias U(-1/sqrt(fan_in), ...)
-        (nn.Linear). One numpy PCG64 stream seeded with cfg.seed, parameters in the shared order,
-        float64 draws cast to float32: the same seed gives the same weights on every machine."""
+        (nn.Linear, fan_in = len(widths) * F). One numpy PCG64 stream seeded with cfg.seed,
+        parameters in the shared order, float64 draws cast to float32: the same seed gives the
+        same weights on every machine."""
+        s = cfg.settings
+        fan_in = {f"conv{w}": w * s.embed_dim for w in s.widths}
+        fan_in["head"] = len(s.widths) * s.filters
         rng = np.random.default_rng(cfg.seed)
         out = []
         for name, shape in self.shapes(cfg, data.vocab_size, data.n_classes):
             if name == "embedding":
                 a = rng.standard_normal(shape)
             else:
-                bound = self._bound(cfg, name)
+                bound = 1.0 / np.sqrt(fan_in[name.rsplit("_", 1)[0]])  # conv3_kernel -> conv3
                 a = rng.uniform(-bound, bound, size=shape)
             out.append(a.astype(np.float32))
         return out
-
-    def _bound(self, cfg, name: str) -> float:
-        s = cfg.settings
-        if name.startswith("conv"):
-            w = int(name[4:].split("_")[0])
-            return 1.0 / np.sqrt(s.embed_dim * w)
-        return 1.0 / np.sqrt(len(s.widths) * s.filters)  # the head: fan_in = concatenated features
 
     def parameter_names(self, cfg, data):
         return [name for name, _ in self.shapes(cfg, data.vocab_size, data.n_classes)]
