@@ -46,7 +46,7 @@ class Transformer(Workload):
     name = "transformer"
     label = "Transformer encoder (token ids)"
     about = ("a 2-layer pre-LN Transformer encoder over 128 token ids (d_model 64, 4 heads, d_ff 128), masked mean "
-             "pooling: an embedding gather and scatter into a 1.3M-row-parameter table, small matmuls over "
+             "pooling: an embedding gather and a scatter-add into a 1.28M-parameter token table, small matmuls over "
              "B*L token rows, batched attention products, softmax and LayerNorm")
     input = "tokens"
     Settings = Settings

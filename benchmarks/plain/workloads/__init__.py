@@ -1,0 +1,1 @@
+"""Each workload's plain scripts, one folder per workload."""
