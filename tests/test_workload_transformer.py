@@ -149,6 +149,8 @@ def test_every_variant_computes_what_its_framework_default_does(runtimes, tiny_d
     rel = metrics.max_relative_difference(ref, other)
     print(f"strict first epoch, {fw} default vs {variant}: {rel:.3g}")
     assert rel <= WORKLOAD.tolerances.step_loss_rtol, (ref, other)
+    if twin.trace_count() is not None:  # a compiled variant did compile (else it compared eager with eager)
+        assert twin.trace_count() >= 1
     logits = twin.logits(twin.rows_to_device(tiny_data.x_test, slice(0, 16)))
     assert logits.shape == (16, tiny_data.n_classes) and np.isfinite(logits).all()
 

@@ -59,7 +59,7 @@ class Transformer(Workload):
     plain = {"torch": "benchmarks.plain.workloads.transformer.torch_script",
              "tensorflow": "benchmarks.plain.workloads.transformer.tf_script"}
     # MEASURED-TOLERANCES
-    tolerances = Tolerances(step_loss_rtol=1e-4, step_loss_rtol_any_seed=1e-3, min_median_agreement=0.9,
+    tolerances = Tolerances(step_loss_rtol=1e-5, step_loss_rtol_any_seed=1e-4, min_median_agreement=0.9,
                             max_median_accuracy_difference=0.03, one_step_weight_rtol=1e-5)
     # MEASURED-ACCURACY
     accuracy_targets = ()
