@@ -233,3 +233,26 @@ def test_default_costs_of_the_workload():
     assert costs.parameter_count(WORKLOAD.shape(cfg, summary, 32)) == 1_355_587
     with pytest.raises(ValueError, match="token ids"):
         WORKLOAD.step_cost(cfg, summary, 32, input_nnz=10)
+
+
+# --- the twins' shape --------------------------------------------------------------------------
+
+def test_the_three_twins_have_the_same_public_methods(runtimes):
+    def public(cls):
+        return {n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n))}
+    classes = {fw: registry.twin_class(fw, "transformer") for fw in FRAMEWORKS}
+    assert {fw: c.framework for fw, c in classes.items()} == {fw: fw for fw in FRAMEWORKS}
+    methods = {fw: public(c) for fw, c in classes.items()}
+    assert all(m == methods["torch"] for m in methods.values()), methods
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_step_breakdown_takes_every_part_apart(runtimes, tiny_data, fw):
+    cfg = TINY
+    twin = build(fw, cfg, tiny_data)
+    parts = twin.step_breakdown(twin.rows_to_device(tiny_data.x_train, np.arange(cfg.batch_size),
+                                                    tiny_data.y_train), repeats=2)
+    assert set(parts) == {"forward", "backward", "optimizer", "readback", "step"}
+    assert all(v >= 0 for v in parts.values()) and parts["step"] > 0 and parts["forward"] > 0
+    w = twin.get_weights()
+    assert all(np.isfinite(a).all() for a in w)
