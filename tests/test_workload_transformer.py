@@ -256,3 +256,18 @@ def test_step_breakdown_takes_every_part_apart(runtimes, tiny_data, fw):
     assert all(v >= 0 for v in parts.values()) and parts["step"] > 0 and parts["forward"] > 0
     w = twin.get_weights()
     assert all(np.isfinite(a).all() for a in w)
+
+
+def test_keras_adam_on_a_gathered_table_is_what_the_tf_twin_says(runtimes):
+    """impl_tf/workloads/transformer.py's docstring: keras Adam takes tf.gather's IndexedSlices one
+    occurrence at a time, so a row looked up twice with gradient 1 each moves by sqrt(2)*lr at the
+    first step (torch.optim.Adam on the summed gradient 2: lr), and unlooked rows stay put."""
+    import keras
+    import tensorflow as tf
+    table = tf.Variable(np.zeros((3, 1), np.float32))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.gather(table, [0, 1, 1]))
+    grad = tape.gradient(loss, [table])[0]
+    assert isinstance(grad, tf.IndexedSlices)
+    keras.optimizers.Adam(learning_rate=1e-3, epsilon=1e-8).apply_gradients([(grad, table)])
+    np.testing.assert_allclose(-table.numpy()[:, 0], [1e-3, np.sqrt(2) * 1e-3, 0.0], rtol=1e-4)

@@ -5,13 +5,15 @@ order, trained through tf.function steps with a fixed input signature. Variants
 (impl_tf/variants.py): graph (default), eager, XLA.
 
 The token table's gradient is what tf.gather gives, tf.IndexedSlices (one row per token of the
-batch, repeated tokens repeated): keras Adam (native mode) takes it as it is, as a user's Keras
-model with an Embedding layer would, and updates only those rows' moments, adding one squared
-gradient per occurrence rather than squaring their sum (measured with Keras 3.15: a row looked up
-twice with gradient 1 each moves by sqrt(2)*lr at the first step, torch.optim.Adam moves it by lr).
-That is Keras' sparse Adam, part of the native optimizer's difference. Strict mode densifies the
-gradient first (tf.convert_to_tensor sums the repeated rows), so its update is PyTorch's formula
-on the same dense gradient as the other twins."""
+batch, a repeated token repeated): keras Adam (native mode) takes it as it is, as a user's Keras
+model with an Embedding layer would. Its moments then change only on the looked-up rows, one term
+per occurrence, each from the same old moment (m += (1-b1) * sum_i (g_i - m), v += (1-b2) *
+sum_i (g_i^2 - v): keras/src/optimizers/adam.py through the TF backend's scatter_add), while the
+step itself is applied to every row. Measured with Keras 3.15: a row looked up twice with
+gradient 1 each moves by sqrt(2)*lr at the first step; torch.optim.Adam, on the summed gradient
+2, moves it by lr. That is Keras' sparse Adam, part of the native optimizers' difference (as is
+where each adds epsilon). Strict mode densifies the gradient first (tf.convert_to_tensor sums the
+repeated rows), so its update is PyTorch's formula on the same dense gradient as the other twins."""
 from __future__ import annotations
 
 import math
