@@ -65,9 +65,13 @@ class Transformer(Workload):
     # 4.7e-6 for jax (median 1.6e-6). Hence 1e-5 at the median (6x the worst median) and 1e-4 on any
     # seed (20x the worst seed); a formula difference (native mode) shows at 1e-3 and above. One SGD
     # step (tests, cut sizes): worst relative L2 per array 2.1e-7 (tensorflow), 3.1e-7 (jax): 1e-5.
-    # MEASURED-END
-    tolerances = Tolerances(step_loss_rtol=1e-5, step_loss_rtol_any_seed=1e-4, min_median_agreement=0.9,
-                            max_median_accuracy_difference=0.03, one_step_weight_rtol=1e-5)
+    # End of training (10 epochs), strict, measured on seed 0 only (results/accuracy-transformer/
+    # strict-3-groups.json; more seeds did not fit the shared machine's time): prediction agreement
+    # with torch 0.9992 (tensorflow) and 1.0 (jax), accuracy differences -0.0008 and 0. Ten epochs
+    # amplify rounding chaotically and one seed says little about the spread, so the limits are the
+    # MLP's (0.97, 0.01), far from the measured figures, not tightened to them.
+    tolerances = Tolerances(step_loss_rtol=1e-5, step_loss_rtol_any_seed=1e-4, min_median_agreement=0.97,
+                            max_median_accuracy_difference=0.01, one_step_weight_rtol=1e-5)
     # MEASURED-ACCURACY
     accuracy_targets = ()
 
