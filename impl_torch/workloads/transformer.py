@@ -1,0 +1,174 @@
+"""The Transformer encoder classifier (shared/workloads/transformer) as an nn.Module whose forward
+is written out op by op, the same formula in the same order as the TensorFlow and JAX twins
+(fair: the same computation; torch's fused scaled_dot_product_attention is not used). Variants
+(impl_torch/variants.py): eager, fused Adam, torch.compile of the model, denormals flushed."""
+from __future__ import annotations
+
+import math
+import time
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from impl_torch.compiling import CountingBackend, compile_unavailable_reason
+from impl_torch.optim import make_optimizer
+from impl_torch.runtime import device_of
+from shared.config import ExperimentConfig
+from shared.contract import BREAKDOWN_PARTS, DeviceBatch, FrameworkTwin, breakdown_medians
+from shared.errors import Unavailable
+
+MASKED = -1e9  # added to the scores of padding keys: exp underflows to exactly 0, never a NaN
+
+
+def layer_norm(x, gamma, beta, eps: float):
+    """(x - mean) / sqrt(var + eps) * gamma + beta over the last axis, the biased variance, written
+    out (the twins' common formula; F.layer_norm is one fused kernel with its own rounding)."""
+    mean = x.mean(dim=-1, keepdim=True)
+    centred = x - mean
+    var = (centred * centred).mean(dim=-1, keepdim=True)
+    return centred / torch.sqrt(var + eps) * gamma + beta
+
+
+class Encoder(nn.Module):
+    """Parameters in the workload's declared order (parameter_names), kernels held (in, out)."""
+
+    def __init__(self, shapes: list[tuple[int, ...]], heads: int, layers: int, eps: float):
+        super().__init__()
+        self.params = nn.ParameterList(nn.Parameter(torch.empty(s)) for s in shapes)
+        self.heads, self.layers, self.eps = heads, layers, eps
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        p = list(self.params)
+        table, position = p[0], p[1]
+        B, L = ids.shape
+        d = table.shape[1]
+        H = self.heads
+        dh = d // H
+        keep = (ids != 0).to(table.dtype)  # (B, L): 1 for a token, 0 for padding
+        mask_add = (1.0 - keep) * MASKED  # (B, L)
+        x = table[ids] + position[:L]
+        for l in range(self.layers):
+            (g1, b1, wq, bq, wk, bk, wv, bv, wo, bo, g2, b2, w1, c1, w2, c2) = p[2 + 16 * l: 18 + 16 * l]
+            h = layer_norm(x, g1, b1, self.eps)
+            q = (h @ wq + bq).reshape(B, L, H, dh).transpose(1, 2)  # (B, H, L, dh)
+            k = (h @ wk + bk).reshape(B, L, H, dh).transpose(1, 2)
+            v = (h @ wv + bv).reshape(B, L, H, dh).transpose(1, 2)
+            scores = (q @ k.transpose(2, 3)) * (1.0 / math.sqrt(dh)) + mask_add[:, None, None, :]
+            context = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(B, L, d)
+            x = x + (context @ wo + bo)
+            h = layer_norm(x, g2, b2, self.eps)
+            x = x + (torch.relu(h @ w1 + c1) @ w2 + c2)
+        gf, bf, wh, bh = p[-4:]
+        x = layer_norm(x, gf, bf, self.eps)
+        pooled = (x * keep[:, :, None]).sum(dim=1) / torch.clamp(keep.sum(dim=1, keepdim=True), min=1.0)
+        return pooled @ wh + bh
+
+
+class Twin(FrameworkTwin):
+    framework = "torch"
+
+    def __init__(self, cfg: ExperimentConfig, weights: Sequence[np.ndarray], variant: str | None = None):
+        super().__init__(cfg, weights, variant)
+        self.device = device_of(cfg.device)
+        torch.set_flush_denormal(bool(self.spec.flush_denormal))  # process-wide: set for every twin
+        if self.spec.execution == "compile":
+            reason = compile_unavailable_reason(self.device)
+            if reason:
+                raise Unavailable(reason)
+        s = cfg.settings
+        self.model = Encoder([np.shape(w) for w in weights], s.heads, s.layers, s.ln_eps).to(self.device)
+        with torch.no_grad():
+            for p, w in zip(self.model.params, weights):
+                p.copy_(torch.from_numpy(np.asarray(w, np.float32)))  # the shared layout as is
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.optimizer = make_optimizer(list(self.model.parameters()), cfg, fused=self.spec.optimizer_impl == "fused")
+        self._backend = None
+        self._forward = self.model
+        if self.spec.execution == "compile":
+            from torch import _dynamo
+            _dynamo.reset()  # a fresh model compiles afresh (see impl_torch/workloads/mlp.py)
+            self._backend = CountingBackend()
+            self._forward = torch.compile(self.model, backend=self._backend)
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        if self._backend is None:
+            return self._forward(x)
+        try:
+            return self._forward(x)
+        except torch._dynamo.exc.BackendCompilerFailed as e:
+            raise Unavailable(f"torch.compile (inductor) failed to compile the model on this machine: "
+                              f"{str(e).splitlines()[0][:300]}") from e
+
+    def to_device(self, x, y: np.ndarray | None = None) -> DeviceBatch:
+        # int64 ids: what indexing a table takes without a conversion inside the step
+        tx = torch.from_numpy(np.asarray(x, np.int64)).to(self.device)
+        ty = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(self.device) if y is not None else None
+        return DeviceBatch(tx, ty, x.shape[0])
+
+    def train_step(self, batch: DeviceBatch):
+        self.optimizer.zero_grad()
+        loss = self.loss_fn(self._run(batch.x), batch.y)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
+    def losses_to_numpy(self, losses: list) -> np.ndarray:
+        return torch.stack(losses).cpu().numpy() if losses else np.zeros(0, np.float32)
+
+    @torch.no_grad()
+    def logits(self, batch: DeviceBatch) -> np.ndarray:
+        return self._run(batch.x).cpu().numpy()
+
+    @torch.no_grad()
+    def loss(self, batch: DeviceBatch) -> float:
+        return float(self.loss_fn(self._run(batch.x), batch.y))
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [p.detach().cpu().numpy().copy() for p in self.model.params]
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def step_breakdown(self, batch: DeviceBatch, repeats: int) -> dict[str, float]:
+        """As the MLP's twin: forward = zero_grad + forward + loss, backward = loss.backward(),
+        optimizer = optimizer.step(), readback = losses_to_numpy([loss]), each synchronised; then
+        one whole train_step + losses_to_numpy. Trains: see FrameworkTwin.step_breakdown."""
+        clock, sync = time.perf_counter, self.synchronize
+        self.losses_to_numpy([self.train_step(batch)])  # warm-up: first use, compilation
+        self._timed_parts(batch)
+        samples = {k: [] for k in (*BREAKDOWN_PARTS, "step")}
+        for _ in range(repeats):
+            for k, v in self._timed_parts(batch).items():
+                samples[k].append(v)
+            sync()
+            t0 = clock()
+            self.losses_to_numpy([self.train_step(batch)])
+            sync()
+            samples["step"].append(clock() - t0)
+        return breakdown_medians(samples)
+
+    def _timed_parts(self, batch: DeviceBatch) -> dict[str, float]:
+        clock, sync = time.perf_counter, self.synchronize
+        sync()
+        t0 = clock()
+        self.optimizer.zero_grad()
+        loss = self.loss_fn(self._run(batch.x), batch.y)
+        sync()
+        t1 = clock()
+        loss.backward()
+        sync()
+        t2 = clock()
+        self.optimizer.step()
+        sync()
+        t3 = clock()
+        self.losses_to_numpy([loss.detach()])
+        t4 = clock()
+        return {"forward": t1 - t0, "backward": t2 - t1, "optimizer": t3 - t2, "readback": t4 - t3}
+
+    def trace_count(self) -> int | None:
+        """compile: graphs handed to inductor so far (first compilation and recompilations, e.g.
+        for another batch size or no-grad inference); None otherwise."""
+        return self._backend.count if self._backend is not None else None
