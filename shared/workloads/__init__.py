@@ -16,8 +16,8 @@ from shared.errors import UserError
 
 WORKLOADS: dict[str, str] = {
     "mlp": "shared.workloads.mlp",
-    # "transformer": "shared.workloads.transformer",  # TEMP until merged
-    # "textcnn": "shared.workloads.textcnn",  # TEMP until merged
+    "transformer": "shared.workloads.transformer",
+    "textcnn": "shared.workloads.textcnn",
 }
 
 # The tutorial's network; a manifest written before workloads existed reads as this one.
