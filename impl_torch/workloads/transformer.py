@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from impl_torch.compiling import CountingBackend, compile_unavailable_reason
+from impl_torch._compile import CountingBackend, compile_unavailable_reason
 from impl_torch.optim import make_optimizer
 from impl_torch.runtime import device_of
 from shared.config import ExperimentConfig
