@@ -383,6 +383,8 @@ REFUSED = [
         lambda d: d["pairs"][TORCH][0]["twin"].update(epoch_seconds=[1.0, 1e-300, 1.0])), "domain"),
     ("physics", "plain loss zero", plain_doc(
         lambda d: d["pairs"][TORCH][0]["plain"].update(epoch_losses=[[0.0, 1.0]])), "loss > 0"),
+    ("physics", "plain reference epoch 1e300", plain_doc(lambda d: d["pairs"][TORCH][1].update(
+        reference={"epoch_seconds": [1.0, 1e300], "read_back": {}})), "domain"),
     ("physics", "plain threads 0", plain_doc(lambda d: d.update(threads=0)), "not at least 1"),
     ("physics", "plain tolerance 2", plain_doc(lambda d: d.update(tolerance=2.0)), "domain"),
     # 3 writes out of place

@@ -547,6 +547,8 @@ def test_plain_report_figures_from_asymmetric_pairs(tmp_path):
     (lambda d: d["pairs"]["torch:eager@cpu"][0]["twin"].update(epoch_seconds=[1.0, 1e-300]), "outside its domain"),
     (lambda d: d["pairs"]["torch:eager@cpu"][0]["plain"].update(epoch_losses=[[0.0, 1.0]]), "not a loss > 0"),
     (lambda d: d.update(processes=-1), "processes"),
+    (lambda d: d["pairs"]["torch:eager@cpu"][0].update(
+        reference={"epoch_seconds": [1.0, 1e300], "read_back": {}}), "reference epoch time"),
     (lambda d: d["results"].append(dict(d["results"][0])), "has two results"),
     (lambda d: d["pairs"].update({"torch:fused@cpu": d["pairs"]["torch:eager@cpu"]}), "a case without a result"),
 ])

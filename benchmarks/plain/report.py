@@ -67,6 +67,13 @@ def check_doc(doc, path: Path) -> dict:
                 for x in losses[0]:
                     if not (in_domain(x, "loss") and x > 0):  # the relative difference divides by it
                         bad(f"a {side} step loss of {case[:60]!r} {str(x)[:60]!r} is not a loss > 0")
+            ref = p.get("reference")
+            if ref is not None:  # `--reference`: its epochs are figures too (no losses: it is a user's script)
+                if not (isinstance(ref, dict) and isinstance(ref.get("epoch_seconds"), list)
+                        and len(ref["epoch_seconds"]) >= 2 and isinstance(ref.get("read_back"), dict)):
+                    bad(f"a reference side of {case[:60]!r} lacks its epoch_seconds (2 or more) or read_back")
+                for t in ref["epoch_seconds"]:
+                    number(t, "round time", f"a reference epoch time of {case[:60]!r}")
             if len(p.get("plain", {}).get("epoch_losses", [[]])[0]) != len(p.get("twin", {}).get("epoch_losses", [[]])[0]):
                 bad(f"the two sides of a pair of {case[:60]!r} hold different numbers of step losses")
     seen = set()
