@@ -42,6 +42,11 @@ _FIX = f"pass --archive PATH or set {ARCHIVE_ENV} to a copy of 20news-bydate.tar
 # The largest post of 20news-bydate is well under 1 MB. A member above this is refused from its
 # header, before a byte of it is read: a small archive must not unpack into gigabytes.
 MAX_MEMBER_BYTES = 16 * 1024 * 1024
+# The whole archive unpacks to about 50 MB in some 19,000 members. Many members each just under
+# the per-member cap would still unpack without end: the total and the count have limits too,
+# checked from the headers as they come, before the member past the limit is read.
+MAX_TOTAL_BYTES = 512 * 1024 * 1024
+MAX_MEMBERS = 100_000
 
 # split -> newsgroup -> file names in that newsgroup's folder
 Listing = dict[str, dict[str, list[str]]]
@@ -134,10 +139,16 @@ def _stream(archive: Path, staging: Path, wanted: set[tuple[str, str]] | None,
     listing: Listing = {split: {} for split in SPLITS}
     written: dict[tuple[str, str], dict[str, bytes]] = {}
     tops, seen = set(), set()
+    total, count = 0, 0
     try:
         with tarfile.open(archive, "r|gz") as tar:
             for member in tar:
                 _check_member(member)
+                total, count = total + member.size, count + 1
+                if total > MAX_TOTAL_BYTES or count > MAX_MEMBERS:
+                    raise UserError(f"archive {archive} unpacks to more than {MAX_TOTAL_BYTES // (1024 * 1024)} MiB "
+                                    f"or {MAX_MEMBERS:,} members (at {member.name!r}), far beyond 20news-bydate: "
+                                    f"refusing it; {_FIX}")
                 parts = PurePosixPath(member.name).parts
                 if parts:
                     tops.add(parts[0])

@@ -28,7 +28,7 @@ def packages() -> tuple[str, ...]:
 
 def thread_vars() -> tuple[str, ...]:
     from shared import registry
-    return (*SHARED_THREAD_ENV, *(k for fw in registry.FRAMEWORKS for k in registry.facts(fw).THREAD_ENV),
+    return (*SHARED_THREAD_ENV, *(k for fw in registry.usable() for k in registry.facts(fw).THREAD_ENV),
             *MACHINE_VARS)
 
 

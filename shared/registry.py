@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from types import ModuleType
 
 from shared.errors import UserError
@@ -23,13 +24,34 @@ FRAMEWORKS: dict[str, str] = {
 
 # A framework kept out of this tree registers the same way, through the environment:
 # FWBENCH_FRAMEWORKS="name=package,..." with the package importable (on PYTHONPATH). Worker
-# processes inherit it, so such a framework runs through the whole harness.
+# processes inherit it, so such a framework runs through the whole harness. A bad item breaks
+# only the commands that use its name (REFUSED holds its one-line reason): a typo in one plug-in
+# must not stop a run of the built-in frameworks, and a plug-in never takes a built-in's name.
 EXTRA_ENV = "FWBENCH_FRAMEWORKS"
-for _item in filter(None, (t.strip() for t in os.environ.get(EXTRA_ENV, "").split(","))):
-    _name, _, _package = _item.partition("=")
-    if not _name or not _package:
-        raise UserError(f"{EXTRA_ENV} item {_item!r}: write name=package, e.g. numpy=impl_numpy")
-    FRAMEWORKS.setdefault(_name.strip().lower(), _package.strip())
+BUILTIN: dict[str, str] = dict(FRAMEWORKS)
+REFUSED: dict[str, str] = {}  # framework name (or the raw item) -> why its plug-in item is refused
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_PACKAGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def _register(text: str) -> None:
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        name, _, package = (x.strip() for x in item.partition("="))
+        name = name.lower()
+        if not _NAME.match(name) or not _PACKAGE.match(package):
+            REFUSED[name or item] = f"{EXTRA_ENV} item {item!r}: write name=package, e.g. numpy=impl_numpy"
+        elif name in BUILTIN:  # `torch=...` would silently keep the built-in: refused instead
+            REFUSED[name] = (f"{EXTRA_ENV} item {item!r}: {name} is a built-in framework and a plug-in cannot "
+                             f"replace it: give the plug-in another name, or drop the item")
+        elif name in FRAMEWORKS or name in REFUSED:
+            REFUSED[name] = f"{EXTRA_ENV} names {name} twice: give each plug-in once"
+            FRAMEWORKS.pop(name, None)
+        else:
+            FRAMEWORKS[name] = package
+
+
+_register(os.environ.get(EXTRA_ENV, ""))
+
 
 # The framework that every other case is compared with by default (its default variant).
 BASELINE_FRAMEWORK = "torch"
@@ -37,13 +59,47 @@ BASELINE_FRAMEWORK = "torch"
 
 def facts(name: str) -> ModuleType:
     """The framework's own declarations, importable without the framework: its variants and the
-    facts about it (LABEL, ALIASES, PACKAGES, THREAD_ENV, INSTALL) in impl_*/variants.py."""
-    return importlib.import_module(f"{FRAMEWORKS[name]}.variants")
+    facts about it (LABEL, ALIASES, PACKAGES, THREAD_ENV, INSTALL) in impl_*/variants.py. A plug-in
+    that cannot be imported, or whose aliases take a built-in's name, is refused in one line."""
+    if name in BUILTIN:  # a refused `torch=...` item is refused where torch is named (canonical)
+        return importlib.import_module(f"{FRAMEWORKS[name]}.variants")
+    if name in REFUSED:
+        raise UserError(REFUSED[name])
+    item = f"{EXTRA_ENV} item {name}={FRAMEWORKS[name]}"
+    try:
+        module = importlib.import_module(f"{FRAMEWORKS[name]}.variants")
+    except Exception as e:  # any failure of someone else's module is that plug-in's, named in one line
+        raise UserError(f"{item}: cannot import {FRAMEWORKS[name]}.variants ({e.__class__.__name__}: {e}): "
+                        f"put the package on PYTHONPATH or drop the item") from None
+    taken = {*BUILTIN, *_builtin_aliases()}
+    clash = sorted({a.lower() for a in getattr(module, "ALIASES", ()) if isinstance(a, str)} & taken)
+    if clash:  # `torch` as a plug-in's alias would take over the default run
+        raise UserError(f"{item}: its aliases {', '.join(clash)} belong to a built-in framework: a plug-in "
+                        f"cannot take them; remove them from its ALIASES")
+    return module
+
+
+def _builtin_aliases() -> dict[str, str]:
+    return {a: fw for fw in BUILTIN for a in importlib.import_module(f"{BUILTIN[fw]}.variants").ALIASES}
+
+
+def usable() -> list[str]:
+    """The registered frameworks whose declarations load: what listings iterate over, so a broken
+    plug-in breaks only the commands that name it."""
+    out = []
+    for fw in FRAMEWORKS:
+        try:
+            facts(fw)
+        except UserError:
+            continue
+        out.append(fw)
+    return out
 
 
 def aliases() -> dict[str, str]:
-    """Short names users type -> framework, from each framework's ALIASES."""
-    return {a: fw for fw in FRAMEWORKS for a in facts(fw).ALIASES}
+    """Short names users type -> framework, from each framework's ALIASES (built-ins win; a
+    plug-in's own aliases only when it loads)."""
+    return {**{a: fw for fw in usable() for a in facts(fw).ALIASES}, **_builtin_aliases()}
 
 
 def label(name: str) -> str:
@@ -52,20 +108,28 @@ def label(name: str) -> str:
 
 def packages() -> tuple[str, ...]:
     """Every framework's distributions, in registry order."""
-    return tuple(p for fw in FRAMEWORKS for p in facts(fw).PACKAGES)
+    return tuple(p for fw in usable() for p in facts(fw).PACKAGES)
 
 
 def thread_env(intra_op: int, inter_op: int) -> dict[str, str]:
     """Every framework's thread variables set to the run's budget (each worker gets them all, so
     every worker starts in the same environment whatever its framework)."""
     budget = {"intra_op": str(intra_op), "inter_op": str(inter_op)}
-    return {k: budget[v] for fw in FRAMEWORKS for k, v in facts(fw).THREAD_ENV.items()}
+    return {k: budget[v] for fw in usable() for k, v in facts(fw).THREAD_ENV.items()}
 
 
 def canonical(name: str) -> str:
-    name = aliases().get(name.lower(), name.lower())
+    name = name.lower()
+    if name in REFUSED:
+        raise UserError(REFUSED[name])
+    name = aliases().get(name, name)
+    if name in REFUSED:  # `TensorFlow=...` refused, and so is its alias tf
+        raise UserError(REFUSED[name])
     if name not in FRAMEWORKS:
-        raise UserError(f"unknown framework {name!r}: choose from {', '.join(FRAMEWORKS)}")
+        bad = [k for k in REFUSED if k not in FRAMEWORKS]
+        raise UserError(f"unknown framework {name!r}: choose from {', '.join(usable())}"
+                        + (f" ({EXTRA_ENV} items refused: {'; '.join(REFUSED[k] for k in bad)})" if bad else ""))
+    facts(name)  # a plug-in that does not load is refused here, by name
     return name
 
 

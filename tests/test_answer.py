@@ -153,8 +153,8 @@ def test_best_table_has_every_framework_and_one_direction(tmp_path):
 
 def test_the_optimizer_is_named_only_where_the_phase_trains(tmp_path):
     run = rundata.load_run(write_run(tmp_path / "run", {
-        "torch:eager@cpu": {"predict_all": [[0.1], [0.1]]},
-        "torch:sparse+fused@cpu": {"predict_all": [[0.01], [0.01]], "train_epoch": [[0.5], [0.5]]}}))
+        "torch:eager@cpu": {"predict_all": [[0.1], [0.11]]},  # two processes, two measurements
+        "torch:sparse+fused@cpu": {"predict_all": [[0.01], [0.011]], "train_epoch": [[0.5], [0.55]]}}))
     c = run.cases["torch:sparse+fused@cpu"]
     assert "fused Adam" in c.label
     assert answer.phase_label(c, "train_epoch") == c.label

@@ -54,8 +54,8 @@ def test_the_study_report_counts_every_aa_comparison_and_leaves_other_runs_out(t
     study = tmp_path / "study"
     _aa_run(study / "threads2" / "runs" / "r1", 1.0)  # identical: equivalent (the spread is 2%)
     _aa_run(study / "threads1" / "runs" / "r2", 1.30)  # a copy 30% slower: a false positive
-    write_run(study / "stray" / "runs" / "r3", {"torch:eager@cpu": {"train_epoch": [[0.2], [0.2]]},
-                                                "tensorflow:graph@cpu": {"train_epoch": [[0.1], [0.1]]}})
+    write_run(study / "stray" / "runs" / "r3", {"torch:eager@cpu": {"train_epoch": [[0.2], [0.21]]},
+                                                "tensorflow:graph@cpu": {"train_epoch": [[0.1], [0.11]]}})
     entries, skipped = noise_report.find_runs(study)
     assert sorted(s for s, _ in entries) == ["threads1", "threads2"]
     assert len(skipped) == 1 and "not an A/A run" in skipped[0]

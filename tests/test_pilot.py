@@ -148,7 +148,7 @@ def test_the_sized_plan_and_its_sizing_paragraph(tmp_path, monkeypatch):
     assert rec["c_p"] == pytest.approx(5 - (0.32 + 0.61) / 2, abs=1e-12)
     assert (k, r) == (pilot.MAX_PROCESSES, pilot.MIN_ROUNDS) and not rec["reaches_target"]
     assert rec["phases"][0]["processes_needed"] == pilot.MAX_PROCESSES + 1
-    folder = write_run(tmp_path / "sized", {"torch:eager@cpu": {"train_epoch": [[0.2], [0.2]]}})
+    folder = write_run(tmp_path / "sized", {"torch:eager@cpu": {"train_epoch": [[0.2], [0.21]]}})
     m = json.loads((folder / "manifest.json").read_text())
     m["pilot"] = rec
     (folder / "manifest.json").write_text(json.dumps(m))

@@ -8,7 +8,6 @@ import csv
 import json
 import math
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -388,9 +387,11 @@ def test_matrix_breakdown_and_limits(tmp_path, capsys):
 
 # --------------------------------------------------------------------------- --compare
 
-def compare_runs(tmp_path: Path) -> dict[str, Path]:
+def compare_runs(tmp_path: Path, nudge: float = 0.0) -> dict[str, Path]:
     """A, B, C: train_epoch flips direction in C; predict_all is 1.5x in A and C but 2x in B;
-    first_epoch is the same samples in every run."""
+    first_epoch is the same samples in every run, to the 9th digit (to the last bit, two runs
+    would be one measurement twice, which the reader refuses). `nudge` scales every time by
+    1 + nudge, so two calls give the same runs measured again."""
     rng = np.random.default_rng(8)
     base_te, base_pa = jittered(0.2, 3, 0.01, rng), jittered(0.01, 3, 0.01, rng)
     fe_torch = processes(jittered(0.5, 3, 0.01, rng), 3, 0.01, rng)
@@ -400,9 +401,11 @@ def compare_runs(tmp_path: Path) -> dict[str, Path]:
         r = np.random.default_rng(9)
         te_a, te_b = pair(base_te, np.roll(base_te, 1) * te_factor, r)
         pa_a, pa_b = pair(base_pa, np.roll(base_pa, 1) * pa_factor, r)
+        f = (1 + nudge) * (1 + 1e-9 * "ABC".index(name))
+        scale = lambda procs: [[x * f for x in p] for p in procs]
         out[name] = write_run(tmp_path / name, {
-            TORCH: {"first_epoch": fe_torch, "train_epoch": te_a, "predict_all": pa_a},
-            TF: {"first_epoch": fe_tf, "train_epoch": te_b, "predict_all": pa_b}})
+            TORCH: {"first_epoch": scale(fe_torch), "train_epoch": scale(te_a), "predict_all": scale(pa_a)},
+            TF: {"first_epoch": scale(fe_tf), "train_epoch": scale(te_b), "predict_all": scale(pa_b)}})
     return out
 
 
@@ -448,8 +451,8 @@ def test_compare_calls_runs_different_by_the_ratio_of_their_ratios(tmp_path, cap
 
 def test_compare_identical_runs_is_consistent(tmp_path, capsys):
     runs = compare_runs(tmp_path)
-    shutil.copytree(runs["A"], tmp_path / "A2")
-    rc, out, err = fwbench_report(capsys, runs["A"], tmp_path / "A2", "--compare", "--output", tmp_path / "cmp")
+    again = compare_runs(tmp_path / "again", nudge=1e-9)  # the same figures, measured again
+    rc, out, err = fwbench_report(capsys, runs["A"], again["A"], "--compare", "--output", tmp_path / "cmp")
     assert rc == 0, err
     text = (tmp_path / "cmp" / "report.md").read_text()
     assert set(compare_flags(text).values()) == {"consistent"}
@@ -476,17 +479,20 @@ def test_compare_with_noisy_runs_is_inconclusive_not_different(tmp_path, capsys)
 
 # --------------------------------------------------------------------------- the regression gate
 
-def gate_data(seed: int = 10, tf_factor: float = 1.0):
+def gate_data(seed: int = 10, tf_factor: float = 1.0, nudge: float = 0.0):
+    """`nudge`: every time scaled by 1 + nudge, the same figures measured again (the gate refuses a
+    run that is a bit-for-bit copy of its baseline)."""
     rng = np.random.default_rng(seed)
     te, pa = jittered(0.2, 3, 0.01, rng), jittered(0.01, 3, 0.01, rng)
-    return {TORCH: {"train_epoch": processes(te, 5, 0.01, rng), "predict_all": processes(pa, 5, 0.01, rng)},
+    data = {TORCH: {"train_epoch": processes(te, 5, 0.01, rng), "predict_all": processes(pa, 5, 0.01, rng)},
             TF: {"train_epoch": processes(np.roll(te, 1) * 0.5 * tf_factor, 5, 0.01, rng),
                  "predict_all": processes(np.roll(pa, 1), 5, 0.01, rng)}}
+    return {c: {p: [[x * (1 + nudge) for x in r] for r in v] for p, v in d.items()} for c, d in data.items()}
 
 
 def test_gate_passes_on_the_same_data(tmp_path, capsys):
     old = write_run(tmp_path / "old", gate_data())
-    new = write_run(tmp_path / "new", gate_data())
+    new = write_run(tmp_path / "new", gate_data(nudge=1e-9))
     rc, out, err = fwbench_report(capsys, "--baseline", old, new)
     assert rc == 0, out + err
     assert out.strip().endswith("no regression")
@@ -558,7 +564,8 @@ def test_gate_threshold_must_be_finite_and_not_negative(tmp_path, capsys, value)
 
 def test_gate_threshold_zero_is_accepted(tmp_path, capsys):
     old = write_run(tmp_path / "old", gate_data())
-    rc, out, err = fwbench_report(capsys, "--baseline", old, old, "--threshold", "0")
+    new = write_run(tmp_path / "new", gate_data(nudge=1e-9))
+    rc, out, err = fwbench_report(capsys, "--baseline", old, new, "--threshold", "0")
     assert rc == 0, err
 
 

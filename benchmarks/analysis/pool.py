@@ -21,7 +21,7 @@ import copy
 import json
 from pathlib import Path
 
-from benchmarks.analysis.rundata import MANIFEST, CaseData, PhaseData, Process, Run, load_run
+from benchmarks.analysis.rundata import MANIFEST, CaseData, PhaseData, Process, Run, copied_run, load_run
 from shared.errors import UserError
 
 
@@ -70,6 +70,9 @@ def check_poolable(runs: list[Run]) -> None:
     twice = next((p for p in paths if paths.count(p) > 1), None)
     if twice:  # the same processes twice would halve the interval for nothing
         raise UserError(f"run folder {twice} is named twice in --pool: name each run once")
+    copy = copied_run(runs)
+    if copy:
+        raise UserError(f"{copy}: pooling them would count its processes twice; pool each run once")
     first = fingerprint(runs[0])
     for r in runs[1:]:
         fp = fingerprint(r)

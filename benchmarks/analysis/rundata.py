@@ -52,6 +52,13 @@ class Process:
     extra: dict
 
     @property
+    def digest(self) -> str:
+        """The identity of this measurement: its round times, bit for bit (two processes never
+        time the same rounds to the last bit, so equal digests mean one measurement twice)."""
+        import hashlib
+        return hashlib.sha256(np.ascontiguousarray(self.rounds, dtype=float).tobytes()).hexdigest()[:20]
+
+    @property
     def machine(self) -> dict | None:
         """{wall_s, steal_s, other_cpu_s, own_cpu_s, note}: what the machine did during this
         phase (validated by the reader), or None for a worker that did not record it."""
@@ -196,20 +203,80 @@ def _number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
+# The domain of every figure the reader takes from a run folder, decided here and nowhere else:
+# kind -> (lowest, highest, unit, whole numbers only). A value outside it is not a measurement of
+# this suite (a round time of 1e-300 s would print a 300-digit speedup, 1e300 s overflows the
+# interval), so it is refused in one line like any other damage; inside it no figure the reports
+# derive (ratios, intervals, logs) can overflow.
+DOMAIN = {
+    "round time": (1e-8, 1e5, "s", False),  # one call of a phase: 10 ns to a day
+    "seconds": (0.0, 1e8, "s", False),  # a duration the machine record or the manifest gives
+    "memory": (0.0, 1e8, "MB", False),  # up to 100 TB
+    "count": (0, 10 ** 12, "", True),  # rounds, steps, processes, traces, non-zeros
+    "index": (0, 10 ** 6, "", True),  # a worker's process index, a pair's, a core's
+    "accuracy": (0.0, 1.0, "", False),  # a fraction
+    "rate": (0.0, 1e9, "", False),  # a probe's GFLOP/s or GB/s
+    "variance": (0.0, 1e3, "", False),  # a log-scale variance (a pilot's estimate)
+    "loss": (0.0, 1e6, "", False),  # a mean cross-entropy loss
+    "ratio": (1e-9, 1e9, "", False),  # a stored ratio of two times (a plain check's twin / plain)
+    "fraction": (0.0, 1.0, "", False),  # a minimum effect, a tolerance
+}
+# The longest text a run folder may put in a report: a label is a table cell and a figure legend
+# (a 200,000-character label made a report take minutes), a reason or an about is one sentence.
+TEXT_LIMITS = {"id": 200, "label": 200, "about": 2000, "reason": 10_000}
+_WORD = re.compile(r"^[A-Za-z0-9_+.-]{1,64}$")
+
+
+def in_domain(value, kind: str) -> bool:
+    lo, hi, _, whole = DOMAIN[kind]
+    if whole:
+        return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+    return _number(value) and math.isfinite(value) and lo <= value <= hi
+
+
+def _figure(path: Path, what: str, value, kind: str):
+    """`value` if it lies in the domain of `kind`, else one line naming it (exit 2)."""
+    if not in_domain(value, kind):
+        lo, hi, unit, whole = DOMAIN[kind]
+        _fail(path, f"{what} {_short(value)} is outside its domain ({'a whole number ' if whole else ''}"
+                    f"{lo:g} to {hi:g}{' ' + unit if unit else ''})")
+    return value
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _text(path: Path, what: str, value, limit: str):
+    _expect(path, value, str, what)
+    if len(value) > TEXT_LIMITS[limit]:
+        _fail(path, f"{what} is {len(value):,} characters long, more than the {TEXT_LIMITS[limit]} a {limit} may be")
+    return value
+
+
 def _check_worker(mpath: Path, w: dict) -> None:
     """The fields of a worker record the readers use, so a wrong one is one line, not a traceback."""
-    _expect(mpath, w.get("index", 0), int, "a worker's 'index'")
+    _figure(mpath, "a worker's 'index'", w.get("index", 0), "index")
+    if w.get("reason") is not None:
+        _text(mpath, "a worker's 'reason'", w["reason"], "reason")
     _expect(mpath, w.get("json"), (str, type(None)), "a worker's 'json'")
-    _expect(mpath, w.get("outcomes"), (dict, type(None)), "a worker's 'outcomes'")
+    for out in (_expect(mpath, w.get("outcomes"), (dict, type(None)), "a worker's 'outcomes'") or {}).values():
+        if isinstance(out, dict) and out.get("reason") is not None:
+            _text(mpath, "a phase outcome's 'reason'", out["reason"], "reason")
     a = _expect(mpath, w.get("anatomy"), (dict, type(None)), "a worker's 'anatomy'") or {}
     parts = _expect(mpath, a.get("breakdown", {}), dict, "a worker's anatomy 'breakdown'")
-    figures = [*parts.values(), a.get("steps_per_epoch", 0), a.get("nnz_per_step", 0)]
+    for key, v in parts.items():
+        _figure(mpath, f"a worker's anatomy breakdown {key!r}", v, "seconds")
+    for key in ("steps_per_epoch", "nnz_per_step"):
+        if key in a:
+            _figure(mpath, f"a worker's anatomy {key!r}", a[key], "count" if isinstance(a[key], int) else "rate")
     if "probe" in a:
         probe = _expect(mpath, a["probe"], dict, "a worker's anatomy 'probe'")
-        figures += [_expect(mpath, probe.get("matmul"), dict, "a probe's 'matmul'").get("gflops_best", 0),
-                    _expect(mpath, probe.get("copy"), dict, "a probe's 'copy'").get("gbs_best", 0)]
-    if not all(_number(x) for x in figures):
-        _fail(mpath, "a worker's anatomy has a figure that is not a number")
+        _figure(mpath, "a probe's matmul gflops_best",
+                _expect(mpath, probe.get("matmul"), dict, "a probe's 'matmul'").get("gflops_best", 0), "rate")
+        _figure(mpath, "a probe's copy gbs_best",
+                _expect(mpath, probe.get("copy"), dict, "a probe's 'copy'").get("gbs_best", 0), "rate")
 
 
 def _rounds(path: Path, bench: dict) -> np.ndarray:
@@ -218,12 +285,20 @@ def _rounds(path: Path, bench: dict) -> np.ndarray:
     if data is None:
         _fail(path, f"benchmark {bench.get('name', '?')!r} has no per-round data (saved without --benchmark-save-data)")
     _expect(path, data, list, f"benchmark {bench.get('name', '?')!r} stats.data")
-    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0 for x in data):
-        _fail(path, f"benchmark {bench.get('name', '?')!r} has a round time that is not a finite number > 0")
-    for key in ("median", "min", "max"):
-        if key in st and not isinstance(st[key], (int, float)):
-            _fail(path, f"benchmark {bench.get('name', '?')!r} stats.{key} is not a number")
-    return np.asarray(data, dtype=float)
+    if not data:
+        _fail(path, f"benchmark {bench.get('name', '?')!r} has no round times")
+    for x in data:
+        _figure(path, f"benchmark {bench.get('name', '?')!r} has a round time", x, "round time")
+    rounds = np.asarray(data, dtype=float)
+    # pytest-benchmark computes its stats from the same rounds: a file whose rounds were edited
+    # (or whose stats were) disagrees with itself, and neither half can be trusted
+    for key, want in (("median", float(np.median(rounds))), ("min", float(rounds.min())), ("max", float(rounds.max()))):
+        if key in st:
+            got = _figure(path, f"benchmark {bench.get('name', '?')!r} stats.{key}", st[key], "round time")
+            if not math.isclose(got, want, rel_tol=1e-6):
+                _fail(path, f"benchmark {bench.get('name', '?')!r} stats.{key} {got!r} disagrees with its own round "
+                            f"times ({want!r})")
+    return rounds
 
 
 def load_run(path: str | Path) -> Run:
@@ -251,16 +326,19 @@ def load_run(path: str | Path) -> Run:
     if not (math.isfinite(me) and 0 <= me < 1):  # a fraction (0.05 = 5%); NaN would make every verdict silent
         _fail(mpath, f"the manifest's 'min_effect' {me!r} is not a fraction in [0, 1)")
     for p in manifest["phases"]:
-        r = manifest["rounds"].get(p)
-        if not (isinstance(r, dict) and all(_number(r.get(k)) for k in ("rounds", "warmup"))):
-            _fail(mpath, f"the manifest's rounds of phase {p!r} are not {{rounds, warmup}} counts")
+        r = _expect(mpath, manifest["rounds"].get(p), dict, f"the manifest's rounds of phase {_short(p)}")
+        for k in ("rounds", "warmup"):
+            _figure(mpath, f"the manifest's {k} of phase {_short(p)}", r.get(k), "count")
+    for key, kind in (("processes", "count"), ("duration_s", "seconds")):
+        if manifest.get(key) is not None:
+            _figure(mpath, f"the manifest's {key!r}", manifest[key], kind)
     if "pilot" in manifest:  # --pilot's record, printed by the report's Sizing paragraph
         pilot = _expect(mpath, manifest["pilot"], dict, "the manifest's 'pilot'")
         _expect(mpath, pilot.get("text"), str, "the pilot's 'text'")
         for e in _expect(mpath, pilot.get("estimates"), list, "the pilot's 'estimates'"):
             _expect(mpath, e, dict, "a pilot estimate")
-            if not all(_number(e.get(k)) and math.isfinite(e[k]) and e[k] >= 0 for k in ("sigma2_p", "sigma2_r", "c_r")):
-                _fail(mpath, "a pilot estimate's sigma2_p, sigma2_r or c_r is not a finite number >= 0")
+            for k, kind in (("sigma2_p", "variance"), ("sigma2_r", "variance"), ("c_r", "seconds")):
+                _figure(mpath, f"a pilot estimate's {k}", e.get(k), kind)
     _check_config(mpath, manifest)
     notes: list[str] = []
     cases: dict[str, CaseData] = {}
@@ -275,6 +353,16 @@ def load_run(path: str | Path) -> Run:
                                       c.get("about", ""), c.get("input", "dense"), c.get("overrides") or {}, [])
         except (KeyError, TypeError) as e:
             _fail(mpath, f"a case entry lacks {e}")
+        _check_case(mpath, cases[c["id"]])
+        if sum(1 for d in manifest["cases"] if isinstance(d, dict) and d.get("id") == c["id"]) > 1:
+            _fail(mpath, f"case {c['id']} is listed twice")
+    for dev, cid in manifest["baselines"].items():
+        base = cases.get(cid) if isinstance(cid, str) else None
+        if base is None or base.device != dev or base.is_shared:
+            _fail(mpath, f"the baseline of {_short(dev)} is {_short(cid)}, not a framework case of the run on that "
+                         f"device")
+    if manifest.get("duet") is not None:
+        _check_duet(mpath, manifest["duet"], cases)
     seen: dict[tuple, int] = {}
     files: dict[Path, str] = {}
     for w in manifest["workers"]:
@@ -296,6 +384,7 @@ def load_run(path: str | Path) -> Run:
             files[target] = f"{case.id} process {index}"
         case.workers.append(w)
         _load_worker(folder, mpath, manifest, case, w, notes)
+    _no_copies(mpath, cases)
     for c in cases.values():
         if c.status == "unavailable":
             notes.append(f"{c.label} ({c.device.upper()}): not available on this machine: {c.reason}")
@@ -327,6 +416,83 @@ def _check_config(mpath: Path, manifest: dict) -> None:
         _fail(mpath, f"the manifest's configuration is not valid ({e})")
     except (TypeError, ValueError) as e:
         _fail(mpath, f"the manifest's configuration is not valid ({type(e).__name__}: {e})")
+
+
+def _check_case(mpath: Path, case: "CaseData") -> None:
+    """A case entry's words: each becomes a table cell, a legend, or part of a figure's file name
+    (the device), so each is checked, not trusted."""
+    from benchmarks.model.cases import DEVICES
+    _text(mpath, "a case's 'id'", case.id, "id")
+    _text(mpath, f"case {_short(case.id)}'s label", case.label, "label")
+    _text(mpath, f"case {_short(case.id)}'s 'about'", case.about, "about")
+    for what in ("framework", "variant", "input"):
+        if not (isinstance(getattr(case, what), str) and _WORD.match(getattr(case, what))):
+            _fail(mpath, f"case {_short(case.id)}'s {what} {_short(getattr(case, what))} is not a name "
+                         f"(letters, digits, _ + . -)")
+    if case.device not in DEVICES:  # a device names figure files: fig-<device>-...png
+        _fail(mpath, f"case {_short(case.id)}'s device {_short(case.device)} is not one of {', '.join(DEVICES)}")
+    _expect(mpath, case.overrides, dict, f"case {_short(case.id)}'s 'overrides'")
+
+
+def _check_duet(mpath: Path, rec, cases: dict) -> None:
+    """A duet run's record (benchmarks/analysis/duet.py reads it): two cases of the run, two cores,
+    and per pair its index and each case's core."""
+    rec = _expect(mpath, rec, dict, "the manifest's 'duet'")
+    pair_of = _expect(mpath, rec.get("cases"), list, "the duet's 'cases'")
+    if len(pair_of) != 2 or not all(isinstance(c, str) and c in cases for c in pair_of) or pair_of[0] == pair_of[1]:
+        _fail(mpath, f"the duet's 'cases' {_short(pair_of)} are not two cases of the run")
+    cores = _expect(mpath, rec.get("cores"), list, "the duet's 'cores'")
+    if len(cores) != 2:
+        _fail(mpath, f"the duet's 'cores' {_short(cores)} are not two cores")
+    for c in cores:
+        _figure(mpath, "a duet core", c, "index")
+    indices = []
+    for p in _expect(mpath, rec.get("pairs", []), list, "the duet's 'pairs'"):
+        _expect(mpath, p, dict, "a duet pair")
+        indices.append(_figure(mpath, "a duet pair's 'index'", p.get("index"), "index"))
+        own = _expect(mpath, p.get("cores"), dict, "a duet pair's 'cores'")
+        if sorted(own) != sorted(pair_of):
+            _fail(mpath, f"duet pair {p.get('index')} gives cores to {_short(sorted(own))}, not to the duet's cases")
+        for c in own.values():
+            _figure(mpath, "a duet pair's core", c, "index")
+    if len(set(indices)) != len(indices):  # a pair counted twice
+        _fail(mpath, "the duet's 'pairs' name a pair index twice")
+
+
+def _no_copies(mpath: Path, cases: dict[str, "CaseData"]) -> None:
+    """Identity from content: two processes of a case holding the very same round times are one
+    measurement counted twice (a worker file copied under another process index), never two."""
+    for case in cases.values():
+        for phase, pd_ in case.phases.items():
+            seen: dict[str, int] = {}
+            for p in pd_.processes:
+                if p.digest in seen:
+                    _fail(mpath, f"{case.id} processes {seen[p.digest]} and {p.index} hold the same {phase} round "
+                                 f"times: a copied worker file would count one measurement twice; remove the copy")
+                seen[p.digest] = p.index
+
+
+def copied_run(runs: list["Run"], whole: bool = False) -> str | None:
+    """Identity of runs from their content, not their paths: the first pair of runs (named in words)
+    that hold the very same round times for a case and phase, one a copy of the other; None when
+    every run's measurements are their own. whole=True: only a run that holds exactly the
+    measurements of an earlier one (a copy of the whole run), for the gate, whose old and new runs
+    may share a case's figures in tests and lose some in the new run."""
+    seen: dict[tuple, tuple[Path, str]] = {}
+    for i, r in enumerate(runs):
+        mine = [(c.id, phase, p) for c in r.cases.values() for phase, pd_ in c.phases.items() for p in pd_.processes]
+        shared = [(cid, phase, p) for cid, phase, p in mine
+                  if (cid, phase, p.digest) in seen and seen[(cid, phase, p.digest)][0] != r.path]
+        before = {(c.id, phase, p.digest) for q in runs[:i] for c in q.cases.values()
+                  for phase, pd_ in c.phases.items() for p in pd_.processes}
+        if shared and (not whole or {(cid, phase, p.digest) for cid, phase, p in mine} == before):
+            cid, phase, p = shared[0]
+            other, where = seen[(cid, phase, p.digest)]
+            return (f"{r.path} holds the same {phase} round times for {cid} as {other} ({where}): one run is a "
+                    f"copy of the other")
+        for cid, phase, p in mine:
+            seen.setdefault((cid, phase, p.digest), (r.path, f"process {p.index}"))
+    return None
 
 
 def _inside(folder: Path, mpath: Path, name: str) -> Path:
@@ -362,6 +528,7 @@ def _load_worker(folder: Path, mpath: Path, manifest: dict, case: CaseData, w: d
             pd = case.phases.setdefault(phase, PhaseData(phase))
             if text not in pd.notes:
                 pd.notes.append(text)
+    _check_result(folder, mpath, case, w, index)
     if w.get("status") != "ok":
         return
     # The phases this worker should have measured: all of its case's, less those it says it skipped
@@ -407,6 +574,27 @@ def _load_worker(folder: Path, mpath: Path, manifest: dict, case: CaseData, w: d
             _missing(case, p, index, f"{w['json']} holds no {p} result", notes)
 
 
+def _check_result(folder: Path, mpath: Path, case: "CaseData", w: dict, index: int) -> None:
+    """The worker's own result file (workers/*.result.json: its case, index and phase outcomes),
+    when the record names one that is there, must agree with the record the runner made from it:
+    a result edited or copied from another worker would change which phases count as measured."""
+    name = w.get("result")
+    if not name:
+        return
+    _expect(mpath, name, str, "a worker's 'result'")
+    path = _inside(folder, mpath, name)
+    if not path.is_file():
+        return  # a worker killed before writing it: the record says what happened
+    doc = _expect(path, _read_json(path, None), dict, "the worker's result")
+    _same(path, "case", doc.get("case", case.id), case.id)
+    _same(path, "process index", doc.get("process_index", index), index)
+    mine = {p: o.get("outcome") for p, o in (w.get("outcomes") or {}).items() if isinstance(o, dict)}
+    theirs = {p: o.get("outcome") for p, o in (doc.get("outcomes") or {}).items() if isinstance(o, dict)} \
+        if isinstance(doc.get("outcomes"), dict) else None
+    if "outcomes" in doc and theirs != mine:
+        _fail(path, f"records the outcomes {theirs} but {MANIFEST} records {mine} for {case.id} process {index}")
+
+
 def _same(path: Path, what: str, found, want) -> None:
     if found != want:
         _fail(path, f"names {what} {found!r} but {MANIFEST} records it for {want!r}")
@@ -415,19 +603,20 @@ def _same(path: Path, what: str, found, want) -> None:
 def _check_extra(path: Path, phase: str, info: dict) -> None:
     """Figures the report prints from a worker's extra_info, in their domain (an accuracy of 5.0
     would print as 500.0%)."""
-    acc = info.get("accuracy")
-    if acc is not None and not (_number(acc) and math.isfinite(acc) and 0 <= acc <= 1):
-        _fail(path, f"phase {phase}'s accuracy {acc!r} is not a fraction in [0, 1]")
-    for key in ("peak_rss_mb", "peak_device_mem_mb"):
-        v = info.get(key)
-        if v is not None and not (_number(v) and math.isfinite(v) and v >= 0):
-            _fail(path, f"phase {phase}'s {key} {v!r} is not a finite number >= 0")
+    for key, kind in (("accuracy", "accuracy"), ("peak_rss_mb", "memory"), ("peak_device_mem_mb", "memory"),
+                      ("trace_count", "count")):
+        if info.get(key) is not None:
+            _figure(path, f"phase {phase}'s {key}", info[key], kind)
+    if info.get("epoch_mean_loss") is not None:
+        losses = _expect(path, info["epoch_mean_loss"], list, f"phase {phase}'s epoch_mean_loss")
+        _figure(path, f"phase {phase}'s number of epochs", len(losses), "index")
+        for v in losses:
+            _figure(path, f"phase {phase}'s epoch_mean_loss", v, "loss")
     if "machine" in info:
         m = _expect(path, info["machine"], dict, f"phase {phase}'s machine record")
         for key in MACHINE_FIELDS:
-            v = m.get(key)
-            if v is not None and not (_number(v) and math.isfinite(v) and v >= 0):
-                _fail(path, f"phase {phase}'s machine {key} {v!r} is not a finite number >= 0 (or null)")
+            if m.get(key) is not None:
+                _figure(path, f"phase {phase}'s machine {key}", m[key], "seconds")
 
 
 # --------------------------------------------------------------------------- formatting
@@ -753,6 +942,33 @@ def kind_banner(run: Run) -> str:
 
 
 # --------------------------------------------------------------------------- the run folder
+
+# Files that make a folder somebody's own: a run's, a sweep's, a plain check's. A report with an
+# --output never writes into such a folder (it would overwrite that folder's report and tables).
+OWNED_MARKS = (MANIFEST, "sweep.json", "plain.json")
+
+
+def check_output(output: Path, sources: list[Path], own_mark: str, option: str = "--output") -> Path:
+    """`output` as a place a report may write: new, empty, or one this kind of report wrote before
+    (it holds `own_mark`); never a run folder, a folder inside one of `sources`, or a folder
+    holding another command's files. UserError (one line, nothing written) otherwise."""
+    out = Path(output).resolve()
+    for src in sources:
+        src = Path(src).resolve()
+        if out == src or out.is_relative_to(src):
+            raise UserError(f"{option} {output} is inside the run folder {src}: the report would overwrite that "
+                            f"run's own files; name a new folder")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{option} {output} is a file, not a folder: name a new folder")
+    mark = next((m for m in OWNED_MARKS if (out / m).exists() and m != own_mark), None)
+    if mark:
+        raise UserError(f"{option} {output} holds {mark}: it belongs to another fwbench command and its files "
+                        f"would be overwritten; name a new folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / own_mark).is_file():
+        raise UserError(f"{option} {output} already holds files this report did not write (no {own_mark}): "
+                        f"name a new or empty folder")
+    return Path(output)
+
 
 def run_name(now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)

@@ -58,9 +58,18 @@ def main(args: argparse.Namespace) -> int:
             raise UserError("--baseline and --compare are separate modes: use one")
         if not runs:
             raise UserError("--baseline OLD needs the run to check after it: fwbench report --baseline OLD NEW")
+        from benchmarks.analysis.rundata import copied_run
         old = load_run(args.baseline)
         news = [load_run(r) for r in runs]
         one_workload([old, *news], "gate")
+        for new in news:  # a run against itself (or its copy) would pass as "equivalent" for nothing
+            if new.path == old.path:
+                raise UserError(f"{new.path} is both the baseline and the run to check: name the new run after "
+                                f"--baseline OLD")
+            copy = copied_run([old, new], whole=True)
+            if copy:
+                raise UserError(f"{copy}: the gate compares two measurements; name a run measured after the "
+                                f"baseline")
         failed = False
         for new in news:
             old_name, new_name = compare.display_names([old, new])
@@ -105,6 +114,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"  {line}")
         return 0
     if args.compare:
+        from benchmarks.analysis.rundata import copied_run
         if len(runs) < 2:
             raise UserError("--compare needs at least two run folders")
         from benchmarks.analysis import pool
@@ -115,6 +125,9 @@ def main(args: argparse.Namespace) -> int:
         twice = next((p for p in paths if paths.count(p) > 1), None)
         if twice:  # the same run twice would read as a perfectly stable comparison
             raise UserError(f"run folder {twice} is named twice in --compare: name each run once")
+        copy = copied_run(loaded)
+        if copy:  # so would a copy of a run under another name
+            raise UserError(f"{copy}: name each run once")
         command = ("fwbench report " + " ".join(str(r) for r in runs) + " --compare"
                    + (f" --output {args.output}" if args.output else ""))
         path, flagged = compare.write_comparison(loaded, args.output or COMPARE_DEFAULT, command)

@@ -198,6 +198,11 @@ def plan_from_args(args: argparse.Namespace, **fixed):
         if not c.is_shared and c.spec().input not in workloads.get(cfg.workload).variant_inputs:
             raise UserError(f"case {c.id}: {c.spec().label} feeds the network {c.spec().input} input, which workload "
                             f"{cfg.workload} does not take: choose another variant")
+    for c in cases:  # a case's own [threads=N] meets the same cores check as --threads
+        t = dict(c.overrides).get("threads")
+        if t is not None and t > cores and not args.force:
+            raise UserError(f"case {c.id} sets threads={t}, more than the {cores} usable cores: oversubscribed "
+                            f"threads measure the scheduler, not the framework; use threads <= {cores}, or --force")
     unavailable = {c.id: "no NVIDIA GPU found" for c in cases if c.device == "gpu" and not has_gpu}
     # a duet's tables: A against B, as its ratio (an A/A duet's copy has its original as baseline already)
     baseline = cases[1].id if duet is not None and not pairs else args.baseline

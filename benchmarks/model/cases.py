@@ -177,6 +177,8 @@ def parse_overrides(text: str) -> tuple[tuple[str, object], ...]:
         name, sep, value = item.partition("=")
         if not sep:
             raise UserError(f"case setting {item!r} is not NAME=VALUE: e.g. torch:eager@cpu[batch_size=300]")
+        if name.strip() in {n for n, _ in out}:  # keeping one of the two silently would hide the other
+            raise UserError(f"case setting {name.strip()!r} is given twice in [{text}]: give each setting once")
         out.append((name.strip(), parse_value(name.strip(), value.strip())))
     return tuple(sorted(out))
 

@@ -47,6 +47,7 @@ DEFAULT_CASES = "torch,torch:fused,torch:compile,torch:ftz,torch:sparse,tensorfl
 # express them (Keras' loss object against tf.nn's, nn.Sequential against the twin's loop), so
 # they agree to rounding. A formula difference shows at the first steps, far above this.
 LOSS_RTOL = 1e-4
+DEFAULT_OUTPUT = Path("results") / "plain-cpu"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -63,8 +64,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also time COMMAND, a script that prints `RESULT {json}` with epoch_times_s, beside the "
                         "case (placeholders {python} {epochs} {threads} {seed} {weights}); repeat per case; "
                         "README, 'Your own script as a reference'")
+    p.add_argument("--force", action="store_true", help="allow --threads above the usable cores")
     p.add_argument("--archive", default=None)
-    p.add_argument("--output", type=Path, default=Path("results") / "plain-cpu")
+    p.add_argument("--output", type=Path, default=None,
+                   help=f"folder for the check's own run folder (default {DEFAULT_OUTPUT}); not with --into")
     p.add_argument("--into", type=Path, default=None, help="write plain.json into this run folder instead")
     p.add_argument("--report", type=Path, default=None, metavar="FOLDER",
                    help="only rewrite FOLDER/report.md from its plain.json (times nothing)")
@@ -109,6 +112,12 @@ def _script_variants(fw: str, workload: str) -> tuple[str, ...]:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "VARIANTS":
             return tuple(ast.literal_eval(node.value))
     raise RuntimeError(f"{scripts[fw]} declares no VARIANTS")
+
+
+def rotation(cases: list, k: int) -> list:
+    """The order of the cases in process pair k: rotated by one each pair, so no case always runs
+    first (with side_order, drift falls on every case and every side alike)."""
+    return cases[k % len(cases):] + cases[:k % len(cases)]
 
 
 def _side_command(side: str, case, args, threads: int, weights: Path | None, out: Path, workload: str) -> list[str]:
@@ -182,8 +191,9 @@ def rewrite_report(folder: Path) -> Path:
     path = folder / PLAIN_FILE
     if not path.is_file():
         raise UserError(f"{folder}: no {PLAIN_FILE} there; give a folder `fwbench plain` wrote")
+    from benchmarks.plain.report import check_doc
     try:
-        doc = json.loads(path.read_text())
+        doc = check_doc(json.loads(path.read_text()), path)
         text = render(doc, standalone=True)
     except (ValueError, KeyError, TypeError) as e:
         raise UserError(f"{path}: unreadable plain-script check ({e})") from None
@@ -196,7 +206,8 @@ def main(args: argparse.Namespace) -> int:
         given = [f"--{k}" for k, v in (("cases", args.cases != DEFAULT_CASES), ("processes", args.processes != 4),
                                       ("epochs", args.epochs != 7), ("init", args.init != "shared"),
                                       ("into", args.into is not None), ("threads", args.threads is not None),
-                                      ("reference", bool(args.reference))) if v]
+                                      ("reference", bool(args.reference)),
+                                      ("output", args.output is not None), ("force", args.force)) if v]
         if given:
             raise UserError(f"--report only rewrites a report and times nothing: drop {', '.join(given)}")
         print(f"wrote {rewrite_report(args.report)}")
@@ -216,10 +227,18 @@ def main(args: argparse.Namespace) -> int:
         raise UserError("--epochs must be at least 2: the first epoch is left out as warm-up")
     if args.into is not None and not (args.into / "manifest.json").is_file():
         raise UserError(f"--into {args.into}: not a run folder (no manifest.json there)")
+    if args.into is not None and args.output is not None:
+        raise UserError("--into puts plain.json into a run folder and --output makes a new folder: give one")
+    output = DEFAULT_OUTPUT if args.output is None else args.output
     from shared import workloads
     workload = workloads.canonical(args.workload)
     cases = _cases(args.cases, workload)
     references = _references(args.reference, cases, args.init)
+    from shared.environment import usable_cores
+    cores = usable_cores()
+    if args.threads is not None and args.threads > cores and not args.force:
+        raise UserError(f"--threads {args.threads} is more than the {cores} usable cores: oversubscribed threads "
+                        f"measure the scheduler, not the framework; use --threads <= {cores}, or --force")
     cfg = ExperimentConfig(workload=workload, threads=args.threads)
     threads = cfg.thread_count
     warning = other_timing_run()
@@ -237,8 +256,7 @@ def main(args: argparse.Namespace) -> int:
         pairs = {c.id: [] for c in cases}
         ref_docs = {cid: {**r.to_dict(), "failed": None} for cid, r in references.items()}
         for k in range(args.processes):
-            order = cases[k % len(cases):] + cases[:k % len(cases)]
-            for case in order:
+            for case in rotation(cases, k):
                 ref = ref_docs.get(case.id)
                 got = {}
                 for side in side_order(k + cases.index(case), ref is not None and ref["failed"] is None):
@@ -271,11 +289,11 @@ def main(args: argparse.Namespace) -> int:
         return _reference_status(ref_docs, args.into / PLAIN_FILE)
     from benchmarks.analysis.rundata import publish, run_name, staging_dir
     name = run_name()
-    staging = staging_dir(args.output, name)
+    staging = staging_dir(output, name)
     (staging / PLAIN_FILE).write_text(json.dumps(doc, indent=1))
     from benchmarks.reports import html
     html.publish_markdown(staging / "report.md", render(doc, standalone=True))
-    folder = publish(staging, args.output, name)
+    folder = publish(staging, output, name)
     print(render(doc))
     print(f"wrote {folder}")
     return _reference_status(ref_docs, folder)

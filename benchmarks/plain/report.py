@@ -18,12 +18,83 @@ def section_for(folder: Path) -> str | None:
         return None
     try:
         doc = json.loads(path.read_text())
-        if doc.get("kind") != "plain-check" or not isinstance(doc.get("results"), list):
-            raise ValueError("not a plain-check document")
+        check_doc(doc, path)
         return render(doc)
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise UserError(f"{path}: unreadable plain-script check ({e}): rerun `fwbench plain --into {folder}` "
                         f"or remove the file") from None
+
+
+def check_doc(doc, path: Path) -> dict:
+    """A plain-check document's figures in their domain (benchmarks/analysis/rundata.DOMAIN, the one
+    table): a 1e-300 s epoch or a zero loss would print an absurd ratio or divide by zero."""
+    from benchmarks.analysis.rundata import in_domain
+
+    def bad(what: str):
+        raise UserError(f"{path}: {what}: not a plain-script check fwbench wrote; rerun `fwbench plain` or "
+                        f"remove the file")
+
+    def number(value, kind: str, what: str):
+        if not in_domain(value, kind):
+            bad(f"{what} {str(value)[:60]!r} is outside its domain")
+
+    if not isinstance(doc, dict) or doc.get("kind") != "plain-check" or not isinstance(doc.get("results"), list):
+        bad("not a plain-check document")
+    for key in ("processes", "epochs", "threads"):
+        number(doc.get(key), "count", key)
+        if doc[key] < 1:
+            bad(f"{key} {doc[key]} is not at least 1")
+    number(doc.get("tolerance"), "fraction", "tolerance")
+    if doc.get("init") not in ("shared", "own"):
+        bad(f"init {str(doc.get('init'))[:60]!r} is neither shared nor own")
+    pairs = doc.get("pairs") or {}
+    if not isinstance(pairs, dict):
+        bad("'pairs' is not an object")
+    for case, got in pairs.items():
+        if not isinstance(got, list):
+            bad(f"the pairs of {case[:60]!r} are not a list")
+        for p in got:
+            for side in ("plain", "twin"):
+                rec = p.get(side) if isinstance(p, dict) else None
+                if not isinstance(rec, dict) or not isinstance(rec.get("epoch_seconds"), list) \
+                        or len(rec["epoch_seconds"]) < 2 or not isinstance(rec.get("read_back"), dict):
+                    bad(f"a {side} side of {case[:60]!r} lacks its epoch_seconds (2 or more) or read_back")
+                for t in rec["epoch_seconds"]:
+                    number(t, "round time", f"a {side} epoch time of {case[:60]!r}")
+                losses = rec.get("epoch_losses")
+                if not (isinstance(losses, list) and losses and isinstance(losses[0], list) and losses[0]):
+                    bad(f"a {side} side of {case[:60]!r} lacks its first epoch's step losses")
+                for x in losses[0]:
+                    if not (in_domain(x, "loss") and x > 0):  # the relative difference divides by it
+                        bad(f"a {side} step loss of {case[:60]!r} {str(x)[:60]!r} is not a loss > 0")
+            ref = p.get("reference")
+            if ref is not None:  # `--reference`: its epochs are figures too (no losses: it is a user's script)
+                if not (isinstance(ref, dict) and isinstance(ref.get("epoch_seconds"), list)
+                        and len(ref["epoch_seconds"]) >= 2 and isinstance(ref.get("read_back"), dict)):
+                    bad(f"a reference side of {case[:60]!r} lacks its epoch_seconds (2 or more) or read_back")
+                for t in ref["epoch_seconds"]:
+                    number(t, "round time", f"a reference epoch time of {case[:60]!r}")
+            if len(p.get("plain", {}).get("epoch_losses", [[]])[0]) != len(p.get("twin", {}).get("epoch_losses", [[]])[0]):
+                bad(f"the two sides of a pair of {case[:60]!r} hold different numbers of step losses")
+    seen = set()
+    for r in doc["results"]:
+        if not isinstance(r, dict) or not isinstance(r.get("case"), str) or len(r["case"]) > 200:
+            bad("a result without its case")
+        if r["case"] in seen:  # one case's evidence shown twice
+            bad(f"case {r['case']!r} has two results")
+        seen.add(r["case"])
+        _case_label(r["case"])  # a case this version can read (UserError otherwise)
+        if not pairs.get(r["case"]):
+            ratio = r.get("ratio")
+            if not isinstance(ratio, dict):
+                bad(f"case {r['case']!r} has neither pairs nor a ratio")
+            for key in ("value", "low", "high"):
+                if ratio.get(key) is not None:
+                    number(ratio[key], "ratio", f"case {r['case']!r}'s ratio {key}")
+    extra = sorted(set(pairs) - seen)
+    if extra:
+        bad(f"pairs of {extra[0][:60]!r}, a case without a result")
+    return doc
 
 
 def _case_label(case_id: str) -> str:

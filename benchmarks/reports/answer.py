@@ -454,7 +454,32 @@ def read_seed_check(path: Path) -> dict:
         raise UserError(f"{path}: not an accuracy check fwbench wrote ({e.__class__.__name__}: {e})") from None
     if len(cases) != 2:
         raise UserError(f"{path}: holds {len(cases)} cases, the answer compares two")
+    _check_seed_figures(path, out)
     return out
+
+
+def _check_seed_figures(path: Path, out: dict) -> None:
+    """The accuracy check's figures in their domain (rundata.DOMAIN) and agreeing with themselves:
+    a mean is the mean of its values, one value per seed, each seed once."""
+    from benchmarks.analysis.rundata import in_domain
+
+    def bad(what: str):
+        raise UserError(f"{path}: {what}: not an accuracy check fwbench wrote; rerun `fwbench check --seeds`")
+    seeds = out["seeds"]
+    if not all(in_domain(s, "count") for s in seeds) or len(set(seeds)) != len(seeds):
+        bad("its seeds are not distinct whole numbers")
+    for c in out["cases"]:
+        vals = out["values"][c]
+        if len(vals) != len(seeds):
+            bad(f"case {str(c)[:60]!r} has {len(vals)} accuracies for {len(seeds)} seeds")
+        if not all(in_domain(x, "accuracy") for x in [*vals, out["mean"][c], out["sd"][c]]):
+            bad(f"an accuracy of {str(c)[:60]!r} is outside its domain (a fraction in [0, 1])")
+        if vals and not math.isclose(out["mean"][c], sum(vals) / len(vals), rel_tol=1e-6, abs_tol=1e-9):
+            bad(f"the mean accuracy of {str(c)[:60]!r} is not the mean of its values")
+    d, lo, hi = out["difference"]
+    if not (all(math.isfinite(x) and -1 <= x <= 1 for x in (d, lo, hi)) and lo <= d <= hi):
+        bad(f"the difference of means {d!r} (interval {lo!r} to {hi!r}) is not a difference of fractions "
+            f"inside its interval")
 
 
 def accuracy_findings(results: Path, figure: Path | None = None) -> list[Finding]:

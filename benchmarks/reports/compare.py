@@ -49,7 +49,7 @@ def env_differences(runs: list[Run]) -> list[str]:
               "Python": [_get(r.manifest, "environment.python") for r in runs],
               "GPUs": [[g.get("name") for g in (_get(r.manifest, "environment.gpus") or [])] for r in runs]}
     from shared import registry
-    owner = {p: fw for fw in registry.FRAMEWORKS for p in registry.facts(fw).PACKAGES}
+    owner = {p: fw for fw in registry.usable() for p in registry.facts(fw).PACKAGES}
     for pkg in (*owner, "numpy"):
         used = [owner.get(pkg) in {c.framework for c in r.cases.values()} or pkg not in owner for r in runs]
         checks[f"{pkg} version"] = [(_get(r.manifest, "environment.packages") or {}).get(pkg) if u else None
@@ -250,6 +250,8 @@ def figure_labels(runs: list[Run]) -> list[str]:
 
 
 def write_comparison(runs: list[Run], out_dir: Path, command: str | None = None) -> tuple[Path, int]:
+    from benchmarks.analysis.rundata import check_output
+    check_output(out_dir, [r.path for r in runs], REPORT_NAME)
     out_dir.mkdir(parents=True, exist_ok=True)
     _, _, frames = _cells(runs)
     figure = compare_figure(list(zip(figure_labels(runs), frames)), out_dir / "fig-compare.png", command)
@@ -266,6 +268,11 @@ def gate_notes(old: Run, new: Run) -> list[str]:
     for side, r, name in zip(("baseline", "new run"), (old, new), display_names([old, new])):
         if r.kind in ("quick", "partial"):
             out.append(f"the {side} {name} is a {r.kind} run: {kind_banner(r)}")
+    for cid, case in old.cases.items():  # the baseline's own holes: its figures are from fewer processes
+        for phase, pd_ in case.phases.items():
+            if pd_.missing:
+                out.append(f"the baseline {display_names([old, new])[0]} lacks results for {cid} {phase}: "
+                           f"{missing_text(pd_)}")
     return out
 
 

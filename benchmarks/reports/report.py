@@ -550,7 +550,9 @@ def write_report(run_dir: Path | Run) -> Path:
     """report.md and its figures in the run folder. The run is read (and a damaged one refused)
     before anything is written, so a good report is never replaced by a reduced one."""
     from benchmarks.analysis.rundata import write_tables
+    from benchmarks.plain.report import section_for
     run = run_dir if isinstance(run_dir, Run) else load_run(run_dir)
+    section_for(run.path)  # a damaged plain.json is refused here, before a figure is redrawn
     frame = summary(run)
     made, problems = draw_figures(run, frame)
     # results.csv/.md come from the same reader: rewritten with the report, so a table written when
@@ -577,7 +579,9 @@ def write_pooled_report(runs: list[Run], output: Path, command: str) -> tuple[Ru
     from benchmarks.analysis import pool
     from benchmarks.analysis.rundata import write_tables
     from shared.atomic import write_atomic
-    output = Path(output)
+    from benchmarks.analysis.rundata import check_output
+    output = check_output(output, [r.path for r in runs], "pooled.json")
+    pool.check_poolable(runs)  # refused before the folder is made
     output.mkdir(parents=True, exist_ok=True)
     run = pool.pool(runs, output, command)
     rel = [Path(os.path.relpath(r.path, output.resolve())).as_posix() for r in runs]

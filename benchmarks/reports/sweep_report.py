@@ -276,5 +276,5 @@ def write(folder: Path) -> Path:
 def framework_versions(packages: dict, frameworks: set) -> str:
     """'torch 2.13.0, tensorflow-cpu 2.21.0, keras 3.15.1' for the frameworks a run used."""
     from shared import registry
-    return ", ".join(f"{p} {packages[p]}" for fw in registry.FRAMEWORKS if fw in frameworks
+    return ", ".join(f"{p} {packages[p]}" for fw in registry.usable() if fw in frameworks
                      for p in registry.facts(fw).PACKAGES if packages.get(p)) or "no framework versions recorded"
