@@ -111,8 +111,8 @@ def test_missing_newsgroup_folder(tmp_path):
     (["--categories", "sci.space"], ["at least two"]),
     (["--batch-size", "0"], ["batch size must be a positive integer"]),
     (["--epochs", "-1"], ["epochs must be a positive integer"]),
-    (["--hidden", "100,0"], ["hidden sizes must be positive"]),
-    (["--hidden", "a,b"], ["comma-separated integers"]),
+    (["--hidden", "100,0"], ["mlp setting hidden must be positive integers"]),
+    (["--hidden", "a,b"], ["mlp setting hidden='a,b' is not a valid value"]),
     (["--lr", "0"], ["learning rate must be positive", "--lr 0.01"]),
     (["--lr", "inf"], ["learning rate must be a finite number, got inf", "--lr 0.01"]),
     (["--lr=-inf"], ["learning rate must be a finite number, got -inf"]),  # '--lr -inf' reads as an option

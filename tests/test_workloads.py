@@ -68,8 +68,10 @@ def test_settings_are_the_workloads_own_and_typed():
     assert mlp.parse_setting("hidden", "50x50") == (50, 50) == mlp.parse_setting("hidden", "50,50")
     with pytest.raises(UserError, match="no setting 'heads'"):
         ExperimentConfig(model={"heads": 2})
-    with pytest.raises(UserError, match="must be positive"):
+    with pytest.raises(UserError, match="must be positive integers"):
         ExperimentConfig(model={"hidden": (0, 5)})
+    with pytest.raises(UserError, match="must be positive integers"):
+        ExperimentConfig(model={"hidden": (5, 2.5)})
     with pytest.raises(UserError, match="not a valid value"):
         mlp.parse_setting("hidden", "wide")
 

@@ -105,13 +105,28 @@ class Workload(abc.ABC):
         return s
 
     def validate(self, settings) -> None:
-        """Refuse settings this network cannot be built with (a UserError naming the fix).
-        The default checks that every int (and every int of a tuple) is positive."""
+        """Refuse settings this network cannot be built with (a UserError naming the fix). The
+        default checks each value against its default's type: an int (or each int of a tuple)
+        a positive integer, a float a finite number, a bool a bool; a workload adds its own rules."""
+        import math
+        import numbers
         for f in dataclasses.fields(settings):
-            v = getattr(settings, f.name)
-            ints = v if isinstance(v, tuple) else (v,)
-            if all(isinstance(i, int) and not isinstance(i, bool) for i in ints) and not all(i > 0 for i in ints):
-                raise UserError(f"{self.name} setting {f.name} must be positive, got {v}")
+            v, d = getattr(settings, f.name), f.default
+            is_int = lambda x: isinstance(x, numbers.Integral) and not isinstance(x, bool)  # noqa: E731
+            if isinstance(d, bool):
+                ok = isinstance(v, bool)
+            elif isinstance(d, int):
+                ok = is_int(v) and v > 0
+            elif isinstance(d, tuple):
+                ok = isinstance(v, tuple) and len(v) > 0 and all(is_int(i) and i > 0 for i in v)
+            elif isinstance(d, float):
+                ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+            else:
+                ok = isinstance(v, type(d))
+            if not ok:
+                what = ("positive integers" if isinstance(d, tuple) else "a positive integer" if isinstance(d, int)
+                        and not isinstance(d, bool) else "a finite number" if isinstance(d, float) else type(d).__name__)
+                raise UserError(f"{self.name} setting {f.name} must be {what}, got {v!r} (default {d!r})")
 
     def parse_setting(self, name: str, text: str):
         """A setting's value from text ('100x100' or '100,100' for a tuple of ints)."""
