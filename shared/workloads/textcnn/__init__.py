@@ -81,11 +81,13 @@ class TextCNN(Workload):
     # torch 90.44% (0.43), tensorflow 90.37% (0.28), jax 90.46% (0.36); the worst seed 89.9%
     # (results/accuracy-textcnn/native-3groups-seeds0-4.json). 0.88 is a floor a correct twin
     # clears on average and a broken one (a wrong layout, a lost gradient) does not.
-    # All 20 groups (11,314 training posts), the same recipe, seed 0: torch 69.8%, tensorflow 70.2%,
-    # jax 69.5% (results/accuracy-textcnn/native-20groups-*.json): one seed per framework, too few
-    # to state a floor, so none is declared for 20 groups.
+    # All 20 groups (11,314 training posts), the same recipe, seeds 0-2: torch 70.18% (0.40),
+    # tensorflow 70.29% (0.10), jax 70.13% (0.58); the worst seed 69.5%
+    # (results/accuracy-textcnn/native-20groups-seeds0-2.json); hence 0.67 (three seeds: a looser margin).
     accuracy_targets = (AccuracyTarget(3, 0.88, "5 seeds per framework, native optimizers, default recipe: mean "
-                                                "90.4-90.5% (results/accuracy-textcnn)"),)
+                                                "90.4-90.5% (results/accuracy-textcnn)"),
+                        AccuracyTarget(20, 0.67, "3 seeds per framework, native optimizers, default recipe: mean "
+                                                 "70.1-70.3% (results/accuracy-textcnn)"))
 
     def validate(self, settings) -> None:
         super().validate(settings)
