@@ -183,7 +183,7 @@ def test_strict_first_epoch_on_the_corpus_within_the_stated_tolerance(runtimes, 
 
 @pytest.mark.parametrize("fw", sorted(WORKLOAD.plain))
 def test_plain_script_runs_and_computes_the_twins_first_epoch(runtimes, tiny_archive, tiny_data, tmp_path, fw):
-    from benchmarks.plain.workloads.common import save_arrays
+    from benchmarks.plain.common import save_arrays
     cfg = TINY
     start = training.start_weights(cfg, tiny_data)
     save_arrays(tmp_path / "w.npz", start)

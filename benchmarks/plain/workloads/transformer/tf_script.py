@@ -9,8 +9,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from benchmarks.plain.common import emit, timed_epochs
-from benchmarks.plain.workloads.common import arguments, load_arrays, load_data
+from benchmarks.plain.common import emit, load_arrays, timed_epochs
+from benchmarks.plain.workloads.common import arguments, load_data
 
 VARIANTS = ("graph", "eager", "xla")
 

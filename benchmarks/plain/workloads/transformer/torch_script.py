@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmarks.plain.common import emit, timed_epochs
-from benchmarks.plain.workloads.common import arguments, load_arrays, load_data
+from benchmarks.plain.common import emit, load_arrays, timed_epochs
+from benchmarks.plain.workloads.common import arguments, load_data
 
 VARIANTS = ("eager", "fused", "compile", "ftz")
 
