@@ -84,8 +84,11 @@ def batch_bytes(input: str, n_rows: int, n_cols: int, nnz: int) -> int:
     raise ValueError(f"unknown input representation {input!r}: 'dense' or 'sparse'")
 
 
-def rows_nnz(x: sp.csr_matrix, rows: np.ndarray | slice) -> int:
-    """Non-zeros in x[rows], from the row pointers (no slice is built)."""
+def rows_nnz(x, rows: np.ndarray | slice) -> int:
+    """Non-zeros in x[rows]: for CSR counts from the row pointers (no slice is built); for a
+    token-id matrix, the tokens that are not padding (id 0)."""
+    if isinstance(x, np.ndarray):
+        return int(np.count_nonzero(x[rows]))
     lengths = np.diff(x.indptr)
     return int(lengths[rows].sum())
 

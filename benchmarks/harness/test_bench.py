@@ -17,6 +17,7 @@ import pytest
 from benchmarks.harness import execution, machine, memory
 from benchmarks.harness.conftest import FAIL_ENV, emit, plan_of, record_anatomy, record_phase
 from benchmarks.model.phases import PHASES, epoch0_indices
+from shared.batches import rows_nnz
 
 # Steps the breakdown times per part (after one warm-up step), on a fresh model.
 BREAKDOWN_REPEATS = 7
@@ -71,7 +72,7 @@ def test_anatomy(bench, request):
     t0 = time.perf_counter()
     parts = twin.step_breakdown(batch, BREAKDOWN_REPEATS)
     anatomy = {"breakdown": parts, "breakdown_repeats": BREAKDOWN_REPEATS,
-               "nnz_per_step": float(np.mean([data.x_train[i].nnz for i in idx])), "steps_per_epoch": len(idx)}
+               "nnz_per_step": float(np.mean([rows_nnz(data.x_train, i) for i in idx])), "steps_per_epoch": len(idx)}
     del twin, batch
     gc.collect()
     if bench.index == 0:
