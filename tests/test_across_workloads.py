@@ -49,12 +49,18 @@ def test_the_table_has_one_row_per_workload_phase_and_challenger(tmp_path, probe
                         ("logistic regression (probe)", "train_epoch"), ("logistic regression (probe)", "predict_one")}
     mlp = got[("MLP (bag of words)", "train_epoch")]
     assert mlp.speedup == pytest.approx(2.0) and mlp.verdict == stats.FASTER and mlp.winner == "TensorFlow (graph)"
-    assert mlp.machine == "Synthetic CPU @ 3.0GHz, 2 threads" and mlp.date == "2026-12-01"  # the newest mlp run
+    assert mlp.machine == "Synthetic CPU @ 3.0GHz, 2 threads a case" and mlp.date == "2026-12-01"  # the newest mlp run
     probe = got[("logistic regression (probe)", "train_epoch")]
     assert probe.speedup == pytest.approx(0.5) and probe.verdict == stats.SLOWER and probe.winner == "PyTorch (eager)"
     assert probe.low < 0.5 < probe.high
     text = aw.table(rows)
-    assert "| 2.00x (" in text and "| 0.50x (" in text and text.count("Synthetic CPU") == 4 and "Old CPU" not in text
+    head, cells = aw.table_cells(rows)
+    assert head[2:] == ["MLP (bag of words)", "logistic regression (probe)"]
+    assert cells[0][:2] == ["train epoch (warm)", "TensorFlow (graph)"]
+    assert cells[0][2].startswith("2.00x (") and cells[0][2].endswith(" faster")
+    assert cells[0][3].startswith("0.50x (") and cells[0][3].endswith(" slower")
+    assert len(cells) == 2 and "Old CPU" not in text
+    assert aw.machines(rows) == "Synthetic CPU @ 3.0GHz, 2 threads a case; 2026-12-01"
     assert [p.parent.name for _, p in aw.evidence(rows)] == ["a", "b"]
     said = aw.changes(rows)
     assert len(said) == 2 and all("changes with the workload" in s for s in said)

@@ -65,7 +65,7 @@ def runs_by_workload(results: Path) -> dict[str, Run]:
 def machine_of(run: Run) -> str:
     env = run.manifest.get("environment") or {}
     threads = (run.manifest.get("threads") or {}).get("intra_op")
-    return f"{env.get('cpu') or 'unknown CPU'}, {threads} threads"
+    return f"{env.get('cpu') or 'unknown CPU'}, {threads} threads a case"
 
 
 def rows(results: Path) -> list[Row]:
@@ -98,13 +98,30 @@ def _default_variant(case) -> str:
 
 
 def table_cells(rs: list[Row]) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) of the table; the runs it rests on are the evidence links (evidence())."""
-    head = ["workload", "phase", "challenger", "speedup over " + (rs[0].baseline if rs else "the baseline") + " (95% CI)",
-            "verdict", "winner", "machine", "date"]
-    return head, [[r.workload, PHASES[r.phase].label, r.challenger,
-                   "no interval" if r.speedup is None else
-                   f"{fmt_ratio(r.speedup)}x" + (f" ({fmt_interval(r.low, r.high)}x)" if r.low is not None else ""),
-                   r.verdict or "not measured", r.winner, r.machine, r.date] for r in rs]
+    """(header, rows): a row per (phase, challenger), a column per workload, each cell the speedup
+    over the baseline with its interval and verdict (short enough for the first screen); the machine
+    and date of each workload's run are the finding's (machines()), the runs its evidence."""
+    workloads = list(dict.fromkeys(r.workload for r in rs))
+    keys = list(dict.fromkeys((r.phase, r.challenger) for r in rs))
+    cell = {(r.phase, r.challenger, r.workload): r for r in rs}
+
+    def text(r: Row | None) -> str:
+        if r is None:
+            return "not measured"
+        if r.speedup is None:
+            return r.verdict or "no interval"
+        ci = f" ({fmt_interval(r.low, r.high)})" if r.low is not None else ""
+        return f"{fmt_ratio(r.speedup)}x{ci} {r.verdict}"
+    head = ["phase", "challenger (speedup over " + (rs[0].baseline if rs else "the baseline") + ", 95% CI)", *workloads]
+    return head, [[PHASES[p].label, c, *[text(cell.get((p, c, w))) for w in workloads]] for p, c in keys]
+
+
+def machines(rs: list[Row]) -> str:
+    """Where each workload's run was made: one machine and date for all, or each workload's own."""
+    runs = list(dict.fromkeys((r.workload, r.machine, r.date) for r in rs))
+    if len({(m, d) for _, m, d in runs}) == 1:
+        return f"{runs[0][1]}; {runs[0][2]}"
+    return "; ".join(f"{w}: {m}, {d}" for w, m, d in runs)
 
 
 def table(rs: list[Row]) -> str:

@@ -685,15 +685,12 @@ def workloads_findings(results: Path) -> list[Finding]:
     if not rs:
         return []
     names = list(dict.fromkeys(r.workload for r in rs))
-    machines = list(dict.fromkeys(r.machine for r in rs))
-    days = sorted({r.date for r in rs})
     changes = aw.changes(rs)
     text = (f"Across workloads ({', '.join(names)}; default cases, one run each): "
             + (" ".join(changes) if changes else "no verdict changes with the workload.")
             + (" Why, from the training step taken apart: " + " ".join(aw.breakdown_lines(results))
                if aw.breakdown_lines(results) else ""))
-    where_ = f"{'; '.join(machines)}; {days[0] if len(days) == 1 else days[0] + ' to ' + days[-1]}"
-    return [Finding("across workloads", text, aw.evidence(rs), table=Table(*aw.table_cells(rs)), where=where_,
+    return [Finding("across workloads", text, aw.evidence(rs), table=Table(*aw.table_cells(rs)), where=aw.machines(rs),
                     first_screen_table=True)]
 
 
