@@ -84,7 +84,7 @@ def test_registers_with_its_settings_and_recipe():
         ExperimentConfig(workload="textcnn", model={"seq_len": 4})
     with pytest.raises(UserError, match="no setting 'hidden'"):
         ExperimentConfig(workload="textcnn", model={"hidden": (4,)})
-    with pytest.raises(UserError, match="filters must be positive"):
+    with pytest.raises(UserError, match="filters must be a positive integer"):
         ExperimentConfig(workload="textcnn", model={"filters": 0})
     # seq_len decides the prepared ids: it is in the data key, the network's widths are not
     key = TINY.data_key()
