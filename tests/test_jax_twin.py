@@ -106,7 +106,7 @@ def test_jit_counts_a_trace_per_function_and_new_shape(tiny_data):
 def test_sparse_batches_of_different_nnz_share_a_trace(tiny_data):
     """The BCOO's stored entries are padded to a power of two: batches whose non-zeros differ (all
     of the tiny data's, and any single post) trace once, and padding changes no value."""
-    from impl_jax.twin import padded_nnz
+    from impl_jax.workloads.mlp import padded_nnz
     assert [padded_nnz(n) for n in (0, 1, 1024, 1025, 40_000)] == [1024, 1024, 1024, 2048, 65_536]
     registry.runtime("jax").configure(TINY_CONFIG.thread_count, "cpu")
     cfg = TINY_CONFIG.replace(optimizer="strict")

@@ -70,9 +70,6 @@ def check_poolable(runs: list[Run]) -> None:
     twice = next((p for p in paths if paths.count(p) > 1), None)
     if twice:  # the same processes twice would halve the interval for nothing
         raise UserError(f"run folder {twice} is named twice in --pool: name each run once")
-    copy = copied_run(runs)
-    if copy:
-        raise UserError(f"{copy}: pooling them would count its processes twice; pool each run once")
     first = fingerprint(runs[0])
     for r in runs[1:]:
         fp = fingerprint(r)
@@ -83,6 +80,10 @@ def check_poolable(runs: list[Run]) -> None:
         if r.kind != runs[0].kind:
             raise UserError(f"cannot pool {r.path} with {runs[0].path}: they differ in kind: "
                             f"{runs[0].kind!r} against {r.kind!r}")
+    # after the fingerprints: runs of two machines are refused as such, whatever else they share
+    copy = copied_run(runs)
+    if copy:
+        raise UserError(f"{copy}: pooling them would count its processes twice; pool each run once")
 
 
 def expand(paths: list[Path]) -> list[Path]:
