@@ -7,8 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 
+from benchmarks.plain.common import load_arrays, save_arrays  # noqa: F401  (the one weights file, re-exported)
 from shared.errors import UserError
 
 
@@ -39,16 +39,3 @@ def load_data(args, workload: str):
         raise UserError(f"{args.config_json} configures workload {cfg.workload}; this script trains {workload}: "
                         f"run {cfg.workload}'s plain script instead")
     return cfg, prepare(cfg, args.archive)
-
-
-def save_arrays(path: Path, arrays) -> None:
-    """A list of arrays (a workload's flattened initial weights) as a0, a1, ... in order."""
-    np.savez(path, **{f"a{i}": np.asarray(a) for i, a in enumerate(arrays)})
-
-
-def load_arrays(path: Path | None) -> list[np.ndarray] | None:
-    """save_arrays' list, in its order (None: no file given)."""
-    if path is None:
-        return None
-    with np.load(path) as z:
-        return [z[f"a{i}"] for i in range(len(z.files))]
