@@ -201,7 +201,7 @@ def test_a_workload_out_of_the_tree_runs_through_the_harness_and_the_report(tiny
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["config"]["workload"] == "probe" and manifest["config"]["learning_rate"] == 0.05
     text = (folder / "report.md").read_text()
-    assert text.startswith("# fwbench report (logistic regression (probe))")
+    assert text.splitlines()[0].endswith(", workload logistic regression (probe)")
     assert "logistic regression (probe)" in (folder / "results.md").read_text()
     # a comparison with a run of another workload is refused in one line, nothing written
     other = tmp_path / "other"

@@ -424,7 +424,8 @@ def build_model(run: Run, frame, made: dict[str, Path], notes: list[str]) -> mod
     """The report as blocks (benchmarks/reports/model.py): report.md and report.html are both rendered from it."""
     m = run.manifest
     fig = model.Figure
-    parts = [f"# fwbench report ({md_escape(run.workload_label)}): {md_escape(run.name)}"]
+    # the workload after the run's name: its label may hold parentheses of its own
+    parts = [f"# fwbench report: {md_escape(run.name)}, workload {md_escape(run.workload_label)}"]
     if run.kind != "full" and kind_banner(run):  # a kind without a banner gets no empty bold line
         parts.append(f"**{kind_banner(run)}**")
     if m.get("label"):
@@ -511,7 +512,7 @@ def build_model(run: Run, frame, made: dict[str, Path], notes: list[str]) -> mod
               f"Started {m.get('started_utc')}, finished {m.get('finished_utc')}, {m.get('duration_s')} s; "
               f"fwbench {m.get('fwbench_version')}."]
     parts += ["## How to read this report", method_text(run)]
-    return model.from_parts(f"fwbench report: {run.name}", parts)
+    return model.from_parts(f"fwbench report: {run.name}, workload {run.workload_label}", parts)
 
 
 def build_markdown(run: Run, frame, made: dict[str, Path], notes: list[str]) -> str:
