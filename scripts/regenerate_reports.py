@@ -8,7 +8,7 @@ nothing is timed or trained, so it runs anywhere (a few minutes on 2 cores).
 In order: every run folder (`fwbench report RUN`), every pooled folder (its pooled.json's
 `fwbench report --pool ...`), every sweep (`fwbench report --sweep`), the comparisons
 (`fwbench report ... --compare`), the noise study (`fwbench noise --report`), the plain-script
-checks (`fwbench plain --report`), the parity checks (`fwbench check --rewrite`), then the README's
+checks (`fwbench plain --report`), the bisections (`fwbench bisect --report`), the parity checks (`fwbench check --rewrite`), then the README's
 blocks, results/ANSWER.md and results/index.html (scripts/refresh_readme.py). Exit 1 when a report
 is still out of date afterwards (benchmarks/reports/published.py says which).
 """
@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             fwbench(*expanded)
     if (results / "noise-cpu" / "report.md").is_file():
         fwbench("noise", "--report", "--output", rel(results / "noise-cpu"))
+    for b in sorted(results.rglob("bisect.json")):
+        fwbench("bisect", "--report", rel(b.parent))
     for plain in sorted(results.rglob("plain.json")):
         if not (plain.parent / published.MANIFEST).is_file():  # a plain check's own folder (not --into RUN)
             fwbench("plain", "--report", rel(plain.parent))

@@ -115,6 +115,49 @@ def test_report_names_the_machine_and_marks_failed_steps():
     assert "- walk-as-reference (environment bare, X=1): ` python -m w `" in text
 
 
+def _doc():
+    return {"kind": "bisect", "pairs": 2, "epochs": 4, "threads": 2, "tolerance": 0.05,
+            "command": "fwbench bisect --pairs 2", "started": "2026-01-01T00:00:00+00:00", "seconds": 1.0,
+            "environment": {"cpu": "Test CPU 9000", "host": "box", "cores_usable": 2},
+            "steps": [{**_step("reference", None, [1.0, 1.0]), "env": "bare", "extra_env": [], "argv": ["r"]},
+                      {**_step("walk-as-reference", "reference", [1.0, 1.1]), "env": "bare", "extra_env": [],
+                       "argv": ["w"]},
+                      {**_step("plain", "walk-as-reference", [1.25, 1.25]), "env": "fwbench", "extra_env": [],
+                       "argv": ["p"]},
+                      {**_step("twin", "plain", [1.25, 1.25]), "env": "fwbench", "extra_env": [], "argv": ["t"]},
+                      {**_step("thp-allocator", "plain", [1.0, 1.0], probe=True), "env": "fwbench",
+                       "extra_env": [["THP_MEM_ALLOC_ENABLE", "1"]], "argv": ["w"]}]}
+
+
+def test_readme_lines_name_the_machine_the_sides_and_only_the_decided_steps():
+    lines = bisect.readme_lines(_doc(), "results/b/report.md")
+    assert lines[0] == ("- **Test CPU 9000, 2 threads, 2026-01-01; 2 rounds of 5 steps ([report](results/b/report.md)).** "
+                        "Warm epoch: reference 1 s, plain 1.25 s, twin 1.25 s.")
+    assert lines[1] == "  Twin / reference 1.25 (1.25-1.25): slower than step reference by more than 5%."
+    # walk-as-reference (1.0 and 1.1 against 1.0) and plain are inconclusive: counted, not listed
+    assert lines[2:] == [
+        "  Step `twin` (twin change) against `plain`: 1.00 (1.00-1.00), equivalent: as fast as step plain "
+        "(within 5%, 90% CI 1.00-1.00).",
+        "  Probe `thp-allocator` (thp-allocator change) against `plain`: 0.80 (0.80-0.80), faster than step plain by "
+        "more than 5%.",
+        "  2 of 3 walk steps inconclusive against the step before."]
+
+
+def test_report_option_rewrites_markdown_and_html_from_the_record(tmp_path):
+    import json
+    folder = tmp_path / "b"
+    folder.mkdir()
+    (folder / bisect.BISECT_FILE).write_text(json.dumps(_doc()))
+    p = fwbench("bisect", "--report", str(folder), cache=tmp_path / "cache")
+    assert p.returncode == 0, p.stderr
+    md = (folder / "report.md").read_text()
+    assert "Machine: Test CPU 9000" in md and (folder / "report.html").is_file()
+    from benchmarks.reports.model import REPORT_VERSION, written_version
+    assert written_version(md) == REPORT_VERSION
+    (folder / bisect.BISECT_FILE).write_text("{not json")
+    assert "not readable JSON" in one_stderr_line(fwbench("bisect", "--report", str(folder), cache=tmp_path / "c"), 2)
+
+
 def test_cli_missing_reference_dir_is_one_line(tmp_path):
     p = fwbench("bisect", "--reference-dir", str(tmp_path / "nowhere"), "--pairs", "1", "--output", str(tmp_path / "o"),
                 cache=tmp_path / "cache")

@@ -76,7 +76,8 @@ NOT_MEASUREMENTS = {
 def outside_blocks(text: str, script) -> str:
     """The README with its generated blocks blanked (line count kept, for line numbers)."""
     for start, end in ((script.ANSWER_START, script.ANSWER_END), (script.START, script.END),
-                       (script.PLAIN_START, script.PLAIN_END), (script.FIRSTRUN_START, script.FIRSTRUN_END)):
+                       (script.PLAIN_START, script.PLAIN_END), (script.FIRSTRUN_START, script.FIRSTRUN_END),
+                       (script.BISECT_START, script.BISECT_END)):
         head, rest = text.split(start, 1)
         inside, tail = rest.split(end, 1)
         text = head + "\n" * inside.count("\n") + tail

@@ -159,6 +159,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list", action="store_true", help="print the steps and exit (times nothing)")
     p.add_argument("--archive", default=None)
     p.add_argument("--output", type=Path, default=Path("results") / "bisect-cpu")
+    p.add_argument("--report", type=Path, default=None, metavar="FOLDER",
+                   help="rewrite FOLDER's report.md and report.html from its bisect.json (times nothing)")
+
+
+def load(folder: Path) -> dict:
+    """A bisection's document (bisect.json), checked enough to render: one line and exit 2 otherwise."""
+    path = Path(folder) / BISECT_FILE
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{folder}: no {BISECT_FILE}; give a folder `fwbench bisect` wrote") from None
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: not readable JSON ({type(e).__name__}); rerun `fwbench bisect`") from None
+    if not isinstance(doc, dict) or doc.get("kind") != "bisect" or not isinstance(doc.get("steps"), list):
+        raise UserError(f"{path}: not a bisection's record (kind 'bisect' with its steps); rerun `fwbench bisect`")
+    return doc
+
+
+def publish_report(folder: Path, doc: dict) -> str:
+    """report.md (with the report format's line) and report.html beside bisect.json; returns the text."""
+    from benchmarks.reports import html
+    text = render(doc)
+    html.publish_markdown(Path(folder) / "report.md", text)
+    return text
 
 
 def _bare_env(threads: int) -> dict:
@@ -301,7 +325,42 @@ def render(doc: dict) -> str:
     return "\n".join(head) + "\n" + table + "\n" + "\n".join(cmds) + "\n"
 
 
+def readme_lines(doc: dict, link: str) -> list[str]:
+    """One bisection as the README's lines (scripts/refresh_readme.py): where and when, each side's
+    warm epoch, the twin against the reference, then every step or probe whose verdict is not
+    inconclusive, by name, and how many walk steps could not tell."""
+    from benchmarks.analysis import stats
+    from benchmarks.analysis.rundata import fmt_interval, fmt_ratio, fmt_time, md_escape
+    env = doc.get("environment") or {}
+    rows = {r["name"]: r for r in summarise(doc["steps"]) if not r["failed"] and "epoch_s" in r}
+
+    def ratio(c):
+        r = c["ratio"]
+        return f"{fmt_ratio(r['value'])} ({fmt_interval(r['low'], r['high'])})"
+
+    sides = [f"{name} {fmt_time(rows[name]['epoch_s']['value'])}" for name in ("reference", "plain", "twin") if name in rows]
+    out = [f"- **{md_escape(env.get('cpu', '?'))}, {doc['threads']} threads, {md_escape(doc.get('started', '?')[:10])}; "
+           f"{doc['pairs']} rounds of {len(doc['steps'])} steps ([report]({link})).** Warm epoch: {', '.join(sides)}."]
+    twin = rows.get("twin", {}).get("vs_reference")
+    if twin:
+        out.append(f"  Twin / reference {ratio(twin)}: {md_escape(twin['verdict'])}.")
+    decided = [r for r in rows.values() if r.get("vs_base") and not r["vs_base"]["verdict"].startswith(stats.INCONCLUSIVE)]
+    walk = [r for r in rows.values() if r.get("vs_base") and not r["probe"]]
+    undecided = sum(1 for r in walk if r["vs_base"]["verdict"].startswith(stats.INCONCLUSIVE))
+    for r in decided:
+        out.append(f"  {'Probe' if r['probe'] else 'Step'} `{r['name']}` ({md_escape(r['change'])}) against "
+                   f"`{r['base']}`: {ratio(r['vs_base'])}, {md_escape(r['vs_base']['verdict'])}.")
+    if walk:
+        out.append(f"  {undecided} of {len(walk)} walk steps inconclusive against the step before"
+                   + (" (none moved the time beyond its interval)." if undecided == len(walk) else "."))
+    return out
+
+
 def main(args: argparse.Namespace) -> int:
+    if args.report is not None:
+        publish_report(args.report, load(args.report))
+        print(f"wrote {args.report / 'report.md'} and report.html")
+        return 0
     planned = plan([t.strip() for t in args.steps.split(",") if t.strip()] if args.steps else None,
                    not args.no_probes)
     if args.list:
@@ -358,8 +417,7 @@ def main(args: argparse.Namespace) -> int:
     name = run_name()
     staging = staging_dir(args.output, name)
     (staging / BISECT_FILE).write_text(json.dumps(doc, indent=1))
-    text = render(doc)
-    (staging / "report.md").write_text(text)
+    text = publish_report(staging, doc)
     folder = publish(staging, args.output, name)
     print(text)
     print(f"wrote {folder}")
