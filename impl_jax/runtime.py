@@ -83,7 +83,9 @@ def device_of(device: str):
 def flushes_denormals(device: str = "cpu") -> bool:
     """Whether XLA's compiled code flushes float32 denormals to zero: 1e-39 (denormal) * 0.5 in a
     jitted op over an array large enough to be split across the pool; all zero = flushed."""
-    x = jax.device_put(np.full(1 << 20, 1e-39, np.float32), device_of(device))
+    # 64 MB, above glibc malloc's 32 MB ceiling for its dynamic mmap threshold: freeing the probe
+    # leaves the process's thresholds as a plain script has them (impl_torch/runtime says why)
+    x = jax.device_put(np.full(1 << 24, 1e-39, np.float32), device_of(device))
     return int(jax.jit(lambda a: jnp.count_nonzero(a * np.float32(0.5)))(x)) == 0
 
 

@@ -14,17 +14,25 @@ def device_of(device: str) -> str:
 
 
 
+# 64 MB: every buffer of the probe lies above glibc malloc's 32 MB ceiling for its dynamic mmap
+# threshold, so freeing it leaves the process's mmap and trim thresholds as a plain script has
+# them (impl_torch/runtime.flushes_denormals says what a 16 MB probe did to the text CNN).
+_PROBE_ELEMENTS = 1 << 24
+
+
 @tf.function
-def _halved_nonzeros(x):
-    return tf.math.count_nonzero(x * 0.5)
+def _halved_sum(x):
+    # a sum, not count_nonzero: that would allocate a bool tensor of 16 MB, under the ceiling
+    return tf.reduce_sum(x * 0.5)
 
 
 def flushes_denormals(device: str = "cpu") -> bool:
     """Measured, not asked: a denormal float32 (1e-39) halved in a tf.function on TensorFlow's
     intra-op pool comes out as zero when its threads flush denormals to zero (TensorFlow sets
-    flush-to-zero on its own compute threads; there is no public switch)."""
+    flush-to-zero on its own compute threads; there is no public switch): the halves then sum
+    to 0, else to a positive normal number."""
     with tf.device(device_of(device)):
-        return int(_halved_nonzeros(tf.fill([1 << 22], tf.constant(1e-39, tf.float32)))) == 0
+        return float(_halved_sum(tf.fill([_PROBE_ELEMENTS], tf.constant(1e-39, tf.float32)))) == 0.0
 
 
 def configure(threads: int, device: str) -> RuntimeInfo:

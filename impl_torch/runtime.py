@@ -15,9 +15,28 @@ def device_of(device: str) -> torch.device:
 def flushes_denormals(device: str = "cpu") -> bool:
     """Measured, not asked: a denormal float32 (1e-39) halved on the intra-op pool (4M elements,
     so the op is split over the threads) comes out as zero when the threads flush denormals to
-    zero. torch.set_flush_denormal(True) switches this on for the pool; PyTorch's default is off."""
-    x = torch.full((1 << 22,), 1e-39, dtype=torch.float32, device=device_of(device))
-    return int(torch.count_nonzero(x * 0.5)) == 0
+    zero. torch.set_flush_denormal(True) switches this on for the pool; PyTorch's default is off.
+
+    On the CPU the probe leaves glibc's malloc as it found it: its 16 MB live in an anonymous
+    mmap of this function's own, halved in place and counted by numpy, so no tensor between
+    malloc's mmap threshold and its 32 MB ceiling is allocated and freed. Freeing one raises the
+    process's mmap and trim thresholds for good, and a 16 MB probe tensor freed before training
+    took the text CNN from ~151,000 minor page faults per warm epoch (as in a plain script) to 0:
+    the twin then ran 13% faster than its plain script (fwbench plain, AMD EPYC, 2026-12-07)."""
+    n = 1 << 22
+    if device_of(device).type != "cpu":
+        x = torch.full((n,), 1e-39, dtype=torch.float32, device=device_of(device))
+        return int(torch.count_nonzero(x * 0.5)) == 0
+    import mmap
+
+    import numpy as np
+    with mmap.mmap(-1, n * 4) as buf:
+        a = np.frombuffer(buf, dtype=np.float32)
+        a.fill(np.float32(1e-39))
+        torch.from_numpy(a).mul_(0.5)  # on the pool, in place: no allocation
+        flushed = int(np.count_nonzero(a)) == 0
+        del a  # the buffer's export ends before the mmap closes
+    return flushed
 
 
 def configure(threads: int, device: str) -> RuntimeInfo:
