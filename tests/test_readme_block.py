@@ -65,6 +65,7 @@ NOT_MEASUREMENTS = {
     "91%": "the accuracy the tutorial itself reported (not a measurement of this suite)",
     "83%": "a property of two independent estimates (sqrt 2 standard errors), not a measurement",
     "27 GB": "the size of the dense training matrix, computed from its shape",
+    "32 MB": "glibc malloc's ceiling for its dynamic mmap threshold, a constant of glibc",
     "150 x": "the shape of a batch",
     "2 x": "the 'processes x rounds' notation",
     "1e-5": "a tolerance", "1e-4": "a tolerance", "1e-3": "a tolerance", "1e-8": "Adam's epsilon",
