@@ -1,5 +1,5 @@
 """JAX's execution modes, declared without importing jax (a run validates and labels cases
-before any framework process starts). The twin (twin.py) implements each."""
+before any framework process starts). The twins (twin_base.py, workloads/) implement each."""
 from shared.variant import Variant
 
 DEFAULT_VARIANT = "jit"

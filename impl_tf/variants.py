@@ -1,8 +1,8 @@
 """TensorFlow's variants, declared without importing tensorflow (a run validates and labels cases
 before any framework process starts): each named variant sets one axis (shared/contract.AXES)
 away from the default, and values of different axes combine (tensorflow:sparse+xla). The twin
-(twin.py) reads the settings. TensorFlow offers no fused-optimizer or denormal switch: its threads
-flush denormals already (measured in every worker's read-back)."""
+(twin_base.py, workloads/) reads the settings. TensorFlow offers no fused-optimizer or denormal
+switch: its threads flush denormals already (measured in every worker's read-back)."""
 from shared.variant import Variant
 
 DEFAULT_VARIANT = "graph"

@@ -1,7 +1,7 @@
 """PyTorch's variants, declared without importing torch (a run validates and labels cases before
 any framework process starts): each named variant sets one axis (shared/contract.AXES) away from
-the default, and values of different axes combine (torch:sparse+fused). The twin (twin.py) reads
-the settings."""
+the default, and values of different axes combine (torch:sparse+fused). The twin (twin_base.py,
+workloads/) reads the settings."""
 from shared.variant import Variant
 
 DEFAULT_VARIANT = "eager"

@@ -6,7 +6,9 @@ A twin lives in its own package (impl_torch/, impl_tf/, ...) with the same modul
     workloads/<workload>.py  class Twin(FrameworkTwin)                    (build, steps, weights)
 
 and one line in shared/registry.py; a workload (shared/workloads/) is the network the twin builds. The harness only ever talks to this interface, so the
-numbers it reports differ only where the frameworks differ.
+numbers it reports differ only where the frameworks differ. The timed twins (torch, TensorFlow, JAX)
+each also hold twin_base.py: the framework's BaseTwin, with the steps and scaffolding its workload
+twins share, so that each workloads/<workload>.py keeps only its network's own part.
 """
 from __future__ import annotations
 

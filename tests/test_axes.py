@@ -46,10 +46,11 @@ def test_bad_combinations_are_refused_with_what_is_valid(fw, typed, fragment):
 
 
 def test_the_twins_read_settings_not_names():
-    # no twin compares its variant name: every choice goes through the settings
+    # no twin compares its variant name: every choice goes through the settings (the workload
+    # twins and the base twin that holds their shared steps, where the framework has one)
     from pathlib import Path
-    twins = [p for package in registry.FRAMEWORKS.values()
-             for p in (Path(__file__).resolve().parents[1] / package / "workloads").glob("*.py")]
+    folders = [Path(__file__).resolve().parents[1] / package for package in registry.FRAMEWORKS.values()]
+    twins = [p for folder in folders for p in (*(folder / "workloads").glob("*.py"), *folder.glob("twin_base.py"))]
     assert len(twins) >= 2 * len(registry.FRAMEWORKS)  # every framework's twins, __init__.py included
     for path in twins:
         text = path.read_text()

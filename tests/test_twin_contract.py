@@ -73,6 +73,21 @@ def test_twin_packages_have_the_same_files_and_public_signatures(package):
                 assert torch_api[f"{w}.Twin.{name}"] == shape(member), f"{w} Twin.{name} departs from FrameworkTwin.{name}"
 
 
+@pytest.mark.parametrize("package", ["impl_torch", "impl_tf", "impl_jax"])
+def test_workload_twins_take_their_steps_from_the_frameworks_base_twin(package):
+    """The steps every workload twin shares are written once, in the folder's twin_base.BaseTwin;
+    a workload twin adds its network (built from the weights, read back, its input) and redefines
+    none of them."""
+    from shared import workloads
+    base = importlib.import_module(f"{package}.twin_base").BaseTwin
+    for w in workloads.names():
+        twin = importlib.import_module(f"{package}.workloads.{w}").Twin
+        assert issubclass(twin, base), f"{package}.workloads.{w}.Twin"
+        for name in ("__init__", "train_step", "losses_to_numpy", "logits", "loss", "synchronize", "trace_count",
+                     "step_breakdown", "_compiled", "_breakdown_functions"):
+            assert name not in vars(twin), f"{package}.workloads.{w}.Twin redefines {name}"
+
+
 def test_shared_never_imports_a_framework_in_source():
     found = []
     for path in sorted((REPO / "shared").rglob("*.py")):

@@ -3,20 +3,16 @@
 jax.jit (default) or op by op."""
 from __future__ import annotations
 
-import time
 from typing import Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 from jax.experimental import sparse as jsparse
 
-from impl_jax.optim import make_optimizer, mean_cross_entropy
-from impl_jax.runtime import device_of
+from impl_jax.twin_base import BaseTwin
 from shared import batches
-from shared.config import ExperimentConfig
-from shared.contract import BREAKDOWN_PARTS, DeviceBatch, FrameworkTwin, breakdown_medians
+from shared.contract import DeviceBatch
 from shared.weights import Layer
 
 
@@ -27,10 +23,6 @@ def forward(params, x):
         x = jax.nn.relu(x @ w + b)  # relu's gradient at 0 is 0, as in PyTorch and TensorFlow
     w, b = params[-1]
     return x @ w + b
-
-
-def loss_of(params, x, y):
-    return mean_cross_entropy(forward(params, x), y)
 
 
 MIN_STORED = 1024  # the sparse variant's smallest padded nnz (one post has ~100-300 non-zeros)
@@ -44,45 +36,18 @@ def padded_nnz(nnz: int) -> int:
     return max(MIN_STORED, 1 << max(int(nnz) - 1, 0).bit_length())
 
 
-class Twin(FrameworkTwin):
-    framework = "jax"
+class Twin(BaseTwin):
+    """The MLP's own part, the sparse input's included; the rest (steps, breakdown) is
+    impl_jax/twin_base.py's."""
 
-    def __init__(self, cfg: ExperimentConfig, weights: Sequence[Layer], variant: str | None = None):
-        super().__init__(cfg, weights, variant)
-        self.device = device_of(cfg.device)
-        # Private copies: the jit step donates (overwrites) its parameters, which must never be the
-        # caller's shared initial weights; jax.device_put copies a numpy array today (checked with
-        # jax 0.10.2), but may alias one on the CPU (its may_alias option), and a copy costs once.
-        self.params = [(jax.device_put(np.array(w, np.float32), self.device),
-                        jax.device_put(np.array(b, np.float32), self.device)) for w, b in weights]
+    _logits_of = staticmethod(forward)  # the module's function itself: no extra call in the step
+
+    def _build(self, weights: Sequence[Layer]) -> list:
         self.sparse = self.spec.input == "sparse"
-        self.optimizer = make_optimizer(cfg)
-        # Built at the first step, as torch.optim.Adam and Keras build their state: the first epoch
-        # pays for it in every framework.
-        self._state = None
-        self._traces = 0
-        self._parts = None  # step_breakdown's functions, built at its first call
-        # Parameters and optimizer state are donated: XLA writes the update into their buffers,
-        # as the other twins update in place, instead of allocating ~150 MB afresh every step.
-        self._train = self._compiled(self._train_impl, donate=(0, 1))
-        self._forward = self._compiled(self._forward_impl)
+        return [(self._device_copy(w), self._device_copy(b)) for w, b in weights]
 
-    def _compiled(self, fn, donate=()):
-        """The variant's execution of fn: op by op as is; else jax.jit (a fresh model traces and
-        compiles afresh, as a fresh tf.function does; each new input shape traces again)."""
-        if self.spec.execution == "eager":
-            return fn
-        return jax.jit(fn, donate_argnums=donate)
-
-    def _train_impl(self, params, state, x, y, *scalars):
-        self._traces += 1  # Python side effect: under jit it runs once per trace, never per call
-        loss, grads = jax.value_and_grad(loss_of)(params, x, y)
-        params, state = self.optimizer.apply(params, state, grads, *scalars)
-        return params, state, loss
-
-    def _forward_impl(self, params, x):
-        self._traces += 1
-        return forward(params, x)
+    def get_weights(self) -> list[Layer]:
+        return [(np.array(w, np.float32), np.array(b, np.float32)) for w, b in self.params]  # copies
 
     def to_device(self, x, y: np.ndarray | None = None) -> DeviceBatch:
         if self.sparse:
@@ -115,86 +80,3 @@ class Twin(FrameworkTwin):
         indices[:x.nnz, 1] = x.indices
         return jsparse.BCOO((jax.device_put(data, self.device), jax.device_put(indices, self.device)),
                             shape=x.shape, indices_sorted=False, unique_indices=False)
-
-    def _ensure_state(self) -> None:
-        if self._state is None:
-            self._state = self.optimizer.init(self.params)
-
-    def train_step(self, batch: DeviceBatch):
-        self._ensure_state()
-        self.params, self._state, loss = self._train(self.params, self._state, batch.x, batch.y,
-                                                     *self.optimizer.host_scalars())
-        return loss  # dispatched, not waited for
-
-    def losses_to_numpy(self, losses: list) -> np.ndarray:
-        return np.asarray(jnp.stack(losses)) if losses else np.zeros(0, np.float32)  # one read-back, as torch
-
-    def logits(self, batch: DeviceBatch) -> np.ndarray:
-        return np.asarray(self._forward(self.params, batch.x))
-
-    def loss(self, batch: DeviceBatch) -> float:
-        return float(mean_cross_entropy(self._forward(self.params, batch.x), batch.y))
-
-    def get_weights(self) -> list[Layer]:
-        return [(np.array(w, np.float32), np.array(b, np.float32)) for w, b in self.params]  # copies
-
-    def synchronize(self) -> None:
-        # JAX dispatches asynchronously: wait for the last step's outputs (parameters and
-        # optimizer state), so the device work is inside the caller's timed region.
-        jax.block_until_ready((self.params, self._state))
-
-    def trace_count(self) -> int | None:
-        """jit: traces of the train and predict functions, one per new input shape
-        (step_breakdown's own functions not counted); None op by op (nothing is traced)."""
-        return None if self.spec.execution == "eager" else self._traces
-
-    def _breakdown_functions(self):
-        """forward+loss (jax.vjp: the forward that keeps what the gradients need, returning the
-        pullback), backward (the pullback applied to 1), the update: separate functions, compiled
-        as the variant compiles its train step (jit or none)."""
-        if self._parts is None:
-            def forward_loss(params, x, y):
-                return jax.vjp(lambda p: loss_of(p, x, y), params)
-
-            def backward(pullback):
-                return pullback(jnp.ones((), jnp.float32))[0]
-
-            def apply(params, state, grads, *scalars):
-                return self.optimizer.apply(params, state, grads, *scalars)
-
-            self._parts = (self._compiled(forward_loss), self._compiled(backward), self._compiled(apply, donate=(0, 1)))
-        return self._parts
-
-    def step_breakdown(self, batch: DeviceBatch, repeats: int) -> dict[str, float]:
-        """forward = forward_loss(params, x, y) (jax.vjp), backward = pullback(1.0), optimizer =
-        apply(params, state, grads), each waited for with jax.block_until_ready before its clock
-        stops; readback = losses_to_numpy([loss]); then one whole train_step + losses_to_numpy.
-        Trains: see FrameworkTwin.step_breakdown."""
-        clock, sync = time.perf_counter, jax.block_until_ready
-        forward_loss, backward, apply = self._breakdown_functions()
-        self.losses_to_numpy([self.train_step(batch)])  # warm-up: the optimizer state, the step's compilation
-        for _ in range(2):  # warm-up: traces and compiles the parts
-            _, pullback = forward_loss(self.params, batch.x, batch.y)
-            self.params, self._state = apply(self.params, self._state, backward(pullback),
-                                             *self.optimizer.host_scalars())
-        self.synchronize()
-        samples = {k: [] for k in (*BREAKDOWN_PARTS, "step")}
-        for _ in range(repeats):
-            t0 = clock()
-            loss, pullback = sync(forward_loss(self.params, batch.x, batch.y))
-            t1 = clock()
-            grads = sync(backward(pullback))
-            t2 = clock()
-            self.params, self._state = sync(apply(self.params, self._state, grads, *self.optimizer.host_scalars()))
-            t3 = clock()
-            self.losses_to_numpy([loss])
-            t4 = clock()
-            samples["forward"].append(t1 - t0)
-            samples["backward"].append(t2 - t1)
-            samples["optimizer"].append(t3 - t2)
-            samples["readback"].append(t4 - t3)
-            t0 = clock()
-            self.losses_to_numpy([self.train_step(batch)])
-            self.synchronize()
-            samples["step"].append(clock() - t0)
-        return breakdown_medians(samples)

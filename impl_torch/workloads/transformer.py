@@ -7,7 +7,6 @@ do (layer_norm says why). Variants
 from __future__ import annotations
 
 import math
-import time
 from typing import Sequence
 
 import numpy as np
@@ -15,12 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from impl_torch._compile import CountingBackend, compile_unavailable_reason
-from impl_torch.optim import make_optimizer
-from impl_torch.runtime import device_of
-from shared.config import ExperimentConfig
-from shared.contract import BREAKDOWN_PARTS, DeviceBatch, FrameworkTwin, breakdown_medians
-from shared.errors import Unavailable
+from impl_torch.twin_base import BaseTwin
+from shared.contract import DeviceBatch
 
 MASKED = -1e9  # added to the scores of padding keys: exp underflows to exactly 0, never a NaN
 
@@ -72,109 +67,22 @@ class Encoder(nn.Module):
         return pooled @ wh + bh
 
 
-class Twin(FrameworkTwin):
-    framework = "torch"
+class Twin(BaseTwin):
+    """The encoder's own part; the rest (steps, compile, breakdown) is impl_torch/twin_base.py's."""
 
-    def __init__(self, cfg: ExperimentConfig, weights: Sequence[np.ndarray], variant: str | None = None):
-        super().__init__(cfg, weights, variant)
-        self.device = device_of(cfg.device)
-        torch.set_flush_denormal(bool(self.spec.flush_denormal))  # process-wide: set for every twin
-        if self.spec.execution == "compile":
-            reason = compile_unavailable_reason(self.device)
-            if reason:
-                raise Unavailable(reason)
-        s = cfg.settings
-        self.model = Encoder([np.shape(w) for w in weights], s.heads, s.layers, s.ln_eps).to(self.device)
+    def _build(self, weights: Sequence[np.ndarray]) -> Encoder:
+        s = self.cfg.settings
+        model = Encoder([np.shape(w) for w in weights], s.heads, s.layers, s.ln_eps).to(self.device)
         with torch.no_grad():
-            for p, w in zip(self.model.params, weights):
+            for p, w in zip(model.params, weights):
                 p.copy_(torch.from_numpy(np.asarray(w, np.float32)))  # the shared layout as is
-        self.loss_fn = nn.CrossEntropyLoss()
-        self.optimizer = make_optimizer(list(self.model.parameters()), cfg, fused=self.spec.optimizer_impl == "fused")
-        self._backend = None
-        self._forward = self.model
-        if self.spec.execution == "compile":
-            from torch import _dynamo
-            _dynamo.reset()  # a fresh model compiles afresh (see impl_torch/workloads/mlp.py)
-            self._backend = CountingBackend()
-            self._forward = torch.compile(self.model, backend=self._backend)
+        return model
 
-    def _run(self, x: torch.Tensor) -> torch.Tensor:
-        if self._backend is None:
-            return self._forward(x)
-        try:
-            return self._forward(x)
-        except torch._dynamo.exc.BackendCompilerFailed as e:
-            raise Unavailable(f"torch.compile (inductor) failed to compile the model on this machine: "
-                              f"{str(e).splitlines()[0][:300]}") from e
+    def get_weights(self) -> list[np.ndarray]:
+        return [p.detach().cpu().numpy().copy() for p in self.model.params]
 
     def to_device(self, x, y: np.ndarray | None = None) -> DeviceBatch:
         # int64 ids: what indexing a table takes without a conversion inside the step
         tx = torch.from_numpy(np.asarray(x, np.int64)).to(self.device)
         ty = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(self.device) if y is not None else None
         return DeviceBatch(tx, ty, x.shape[0])
-
-    def train_step(self, batch: DeviceBatch):
-        self.optimizer.zero_grad()
-        loss = self.loss_fn(self._run(batch.x), batch.y)
-        loss.backward()
-        self.optimizer.step()
-        return loss.detach()
-
-    def losses_to_numpy(self, losses: list) -> np.ndarray:
-        return torch.stack(losses).cpu().numpy() if losses else np.zeros(0, np.float32)
-
-    @torch.no_grad()
-    def logits(self, batch: DeviceBatch) -> np.ndarray:
-        return self._run(batch.x).cpu().numpy()
-
-    @torch.no_grad()
-    def loss(self, batch: DeviceBatch) -> float:
-        return float(self.loss_fn(self._run(batch.x), batch.y))
-
-    def get_weights(self) -> list[np.ndarray]:
-        return [p.detach().cpu().numpy().copy() for p in self.model.params]
-
-    def synchronize(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
-
-    def step_breakdown(self, batch: DeviceBatch, repeats: int) -> dict[str, float]:
-        """As the MLP's twin: forward = zero_grad + forward + loss, backward = loss.backward(),
-        optimizer = optimizer.step(), readback = losses_to_numpy([loss]), each synchronised; then
-        one whole train_step + losses_to_numpy. Trains: see FrameworkTwin.step_breakdown."""
-        clock, sync = time.perf_counter, self.synchronize
-        self.losses_to_numpy([self.train_step(batch)])  # warm-up: first use, compilation
-        self._timed_parts(batch)
-        samples = {k: [] for k in (*BREAKDOWN_PARTS, "step")}
-        for _ in range(repeats):
-            for k, v in self._timed_parts(batch).items():
-                samples[k].append(v)
-            sync()
-            t0 = clock()
-            self.losses_to_numpy([self.train_step(batch)])
-            sync()
-            samples["step"].append(clock() - t0)
-        return breakdown_medians(samples)
-
-    def _timed_parts(self, batch: DeviceBatch) -> dict[str, float]:
-        clock, sync = time.perf_counter, self.synchronize
-        sync()
-        t0 = clock()
-        self.optimizer.zero_grad()
-        loss = self.loss_fn(self._run(batch.x), batch.y)
-        sync()
-        t1 = clock()
-        loss.backward()
-        sync()
-        t2 = clock()
-        self.optimizer.step()
-        sync()
-        t3 = clock()
-        self.losses_to_numpy([loss.detach()])
-        t4 = clock()
-        return {"forward": t1 - t0, "backward": t2 - t1, "optimizer": t3 - t2, "readback": t4 - t3}
-
-    def trace_count(self) -> int | None:
-        """compile: graphs handed to inductor so far (first compilation and recompilations, e.g.
-        for another batch size or no-grad inference); None otherwise."""
-        return self._backend.count if self._backend is not None else None

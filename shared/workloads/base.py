@@ -12,9 +12,11 @@ and the module paths of its twin per framework and of its plain script per frame
 themselves import a framework, so by the fixed layout they live in the framework's folder under
 the same module name in each (Keras 3's backends: ``impl_torch/workloads/<name>.py``,
 ``impl_tf/workloads/<name>.py``, ``impl_jax/workloads/<name>.py``), each holding
-``class Twin(shared.contract.FrameworkTwin)``. The harness, the analysis and the reports only
-ever see this interface (and a workload's name as data), so a new workload registers with one
-line in shared/workloads/__init__.py (or FWBENCH_WORKLOADS) and touches nothing else.
+``class Twin(shared.contract.FrameworkTwin)`` (in the timed frameworks through the folder's
+twin_base.BaseTwin, which holds the steps every workload shares). The harness, the analysis and
+the reports only ever see this interface (and a workload's name as data), so a new workload
+registers with one line in shared/workloads/__init__.py (or FWBENCH_WORKLOADS) and touches
+nothing else.
 """
 from __future__ import annotations
 
