@@ -119,3 +119,29 @@ def test_committed_blocks_and_answer_page_are_current(capsys):
     # every file the answer links to exists (a figure or report renamed would leave a dead link)
     for link in re.findall(r"\]\(([^)]+)\)", block):
         assert (REPO / link).is_file(), link
+
+
+def test_plain_block_shows_each_workloads_and_cases_newest_check(tmp_path):
+    """Known inputs: two checks of one case (the newer wins), another workload's, one with its own
+    weights (left out); each row names its workload, machine, date and evidence."""
+    import json
+    script = load_script()
+
+    def check(folder, workload, started, ratio, init="shared"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "plain.json").write_text(json.dumps({
+            "kind": "plain-check", "init": init, "workload": workload, "processes": 4, "started": started,
+            "environment": {"cpu": "Test CPU"},
+            "results": [{"case": "torch:eager@cpu", "ratio": {"value": ratio, "low": ratio - 0.1, "high": ratio + 0.1},
+                         "verdict": f"verdict {ratio}"}]}))
+
+    check("a", "textcnn", "2026-01-01T00:00:00", 0.87)
+    check("b", "textcnn", "2026-01-02T00:00:00", 1.00)
+    check("c", "mlp", "2026-01-01T00:00:00", 1.01)
+    check("d", "mlp", "2026-01-03T00:00:00", 2.00, init="own")
+    rows = [l for l in script.plain_block(tmp_path, tmp_path).splitlines() if l.startswith("| ") and "---" not in l][1:]
+    assert rows == [
+        "| MLP (bag of words) | PyTorch (eager) | ` torch:eager@cpu ` | 4 | 1.01 (0.91-1.11) | verdict 1.01 | "
+        "Test CPU, 2026-01-01 | c/plain.json |",
+        "| Text CNN (Kim 2014) | PyTorch (eager) | ` torch:eager@cpu ` | 4 | 1.00 (0.90-1.10) | verdict 1.0 | "
+        "Test CPU, 2026-01-02 | b/plain.json |"]

@@ -83,7 +83,7 @@ def check_doc(doc, path: Path) -> dict:
         if r["case"] in seen:  # one case's evidence shown twice
             bad(f"case {r['case']!r} has two results")
         seen.add(r["case"])
-        _case_label(r["case"])  # a case this version can read (UserError otherwise)
+        case_label(r["case"])  # a case this version can read (UserError otherwise)
         if not pairs.get(r["case"]):
             ratio = r.get("ratio")
             if not isinstance(ratio, dict):
@@ -97,7 +97,7 @@ def check_doc(doc, path: Path) -> dict:
     return doc
 
 
-def _case_label(case_id: str) -> str:
+def case_label(case_id: str) -> str:
     from benchmarks.model.cases import parse_case
     return parse_case(case_id).label
 
@@ -133,7 +133,7 @@ def render(doc: dict, standalone: bool = False) -> str:
     rs = results(doc)
     for r in rs:
         ratio = r["ratio"]
-        rows.append([_case_label(r["case"]), md_code(r["case"]), fmt_time(r["plain_s"]["value"]), fmt_time(r["twin_s"]["value"]),
+        rows.append([case_label(r["case"]), md_code(r["case"]), fmt_time(r["plain_s"]["value"]), fmt_time(r["twin_s"]["value"]),
                      f"{fmt_ratio(ratio['value'])} ({fmt_interval(ratio['low'], ratio['high'])})", r["verdict"],
                      f"{r['first_epoch_loss_max_rel_diff']:.1e}",
                      f"{r['plain_read_back'].get('flush_denormal')} / {r['twin_read_back'].get('flush_denormal')}"])
@@ -162,7 +162,7 @@ def summary_lines(doc: dict, link: str) -> list[str]:
     out = [f"Twin against plain script, `fwbench plain` ({doc['processes']} interleaved process pairs per case, "
            f"{'shared' if doc['init'] == 'shared' else 'own'} initial weights, {md_escape(env.get('cpu', '?'))}, "
            f"{md_escape(doc.get('started', '?'))}; evidence: [{md_escape(link)}]({link}):", ""]
-    rows = [[_case_label(r["case"]), md_code(r["case"]),
+    rows = [[case_label(r["case"]), md_code(r["case"]),
              f"{fmt_ratio(r['ratio']['value'])} ({fmt_interval(r['ratio']['low'], r['ratio']['high'])})", r["verdict"]]
             for r in results(doc)]
     out.append(md_table(["case", "id", "twin / plain (95% CI)", "verdict"], rows))
@@ -184,11 +184,11 @@ def reference_section(doc: dict, rs: list[dict]) -> str:
     rows = []
     for r, c in cols:
         if c.get("failed"):
-            rows.append([_case_label(r["case"]), md_code(c["command"]), f"failed: {c['failed']}", "", "", "", "", ""])
+            rows.append([case_label(r["case"]), md_code(c["command"]), f"failed: {c['failed']}", "", "", "", "", ""])
             continue
         tr, pr = c["twin_over_reference"], c["plain_over_reference"]
         threads = ", ".join("not reported" if t is None else str(t) for t in c["threads_read_back"])
-        rows.append([_case_label(r["case"]), md_code(c["command"]), fmt_time(c["reference_s"]["value"]),
+        rows.append([case_label(r["case"]), md_code(c["command"]), fmt_time(c["reference_s"]["value"]),
                      f"{fmt_ratio(tr['value'])} ({fmt_interval(tr['low'], tr['high'])})", c["twin_verdict"],
                      f"{fmt_ratio(pr['value'])} ({fmt_interval(pr['low'], pr['high'])})", c["plain_verdict"], threads])
     return "\n".join(lines) + "\n" + md_table(
