@@ -62,3 +62,17 @@ def test_initial_weights_law_and_determinism():
     again = initial_weights(sizes, seed=0)
     assert all((a[0] == b[0]).all() and (a[1] == b[1]).all() for a, b in zip(layers, again))
     assert not (initial_weights(sizes, seed=1)[0][0] == w0).all()
+
+
+@pytest.mark.parametrize("law,params", [("standard_normal", ()), ("uniform", (-0.25, 0.25))])
+@pytest.mark.parametrize("shape", [(3,), (20002, 64), (7, 8192 + 5)])
+def test_draw_float32_is_one_draw_cast_value_for_value(law, params, shape):
+    """Drawn in chunks (shared/weights.py says why): the same values as one float64 draw cast to
+    float32, and the stream left where one draw leaves it."""
+    from shared.weights import draw_float32
+    a_rng, b_rng = np.random.default_rng(7), np.random.default_rng(7)
+    got = draw_float32(a_rng, law, shape, *params)
+    want = getattr(b_rng, law)(*params, size=shape).astype(np.float32)
+    assert got.dtype == np.float32 and got.shape == want.shape
+    assert np.array_equal(got, want)
+    assert a_rng.standard_normal() == b_rng.standard_normal()

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared.errors import UserError
+from shared.weights import draw_float32
 from shared.workloads.base import AccuracyTarget, Tolerances, Workload
 from shared.workloads.textcnn import costs
 
@@ -124,11 +125,10 @@ class TextCNN(Workload):
         out = []
         for name, shape in self.shapes(cfg, data.vocab_size, data.n_classes):
             if name == "embedding":
-                a = rng.standard_normal(shape)
+                out.append(draw_float32(rng, "standard_normal", shape))
             else:
                 bound = 1.0 / np.sqrt(fan_in[name.rsplit("_", 1)[0]])  # conv3_kernel -> conv3
-                a = rng.uniform(-bound, bound, size=shape)
-            out.append(a.astype(np.float32))
+                out.append(draw_float32(rng, "uniform", shape, -bound, bound))
         return out
 
     def parameter_names(self, cfg, data):

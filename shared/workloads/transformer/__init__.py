@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared.errors import UserError
+from shared.weights import draw_float32
 from shared.workloads.base import AccuracyTarget, Tolerances, Workload
 from shared.workloads.transformer import costs
 
@@ -114,14 +115,14 @@ class Transformer(Workload):
 
         def linear(n_in, n_out):
             bound = 1.0 / math.sqrt(n_in)
-            return [rng.uniform(-bound, bound, (n_in, n_out)).astype(np.float32),
-                    rng.uniform(-bound, bound, n_out).astype(np.float32)]
+            return [draw_float32(rng, "uniform", (n_in, n_out), -bound, bound),
+                    draw_float32(rng, "uniform", (n_out,), -bound, bound)]
 
         def layernorm():
             return [np.ones(d, np.float32), np.zeros(d, np.float32)]
 
-        out = [rng.standard_normal((data.vocab_size, d)).astype(np.float32),
-               rng.standard_normal((s.seq_len, d)).astype(np.float32)]
+        out = [draw_float32(rng, "standard_normal", (data.vocab_size, d)),
+               draw_float32(rng, "standard_normal", (s.seq_len, d))]
         for _ in range(s.layers):
             out += layernorm() + linear(d, d) + linear(d, d) + linear(d, d) + linear(d, d)
             out += layernorm() + linear(d, F) + linear(F, d)
