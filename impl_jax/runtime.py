@@ -41,8 +41,9 @@ POOL_THREAD = "tf_XLAEigen"  # what tsl names XLA:CPU's intra-op pool threads (L
 _client: dict = {}
 
 
-def _pool_threads() -> int | None:
-    """Threads of this process named POOL_THREAD now (None where /proc is not there)."""
+def pool_threads() -> int | None:
+    """Threads of this process named POOL_THREAD now (None where /proc is not there); the JAX
+    plain scripts' read-back too (benchmarks/plain/*jax_script.py), JAX having no getter."""
     try:
         tasks = os.listdir("/proc/self/task")
     except OSError:
@@ -59,13 +60,13 @@ def _pool_threads() -> int | None:
 
 def _start_client(threads: int) -> None:
     """Start JAX's clients with an intra-op pool of `threads`, and measure the pool."""
-    before = _pool_threads()
+    before = pool_threads()
     os.environ[THREAD_ENV] = str(threads)
     # A GPU client would otherwise take 75% of the GPU's memory up front; grow as needed instead,
     # as PyTorch's caching allocator and TensorFlow (memory growth, set in impl_tf) do.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     jax.devices()  # creates the clients now: the pool starts here, with its size fixed
-    after = _pool_threads()
+    after = pool_threads()
     _client.update(requested=threads, measured=None if before is None or after is None else after - before)
 
 

@@ -41,7 +41,7 @@ def test_thread_budget_is_set_before_the_client_and_measured(threads):
         from impl_jax import runtime
         info = runtime.configure({threads}, "cpu")
         later = runtime.configure(5, "cpu")  # the client exists now: the read-back keeps the truth
-        print(json.dumps([info.to_dict(), later.to_dict(), runtime._pool_threads()]))
+        print(json.dumps([info.to_dict(), later.to_dict(), runtime.pool_threads()]))
     """, env_extra={"PJRT_NPROC": "7"})
     assert proc.returncode == 0, proc.stderr[-2000:]
     info, later, pool = json.loads(proc.stdout.strip().splitlines()[-1])
