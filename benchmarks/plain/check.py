@@ -44,8 +44,9 @@ from shared.errors import UserError
 
 # Relative difference of a first-epoch step loss between twin and plain script, shared weights:
 # both run the same float32 ops in the same order except where the two differ in how they
-# express them (Keras' loss object against tf.nn's, nn.Sequential against the twin's loop), so
-# they agree to rounding. A formula difference shows at the first steps, far above this.
+# express them (Keras' loss object against tf.nn's, nn.Sequential against the twin's loop, jnp.var
+# in the JAX Transformer's LayerNorm against the twin's written-out variance), so they agree to
+# rounding. A formula difference shows at the first steps, far above this.
 LOSS_RTOL = 1e-4
 DEFAULT_OUTPUT = Path("results") / "plain-cpu"
 
