@@ -17,6 +17,7 @@ import optax
 from benchmarks.plain.common import emit, timed_epochs
 from benchmarks.plain.workloads.common import arguments, load_arrays, load_data
 from impl_jax import runtime
+from shared.environment import threads_named
 
 VARIANTS = ("jit", "eager")
 
@@ -87,9 +88,9 @@ def main():
         return np.asarray(jnp.stack(losses))
 
     times, losses = timed_epochs(run_epoch, args.epochs)
-    # read back after timing, through impl_jax/runtime.py (JAX has no getter): the XLA pool threads
-    # counted in /proc, and its denormal probe (a 64 MB buffer, which leaves malloc's thresholds alone)
-    emit(args, "jax", times, losses, {"intra_op_threads": runtime.pool_threads(),
+    # read back after timing as the twin reads it (JAX has no getter, impl_jax/runtime.py): XLA's pool
+    # threads counted in /proc, and its denormal probe (a 64 MB buffer: malloc's thresholds stay as they are)
+    emit(args, "jax", times, losses, {"intra_op_threads": threads_named(runtime.POOL_THREAD),
                                       "inter_op_threads": 1,  # XLA:CPU has no inter-op pool to size
                                       "flush_denormal": runtime.flushes_denormals(),
                                       "version": jax.__version__})
