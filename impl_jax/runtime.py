@@ -21,6 +21,7 @@ import numpy as np
 
 from impl_jax.variants import INSTALL
 from shared.contract import RuntimeInfo
+from shared.environment import threads_named
 from shared.errors import UserError
 
 try:
@@ -41,31 +42,15 @@ POOL_THREAD = "tf_XLAEigen"  # what tsl names XLA:CPU's intra-op pool threads (L
 _client: dict = {}
 
 
-def _pool_threads() -> int | None:
-    """Threads of this process named POOL_THREAD now (None where /proc is not there)."""
-    try:
-        tasks = os.listdir("/proc/self/task")
-    except OSError:
-        return None
-    n = 0
-    for t in tasks:
-        try:
-            with open(f"/proc/self/task/{t}/comm") as f:
-                n += f.read().strip() == POOL_THREAD
-        except OSError:  # a thread that ended meanwhile
-            pass
-    return n
-
-
 def _start_client(threads: int) -> None:
     """Start JAX's clients with an intra-op pool of `threads`, and measure the pool."""
-    before = _pool_threads()
+    before = threads_named(POOL_THREAD)
     os.environ[THREAD_ENV] = str(threads)
     # A GPU client would otherwise take 75% of the GPU's memory up front; grow as needed instead,
     # as PyTorch's caching allocator and TensorFlow (memory growth, set in impl_tf) do.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     jax.devices()  # creates the clients now: the pool starts here, with its size fixed
-    after = _pool_threads()
+    after = threads_named(POOL_THREAD)
     _client.update(requested=threads, measured=None if before is None or after is None else after - before)
 
 

@@ -66,6 +66,24 @@ def usable_cores() -> int:
     return len(usable_core_ids())
 
 
+def threads_named(name: str) -> int | None:
+    """Threads of this process whose Linux name (comm, 15 characters) is `name` now, counted in
+    /proc/self/task (None where /proc is not there): how a pool that no API reports is read back
+    (XLA:CPU's, impl_jax/runtime.py and the JAX plain scripts)."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    n = 0
+    for t in tasks:
+        try:
+            with open(f"/proc/self/task/{t}/comm") as f:
+                n += f.read().strip() == name
+        except OSError:  # a thread that ended meanwhile
+            pass
+    return n
+
+
 def package_versions() -> dict[str, str | None]:
     out = {}
     for name in packages():

@@ -39,9 +39,10 @@ def test_thread_budget_is_set_before_the_client_and_measured(threads):
     proc = python(f"""
         import json
         from impl_jax import runtime
+        from shared.environment import threads_named
         info = runtime.configure({threads}, "cpu")
         later = runtime.configure(5, "cpu")  # the client exists now: the read-back keeps the truth
-        print(json.dumps([info.to_dict(), later.to_dict(), runtime._pool_threads()]))
+        print(json.dumps([info.to_dict(), later.to_dict(), threads_named(runtime.POOL_THREAD)]))
     """, env_extra={"PJRT_NPROC": "7"})
     assert proc.returncode == 0, proc.stderr[-2000:]
     info, later, pool = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -1,7 +1,9 @@
-"""The plain-script baseline (benchmarks/plain/): each plain script, started from the suite's
-shared initial weights, computes what its twin computes (the same first-epoch step losses), so
-`fwbench plain` compares the speed of like with like; its summary figures are the suite's
-process-level ratio; and its bad input is one line."""
+"""The plain-script baseline (benchmarks/plain/): every framework has a plain script for every
+workload, offering its twin's variants; each plain script, started from the suite's shared initial
+weights, computes what its twin computes (the same first-epoch step losses: the MLP's here, every
+variant; the other workloads' in tests/test_workload_<name>.py), so `fwbench plain` compares the
+speed of like with like; its summary figures are the suite's process-level ratio; and its bad
+input is one line."""
 from __future__ import annotations
 
 import json
@@ -15,7 +17,7 @@ import pytest
 from benchmarks.plain import check, summary
 from benchmarks.plain.common import save_arrays
 from shared.workloads.base import flatten
-from shared import registry, training
+from shared import registry, training, workloads
 from shared.config import ExperimentConfig
 from shared.errors import Unavailable, UserError
 from tests.conftest import REPO, fwbench, one_stderr_line
@@ -36,6 +38,7 @@ def test_plain_script_and_twin_compute_the_same_first_epoch(fw, variant, tutoria
     except Unavailable as e:
         pytest.skip(f"{fw}:{variant} is unavailable here: {e}")
     twin_losses = training.run_epoch(twin, training.device_epochs(twin, cfg, tutorial_data)[0])
+    twin_flushes = registry.runtime(fw).flushes_denormals("cpu")  # what bare_loop reads back for the twin
     save_arrays(tmp_path / "w.npz", flatten(weights))
     out = tmp_path / "plain.json"
     env = {**os.environ, "FWBENCH_CACHE": str(corpus_cache)}
@@ -50,9 +53,47 @@ def test_plain_script_and_twin_compute_the_same_first_epoch(fw, variant, tutoria
     rel = np.abs(plain_losses - twin_losses) / np.abs(twin_losses)
     print(f"{fw}:{variant}: max relative step-loss difference {rel.max():.2e}")
     assert rel.max() <= check.LOSS_RTOL, (plain_losses, twin_losses)
-    # the read-back each side records: the thread budget, and the flush state its variant asks for
+    # the read-back each side records: the thread budget, and the flush state its variant asks for,
+    # the twin's (XLA's threads flush denormals, in TensorFlow and JAX; PyTorch's only with ftz)
     assert plain["read_back"]["intra_op_threads"] == cfg.thread_count
-    assert plain["read_back"]["flush_denormal"] == (fw == "tensorflow" or variant == "ftz")
+    assert plain["read_back"]["flush_denormal"] == twin_flushes == (fw != "torch" or variant == "ftz")
+
+
+# --- every framework, every workload: a plain script offering its twin's variants ------------------
+
+WORKLOAD_SCRIPTS = [(w, fw) for w in workloads.WORKLOADS for fw in registry.BUILTIN]
+
+
+@pytest.mark.parametrize("workload,fw", WORKLOAD_SCRIPTS, ids=[f"{w}-{fw}" for w, fw in WORKLOAD_SCRIPTS])
+def test_every_framework_has_a_plain_script_with_its_twins_variants(workload, fw):
+    """Its default variant first (a case named by its framework alone, e.g. jax, runs the script's
+    default), and only variants of its twin that the workload's input takes (the twin runs the same case)."""
+    assert fw in check._scripts(workload), f"{workload} has no plain script for {fw}"
+    variants = check._script_variants(fw, workload)
+    assert variants[0] == registry.default_variant(fw)
+    for v in variants:
+        assert registry.variant(fw, v).input in workloads.get(workload).variant_inputs, (fw, v)
+    assert len(set(variants)) == len(variants)
+
+
+def test_default_cases_are_every_variant_of_every_plain_script():
+    from benchmarks.model.cases import parse_case
+    for w in workloads.WORKLOADS:
+        ids = [c.id for c in check._cases(check.default_cases(w), w)]
+        assert ids == [parse_case(f"{fw}:{v}", "cpu").id for fw in check._scripts(w)
+                       for v in check._script_variants(fw, w)]
+        assert {"torch:eager@cpu", "tensorflow:graph@cpu", "jax:jit@cpu", "jax:eager@cpu"} <= set(ids), ids
+    assert "jax:sparse" in check.default_cases("mlp").split(",")
+    assert "sparse" not in check.default_cases("textcnn")  # token ids reach no network as a sparse matrix
+
+
+@pytest.mark.parametrize("workload,fw", WORKLOAD_SCRIPTS, ids=[f"{w}-{fw}" for w, fw in WORKLOAD_SCRIPTS])
+def test_a_plain_script_refuses_a_variant_it_does_not_have(workload, fw, tmp_path):
+    p = subprocess.run([sys.executable, "-m", check._scripts(workload)[fw], "--variant", "no-such", "--threads", "1"],
+                       capture_output=True, text=True, cwd=REPO, timeout=300,
+                       env={**os.environ, "FWBENCH_CACHE": str(tmp_path / "cache")})
+    assert p.returncode == 2 and "invalid choice: 'no-such'" in p.stderr, p.stderr[-2000:]
+    assert "Traceback" not in p.stderr
 
 
 def _pairs(plain_medians, twin_medians):
@@ -95,6 +136,9 @@ def test_summary_loss_difference_is_relative_and_the_largest():
 
 @pytest.mark.parametrize("args,fragment", [
     (["--cases", "tensorflow:fused"], "tensorflow has no variant 'fused'"),
+    (["--cases", "jax:xla"], "jax has no variant 'xla'"),
+    (["--workload", "textcnn", "--cases", "jax:sparse"], "the plain jax script has no variant 'sparse'"),
+    (["--cases", "jax,jax:jit"], "named twice"),
     (["--cases", "torch@gpu"], "CPU only"),
     (["--cases", "torch,torch:eager"], "named twice"),
     (["--cases", "torch[batch_size=300]"], "no setting overrides"),

@@ -23,7 +23,6 @@ from tests.conftest import REPO, TINY_CONFIG, make_tiny_archive
 FRAMEWORKS = ("torch", "tensorflow", "jax")
 # Every variant of each framework that applies to token ids, against its framework's default.
 VARIANTS = {"torch": ("compile", "fused", "ftz"), "tensorflow": ("eager", "xla"), "jax": ("eager",)}
-PLAIN_VARIANTS = {"torch": ("eager",), "tensorflow": ("graph",)}  # one per script: the others are the twins' variants
 
 # Small enough to train in a blink on the tiny archive (36 train posts of ~20 tokens): every id
 # of the tiny vocabulary kept (vocab_size None), batches of 8, a short sequence, narrow layers.
@@ -249,7 +248,7 @@ def test_the_accuracy_floor_holds_at_the_workloads_defaults_only():
 
 
 # --- 5. the plain scripts -------------------------------------------------------------------------------
-@pytest.mark.parametrize("fw", ("torch", "tensorflow"))
+@pytest.mark.parametrize("fw", sorted(WORKLOAD.plain))
 def test_plain_script_runs_and_computes_the_twins_first_epoch(runtimes, tiny_archive_module, tiny, tmp_path, fw):
     from benchmarks.plain.workloads.common import save_arrays
     module = WORKLOAD.plain[fw]
@@ -258,7 +257,8 @@ def test_plain_script_runs_and_computes_the_twins_first_epoch(runtimes, tiny_arc
     (tmp_path / "cfg.json").write_text(json.dumps(TINY.to_dict()))
     out = tmp_path / "plain.json"
     env = {**os.environ, "FWBENCH_CACHE": str(tmp_path / "cache")}
-    p = subprocess.run([sys.executable, "-m", module, "--variant", PLAIN_VARIANTS[fw][0], "--epochs", "1",
+    # the script's default variant, its twin's default (tests/test_plain.py)
+    p = subprocess.run([sys.executable, "-m", module, "--epochs", "1",
                         "--threads", "1", "--weights", str(tmp_path / "w.npz"), "--config-json",
                         str(tmp_path / "cfg.json"), "--archive", str(tiny_archive_module), "--json", str(out)],
                        capture_output=True, text=True, env=env, cwd=REPO, timeout=300)

@@ -1,5 +1,6 @@
-"""What both plain scripts share, kept out of the scripts themselves so each reads as a user's
-script: the command line, the data and the JSON they print. Framework-neutral (numpy only)."""
+"""What the MLP's plain scripts share (one per framework), kept out of the scripts themselves so
+each reads as a user's script: the command line, the data and the JSON they print (the timing and
+the JSON every workload's scripts reuse). Framework-neutral (numpy only)."""
 from __future__ import annotations
 
 import argparse

@@ -25,7 +25,8 @@ class MLP(Workload):
     variant_inputs = ("dense", "sparse")  # a counts input may reach the first layer as CSR
     Settings = Settings
     recipe = {}  # the tutorial's: ExperimentConfig's defaults
-    plain = {"torch": "benchmarks.plain.torch_script", "tensorflow": "benchmarks.plain.tf_script"}
+    plain = {"torch": "benchmarks.plain.torch_script", "tensorflow": "benchmarks.plain.tf_script",
+             "jax": "benchmarks.plain.jax_script"}
     # strict: every framework applies the same formula, so only rounding separates them. First
     # epoch, measured over seeds 0-4: the worst step-loss gap per seed was 4e-7 to 1.9e-6, except
     # seed 3 at 1.05e-5 (Adam divides by ~|g|, so weights whose gradient is near epsilon amplify a

@@ -56,7 +56,8 @@ class TextCNN(Workload):
               "eval_batch_size": 500}
     data_settings = ("seq_len",)
     plain = {"torch": "benchmarks.plain.workloads.textcnn.torch_script",
-             "tensorflow": "benchmarks.plain.workloads.textcnn.tf_script"}
+             "tensorflow": "benchmarks.plain.workloads.textcnn.tf_script",
+             "jax": "benchmarks.plain.workloads.textcnn.jax_script"}
     # strict (the same Adam formula everywhere), measured at the default settings on the three
     # groups, first epoch (35 steps), seeds 0-4, threads 1 (AMD EPYC, 2 cores; torch 2.13, TF 2.21,
     # jax 0.10.2): the worst step-loss gap against torch eager per seed was 1.8e-7 to 2.4e-7

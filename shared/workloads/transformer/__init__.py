@@ -58,7 +58,8 @@ class Transformer(Workload):
               "eval_batch_size": 256}
     data_settings = ("seq_len",)
     plain = {"torch": "benchmarks.plain.workloads.transformer.torch_script",
-             "tensorflow": "benchmarks.plain.workloads.transformer.tf_script"}
+             "tensorflow": "benchmarks.plain.workloads.transformer.tf_script",
+             "jax": "benchmarks.plain.workloads.transformer.jax_script"}
     # Strict mode (the same Adam formula in every twin, the same written-out network): only rounding
     # separates the twins. First epoch at the default settings and recipe, 3 groups, seeds 0-4,
     # threads=1 (results/accuracy-transformer/strict-first-epoch-3-groups.json): the worst step-loss
