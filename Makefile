@@ -24,8 +24,13 @@ venv: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/fwbench run
 
+# Two pytest workers, each test file whole on one worker (its module fixtures built once): much of
+# the suite is single-threaded (imports, subprocesses, data preparation), so two workers use both
+# cores of the CI machine; more would oversubscribe the tests that train with every usable core.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 clean-venv:
 	rm -rf $(VENV)
