@@ -247,3 +247,16 @@ def test_report_mode_rewrites_the_report_and_refuses_timing_options(tmp_path):
     assert "All cases together (1 case, 2 process pairs" in text
     p = fwbench("plain", "--report", str(folder), "--processes", "5", cache=tmp_path / "cache")
     assert "times nothing: drop --processes" in one_stderr_line(p, 2)
+
+
+def test_a_framework_not_installed_is_left_out_of_the_defaults_and_refused_by_name(monkeypatch):
+    """JAX is an optional install: without it the default cases leave its scripts out and say so in
+    one line; a case that names it is refused before anything is timed."""
+    monkeypatch.setattr(check, "installed", lambda fw: fw != "jax")
+    said = []
+    cases = check.default_cases("textcnn", said.append).split(",")
+    assert cases and not any(c.startswith("jax") for c in cases) and any(c.startswith("torch") for c in cases)
+    assert said == ["plain: leaving out jax's plain scripts: jax is not installed in this environment: "
+                    "pip install -e '.[jax]' (CPU jaxlib), or `make venv`"]
+    with pytest.raises(UserError, match=r"case 'jax:eager': jax is not installed in this environment: pip install"):
+        check._cases("torch,jax:eager", "textcnn")

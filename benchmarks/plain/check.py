@@ -81,10 +81,28 @@ def _scripts(workload: str) -> dict[str, str]:
     return dict(workloads.get(workload).plain)
 
 
-def default_cases(workload: str) -> str:
+def installed(fw: str) -> bool:
+    """Whether the framework's package is importable here (JAX is an optional install), asked
+    without importing it: its first declared package is the one a script imports."""
+    import importlib.util
+    from shared import registry
+    return importlib.util.find_spec(registry.facts(fw).PACKAGES[0]) is not None
+
+
+def not_installed(fw: str) -> str:
+    from shared import registry
+    return f"{fw} is not installed in this environment: {registry.facts(fw).INSTALL['cpu']}"
+
+
+def default_cases(workload: str, log=None) -> str:
     """Every variant of each of the workload's plain scripts, framework by framework (its
-    Workload.plain, each script's VARIANTS): what the check runs without --cases."""
-    return ",".join(f"{fw}:{v}" for fw in _scripts(workload) for v in _script_variants(fw, workload))
+    Workload.plain, each script's VARIANTS): what the check runs without --cases. A framework not
+    installed here is left out, and `log` says so (named cases of it are refused instead)."""
+    frameworks = [fw for fw in _scripts(workload) if installed(fw)]
+    for fw in _scripts(workload):
+        if fw not in frameworks and log is not None:
+            log(f"plain: leaving out {fw}'s plain scripts: {not_installed(fw)}")
+    return ",".join(f"{fw}:{v}" for fw in frameworks for v in _script_variants(fw, workload))
 
 
 def _cases(text: str, workload: str):
@@ -102,6 +120,8 @@ def _cases(text: str, workload: str):
                             f"choose from {', '.join(script)}")
         if case in out:
             raise UserError(f"case {item!r} is named twice: list each case once")
+        if not installed(case.framework):
+            raise UserError(f"case {item!r}: {not_installed(case.framework)}; or leave its cases out of --cases")
         out.append(case)
     if not out:
         raise UserError("no cases: e.g. --cases torch,tensorflow")
@@ -240,7 +260,8 @@ def main(args: argparse.Namespace) -> int:
     output = DEFAULT_OUTPUT if args.output is None else args.output
     from shared import workloads
     workload = workloads.canonical(args.workload)
-    cases = _cases(default_cases(workload) if args.cases is None else args.cases, workload)
+    log = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    cases = _cases(default_cases(workload, log) if args.cases is None else args.cases, workload)
     references = _references(args.reference, cases, args.init)
     from shared.environment import usable_cores
     cores = usable_cores()
