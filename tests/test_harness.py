@@ -365,3 +365,15 @@ def test_pin_and_gc_off_are_recorded(world):
     report = (folder / "report.md").read_text()
     assert f"every worker pinned to cores {core}" in report and "#0: " + str(core) in report
     assert "off (collected, frozen and disabled" in report
+
+
+def test_workers_do_not_inherit_pytest_xdist_worker_variables(monkeypatch, tmp_path):
+    """A run started inside an xdist worker (these tests under `make test`) must not hand
+    PYTEST_XDIST_WORKER on: pytest-benchmark would take the harness's worker for an xdist worker
+    and disable its benchmarks."""
+    from benchmarks.harness.runner import child_env
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+    env = child_env(2, tmp_path)
+    assert not [k for k in env if k.startswith("PYTEST_XDIST_")]
+    assert env["FWBENCH_CACHE"] == str(tmp_path) and env["PYTHONUNBUFFERED"] == "1"

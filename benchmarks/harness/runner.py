@@ -101,7 +101,11 @@ def thread_env(threads: int) -> dict[str, str]:
 
 
 def child_env(threads: int, cache: Path) -> dict:
-    return {**os.environ, **thread_env(threads), "PYTHONUNBUFFERED": "1", "FWBENCH_CACHE": str(cache)}
+    # Not pytest-xdist's worker variables: a run started from inside an xdist worker (the project's
+    # own tests under `make test`, a user's CI) would hand them on, and pytest-benchmark then sees
+    # itself as an xdist worker and disables every benchmark of the harness's worker.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+    return {**inherited, **thread_env(threads), "PYTHONUNBUFFERED": "1", "FWBENCH_CACHE": str(cache)}
 
 
 # --------------------------------------------------------------------------- locks and leftovers
