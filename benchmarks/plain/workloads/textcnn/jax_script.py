@@ -14,10 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from benchmarks.plain.common import emit, timed_epochs
+from benchmarks.plain.jax_loop import train_and_emit
 from benchmarks.plain.workloads.common import arguments, load_arrays, load_data
 from impl_jax import runtime
-from shared.environment import threads_named
 
 VARIANTS = ("jit", "eager")
 
@@ -77,23 +76,7 @@ def main():
     batches = [(jnp.asarray(X[i:i + bs], dtype=jnp.int32), jnp.asarray(y[i:i + bs], dtype=jnp.int32))
                for i in range(0, X.shape[0] - bs + 1, bs)]
 
-    def run_epoch():
-        nonlocal params, opt_state
-        losses = []
-        for xb, yb in batches:
-            params, opt_state, loss = train_step(params, opt_state, xb, yb)
-            losses.append(loss)
-        # JAX dispatches asynchronously: wait for the last update too, as JAX's FAQ on timing says
-        jax.block_until_ready((params, opt_state))
-        return np.asarray(jnp.stack(losses))
-
-    times, losses = timed_epochs(run_epoch, args.epochs)
-    # read back after timing as the twin reads it (JAX has no getter, impl_jax/runtime.py): XLA's pool
-    # threads counted in /proc, and its denormal probe (a 64 MB buffer: malloc's thresholds stay as they are)
-    emit(args, "jax", times, losses, {"intra_op_threads": threads_named(runtime.POOL_THREAD),
-                                      "inter_op_threads": 1,  # XLA:CPU has no inter-op pool to size
-                                      "flush_denormal": runtime.flushes_denormals(),
-                                      "version": jax.__version__})
+    train_and_emit(args, train_step, params, opt_state, batches)
 
 
 if __name__ == "__main__":
