@@ -3,7 +3,7 @@ parameters a pytree of jax.numpy arrays (nested dicts) and the network plain fun
 flax: it is not among the suite's dependencies), a LayerNorm written with mean and var, attention
 written with matmul and softmax (the twins' formula), optax.adam and optax's softmax
 cross-entropy, and optax's quickstart train step (jax.value_and_grad, optimizer.update,
-optax.apply_updates) under jax.jit, in a for-loop over batches in dataset order. Variants as a user
+optax.apply_updates) under jax.jit with parameters and optimizer state donated, in a for-loop over batches in dataset order. Variants as a user
 would switch them on: eager (the same step without jax.jit)."""
 import math
 import os
@@ -114,7 +114,10 @@ def main():
         return optax.apply_updates(params, updates), opt_state, loss
 
     if args.variant != "eager":
-        train_step = jax.jit(train_step)
+        # Parameters and optimizer state donated, as JAX's guide to buffer donation advises for a
+        # training step: XLA updates them in place. The twins donate too; without it the JAX
+        # Transformer twin ran 0.94 (0.89-1.00) of this script (16 pairs, AMD EPYC, 2026-12-07).
+        train_step = jax.jit(train_step, donate_argnums=(0, 1))
     # int32 ids and labels: JAX without x64 has no int64
     batches = [(jnp.asarray(X[i:i + bs], dtype=jnp.int32), jnp.asarray(y[i:i + bs], dtype=jnp.int32))
                for i in range(0, X.shape[0] - bs + 1, bs)]
