@@ -78,3 +78,27 @@ def test_a_run_counts_for_the_workload_its_manifest_names_not_its_folder(tmp_pat
     results = tmp_path / "results"
     _run(results / aw.WORKLOADS / "mlp", "probe", 1.0, 0.5, "2026-12-01T10:00:00Z")
     assert list(aw.runs_by_workload(results)) == ["probe"]
+
+
+def test_page_faults_per_round_are_said_where_the_defaults_differ(tmp_path):
+    """Known inputs: predict one, PyTorch 16,000 faults over 3 rounds and 1 warm-up a process
+    (4,000 a round), TensorFlow none; a warm epoch 800 against 640 (40 a round apart: not said)."""
+    old = tmp_path / "old"
+    _run(old / aw.WORKLOADS / "mlp" / "runs" / "a", "mlp", 1.0, 0.5, "2026-12-01T09:00:00Z")
+    assert aw.fault_lines(old) == []  # no counts recorded (runs before 2026-12-07): nothing said
+
+    def rec(faults):
+        return [{"machine": {"wall_s": 1.0, "steal_s": 0.0, "other_cpu_s": 0.0, "own_cpu_s": 1.0, "note": None,
+                             "minor_faults": faults}, "warmup_rounds": 1}] * 3
+    procs = lambda m: [[m * f] * 3 for f in (1.0, 1.02, 0.98)]  # noqa: E731
+    results = tmp_path / "results"
+    write_run(results / aw.WORKLOADS / "mlp" / "runs" / "a",
+              {"torch:eager@cpu": {"train_epoch": procs(1.0), "predict_one": procs(0.01)},
+               "tensorflow:graph@cpu": {"train_epoch": procs(0.5), "predict_one": procs(0.005)}},
+              extra_info={"torch:eager@cpu": {"predict_one": rec(16000), "train_epoch": rec(800)},
+                          "tensorflow:graph@cpu": {"predict_one": rec(0), "train_epoch": rec(640)}})
+    assert aw.fault_lines(results) == ["MLP (bag of words): predict one (batch of 1): PyTorch (eager) 4,000, "
+                                       "TensorFlow (graph) 0."]
+    from benchmarks.reports import answer
+    line = answer.workloads_findings(results)[0].line
+    assert "Minor page faults per round" in line and "PyTorch (eager) 4,000, TensorFlow (graph) 0." in line

@@ -227,7 +227,8 @@ def test_aa_run_compares_the_copy_with_its_original(world, tmp_path):
     # every worker recorded what the machine did during its phase, in its result JSON
     result = json.loads((folder / m["workers"][0]["result"]).read_text())
     rec = result["phases"]["predict_one"]["extra"]["machine"]
-    assert set(rec) == {"wall_s", "steal_s", "other_cpu_s", "own_cpu_s", "note"} and rec["wall_s"] > 0
+    assert set(rec) == {"wall_s", "steal_s", "other_cpu_s", "own_cpu_s", "minor_faults", "note"} and rec["wall_s"] > 0
+    assert isinstance(rec["minor_faults"], int) and rec["minor_faults"] >= 0
 
 
 def test_demanding_an_absent_gpu_is_exit_2(world):

@@ -30,7 +30,11 @@ def test_the_record_of_an_interval():
     rec = machine.between(a, b, tick_s=0.01)
     # busy: (150 user + 0 nice + 40 system + 2 irq + 2 softirq) ticks = 1.94 s, less own 1.5 s
     assert rec == {"wall_s": 2.0, "steal_s": pytest.approx(0.10, abs=1e-12),
-                   "other_cpu_s": pytest.approx(0.44, abs=1e-12), "own_cpu_s": 1.5, "note": None}
+                   "other_cpu_s": pytest.approx(0.44, abs=1e-12), "own_cpu_s": 1.5, "minor_faults": None, "note": None}
+    # page faults: the difference of the process's counts, None when either sample lacks one
+    with_faults = machine.between(machine.Sample(10.0, 1.0, a.ticks, faults=1000),
+                                  machine.Sample(12.0, 2.5, b.ticks, faults=4250), tick_s=0.01)
+    assert with_faults["minor_faults"] == 3250
     # own time above the machine's busy time (whole ticks): other processes clamp at 0
     assert machine.between(a, machine.Sample(12.0, 9.0, b.ticks), tick_s=0.01)["other_cpu_s"] == 0.0
 
@@ -66,6 +70,40 @@ def test_the_section_names_the_disturbed_processes(tmp_path):
     assert "1 process-phase(s) disturbed." in text
     from benchmarks.reports import report
     assert "## Machine during the phases" in report.write_report(folder).read_text()
+
+
+def test_a_live_sample_counts_this_process_page_faults():
+    a = machine.sample()
+    block = bytearray(8 << 20)  # 8 MB, zero-filled: above malloc's mmap threshold, so fresh pages
+    rec = machine.between(a, machine.sample())
+    assert len(block) and rec["minor_faults"] >= 1000  # 2,048 pages; the kernel may map some in larger units
+
+
+def test_the_section_shows_page_faults_per_round(tmp_path):
+    """Known inputs: 3 timed rounds and 1 warm-up a process, 400 and 1,000 faults: 100 and 250 a
+    round, the median 175; a case whose records lack the count shows n/a."""
+    def m(faults):
+        return {**rec(2.0, 0.0, 0.1), "minor_faults": faults}
+    r = [[0.2, 0.21, 0.2], [0.21, 0.2, 0.2]]
+    folder = write_run(tmp_path / "run", {"torch:eager@cpu": {"predict_all": r}, "tensorflow:graph@cpu": {"predict_all": r}},
+                       extra_info={"torch:eager@cpu": {"predict_all": [{"machine": m(400), "warmup_rounds": 1},
+                                                                       {"machine": m(1000), "warmup_rounds": 1}]},
+                                   "tensorflow:graph@cpu": {"predict_all": [{"machine": rec(2.0, 0.0, 0.1)}] * 2}})
+    text = "\n".join(disturbance.section(rundata.load_run(folder)))
+    label = PHASES["predict_all"].label
+    assert "| minor page faults per round |" in text
+    assert f"| {label} | PyTorch (eager) | CPU | 2 | 0.0% | 0.05 | none | 175 |" in text
+    assert f"| {label} | TensorFlow (graph) | CPU | 2 | 0.0% | 0.05 | none | n/a |" in text
+    # records without the count (every run before it was recorded): the section as it was
+    old = "\n".join(disturbance.section(rundata.load_run(_run(tmp_path / "old", [rec(2.0, 0.0, 0.1)] * 2,
+                                                                                 [rec(2.0, 0.0, 0.1)] * 2))))
+    assert "page faults" not in old
+    path = folder / "workers" / "torch-eager-cpu.p0.json"
+    doc = json.loads(path.read_text())
+    doc["benchmarks"][0]["extra_info"]["machine"]["minor_faults"] = -3
+    path.write_text(json.dumps(doc))
+    with pytest.raises(UserError, match="machine minor_faults -3 is outside its domain"):
+        rundata.load_run(folder)
 
 
 def test_a_run_without_records_has_no_section(tmp_path):

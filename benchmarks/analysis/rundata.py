@@ -60,7 +60,7 @@ class Process:
 
     @property
     def machine(self) -> dict | None:
-        """{wall_s, steal_s, other_cpu_s, own_cpu_s, note}: what the machine did during this
+        """{wall_s, steal_s, other_cpu_s, own_cpu_s, minor_faults (newer records), note}: what the machine did during this
         phase (validated by the reader), or None for a worker that did not record it."""
         m = self.extra.get("machine")
         return m if isinstance(m, dict) else None
@@ -617,6 +617,8 @@ def _check_extra(path: Path, phase: str, info: dict) -> None:
         for key in MACHINE_FIELDS:
             if m.get(key) is not None:
                 _figure(path, f"phase {phase}'s machine {key}", m[key], "seconds")
+        if m.get("minor_faults") is not None:  # recorded since 2026-12-07; older records lack it
+            _figure(path, f"phase {phase}'s machine minor_faults", m["minor_faults"], "count")
 
 
 # --------------------------------------------------------------------------- formatting

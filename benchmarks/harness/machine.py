@@ -1,6 +1,6 @@
 """What the machine did while one worker timed one phase: the wall time, the time the hypervisor
-took the CPUs away (steal), the CPU time every other process on the machine used, and this
-process's own CPU time. A phase whose process shared the cores with someone else shows it here,
+took the CPUs away (steal), the CPU time every other process on the machine used, this
+process's own CPU time and its minor page faults. A phase whose process shared the cores with someone else shows it here,
 so a disturbed process is visible in the report (benchmarks/reports/disturbance.py).
 
     before = sample(); ...the timed phase...; record = between(before, sample())
@@ -12,11 +12,23 @@ pools included), not its children (a worker starts none). other_cpu_s = busy - o
 because both counters advance in whole ticks (1/CLK_TCK s, 10 ms), so over a short phase their
 difference can come out a tick below zero. Without /proc/stat (not Linux), the system figures are
 None and the record's note says why. The record's fields are the reader's (rundata.MACHINE_FIELDS).
+
+Minor page faults (getrusage's ru_minflt, every thread of this process) count the pages the
+kernel had to map in: memory a framework freed back to the OS and asked for again. glibc's malloc
+serves a block above its mmap threshold (128 KB, raised by frees up to 32 MB) with a fresh mmap,
+so a framework that allocates large temporaries per call without its own cache pays a fault per
+4 KB page every call: PyTorch's Transformer predict-all took 600,000-690,000 a call and
+TensorFlow's none (AMD EPYC, 2026-12-07). None where getrusage is missing (not Unix).
 """
 from __future__ import annotations
 
 import os
 import time
+
+try:
+    import resource
+except ImportError:  # not Unix
+    resource = None
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +56,7 @@ class Sample:
     own: float  # this process's CPU seconds, all threads
     ticks: dict[str, int] | None  # /proc/stat's aggregate line, None where unreadable
     why: str | None = None  # why ticks is None
+    faults: int | None = None  # this process's minor page faults so far; None without getrusage
 
 
 def sample(stat: Path = PROC_STAT) -> Sample:
@@ -54,17 +67,19 @@ def sample(stat: Path = PROC_STAT) -> Sample:
             why = f"{stat} has no aggregate cpu line"
     except OSError as e:
         ticks, why = None, f"{stat} cannot be read ({e.__class__.__name__}): not Linux?"
-    return Sample(time.perf_counter(), t.user + t.system, ticks, why)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource is not None else None
+    return Sample(time.perf_counter(), t.user + t.system, ticks, why, faults)
 
 
 def between(a: Sample, b: Sample, tick_s: float | None = None) -> dict:
     """The machine record of the interval from `a` to `b` (seconds; None where not measurable)."""
     wall, own = max(b.wall - a.wall, 0.0), max(b.own - a.own, 0.0)
+    faults = b.faults - a.faults if a.faults is not None and b.faults is not None else None
     if a.ticks is None or b.ticks is None:
-        return {"wall_s": wall, "steal_s": None, "other_cpu_s": None, "own_cpu_s": own,
+        return {"wall_s": wall, "steal_s": None, "other_cpu_s": None, "own_cpu_s": own, "minor_faults": faults,
                 "note": a.why or b.why}
     tick_s = tick_s or 1.0 / os.sysconf("SC_CLK_TCK")
     busy = sum(b.ticks[k] - a.ticks[k] for k in BUSY) * tick_s
     steal = (b.ticks["steal"] - a.ticks["steal"]) * tick_s
     return {"wall_s": wall, "steal_s": max(steal, 0.0), "other_cpu_s": max(busy - own, 0.0), "own_cpu_s": own,
-            "note": None}
+            "minor_faults": faults, "note": None}

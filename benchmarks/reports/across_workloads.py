@@ -7,7 +7,9 @@ has several runs, the newest. Each row names the machine (CPU model, threads) an
 run started, so a reader sees when two rows come from different machines or days, and the ratio
 is the run's own (two cases measured interleaved in one run). Where a pairing's verdict is not the
 same for every workload, a sentence says so and the step breakdown of each workload (when the
-runs measured it, --anatomy) says which part of the training step moved.
+runs measured it, --anatomy) says which part of the training step moved, and the minor page
+faults per round of each default case (where its workers recorded them) say where one framework
+asks the kernel for fresh memory every call and another does not.
 """
 from __future__ import annotations
 
@@ -168,3 +170,25 @@ def breakdown_lines(results: Path) -> list[str]:
         if parts:
             out.append(f"{run.workload_label}: " + "; ".join(parts) + ".")
     return out
+
+
+def fault_lines(results: Path) -> list[str]:
+    """Per workload, the first-screen phases' minor page faults per round of PyTorch's default
+    and each framework's default (benchmarks/reports/disturbance.py's figures), for phases where
+    the cases differ by more than FAULTS_SHOWN a round; [] for runs that did not record them."""
+    from benchmarks.reports.disturbance import disturbance_rows
+    out = []
+    for _, run in sorted(runs_by_workload(results).items()):
+        parts = []
+        for phase in PHASES_SHOWN:
+            got = [r for r in disturbance_rows(run) if r["phase"] == phase and r["faults"] is not None
+                   and r["case"].device == DEVICE and r["case"].variant == _default_variant(r["case"])]
+            if len(got) > 1 and max(r["faults"] for r in got) - min(r["faults"] for r in got) > FAULTS_SHOWN:
+                parts.append(f"{PHASES[phase].label}: " + ", ".join(f"{r['case'].label} {r['faults']:,.0f}" for r in got))
+        if parts:
+            out.append(f"{run.workload_label}: " + "; ".join(parts) + ".")
+    return out
+
+
+# A difference below this many faults a round (400 KB of 4 KB pages) is not worth a reader's line.
+FAULTS_SHOWN = 100

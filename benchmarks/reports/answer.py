@@ -689,7 +689,10 @@ def workloads_findings(results: Path) -> list[Finding]:
     text = (f"Across workloads ({', '.join(names)}; default cases, one run each): "
             + (" ".join(changes) if changes else "no verdict changes with the workload.")
             + (" Why, from the training step taken apart: " + " ".join(aw.breakdown_lines(results))
-               if aw.breakdown_lines(results) else ""))
+               if aw.breakdown_lines(results) else "")
+            + (" Minor page faults per round (fresh pages the kernel mapped in; the phase's whole call over its "
+               "rounds, median over processes): " + " ".join(aw.fault_lines(results))
+               if aw.fault_lines(results) else ""))
     return [Finding("across workloads", text, aw.evidence(rs), table=Table(*aw.table_cells(rs)), where=aw.machines(rs),
                     first_screen_table=True)]
 

@@ -8,8 +8,15 @@ STEAL_SHARE_LIMIT of the time: either one means its figures were timed on a mach
 work that is not the benchmark's. A process whose phase took less than MIN_WALL_S is shown but
 never named: /proc/stat counts whole clock ticks (10 ms), so over 40 ms one tick of someone
 else's work would read as a quarter of a core.
+
+Where the workers recorded them, the section adds each case's minor page faults per round (the
+phase's whole call over its rounds, warm-up rounds included; the median over processes): not a
+disturbance but part of the why, the kernel mapping in pages a framework gave back and asked for
+again (benchmarks/harness/machine.py).
 """
 from __future__ import annotations
+
+import statistics
 
 from benchmarks.analysis.noise import MIN_WALL_S, OTHER_CORES_LIMIT, STEAL_SHARE_LIMIT, disturbed, expected_other_cores, shares
 from benchmarks.analysis.rundata import Run, md_escape, md_table
@@ -30,10 +37,20 @@ def disturbance_rows(run: Run) -> list[dict]:
             others = [o for _, _, o in recs if o is not None]
             expected = expected_other_cores(run.manifest)
             flagged = [(p.index, *shares(p.machine)) for p in pdata.processes if disturbed(p.machine, expected)]
+            per_round = [faults_per_round(p) for p in pdata.processes if p.machine]
+            per_round = [f for f in per_round if f is not None]
             rows.append({"case": case, "phase": phase, "processes": len(recs),
                          "steal": max(steals) if steals else None, "other": max(others) if others else None,
-                         "flagged": flagged})
+                         "faults": statistics.median(per_round) if per_round else None, "flagged": flagged})
     return rows
+
+
+def faults_per_round(process) -> float | None:
+    """One process's minor page faults over its phase's call divided by the rounds it ran (timed
+    and warm-up); None for a record without the count (workers before 2026-12-07) or no rounds."""
+    faults = (process.machine or {}).get("minor_faults")
+    calls = process.rounds.size + int(process.extra.get("warmup_rounds") or 0)
+    return None if faults is None or not calls else faults / calls
 
 
 def section(run: Run) -> list[str]:
@@ -45,11 +62,13 @@ def section(run: Run) -> list[str]:
         return "n/a" if x is None else f"{x:.1%}"
     def cores(x):
         return "n/a" if x is None else f"{x:.2f}"
+    with_faults = any(r["faults"] is not None for r in rows)  # older runs: the section as it was
     table = []
     for r in rows:
         named = "; ".join(f"process {i} (steal {pct(s)}, others {cores(o)} cores)" for i, s, o in r["flagged"])
         table.append([PHASES[r["phase"]].label, r["case"].label, r["case"].device.upper(), r["processes"],
-                      pct(r["steal"]), cores(r["other"]), named or "none"])
+                      pct(r["steal"]), cores(r["other"]), named or "none"]
+                     + ([("n/a" if r["faults"] is None else f"{r['faults']:,.0f}")] if with_faults else []))
     n = sum(len(r["flagged"]) for r in rows)
     return ["## Machine during the phases",
             md_escape(f"Read from /proc/stat around each timed phase of each worker (warm-up rounds and per-round "
@@ -58,9 +77,12 @@ def section(run: Run) -> list[str]:
                       f"second). Largest over the processes; a process is named when others used more than "
                       f"{OTHER_CORES_LIMIT} of a core{' beyond its duet partner' * bool(expected_other_cores(run.manifest))} or steal exceeded {STEAL_SHARE_LIMIT:.0%} (phases under "
                       f"{MIN_WALL_S:g} s are not judged: the counters move in 10 ms ticks). ")
-            + (f"{n} process-phase(s) disturbed." if n else "No process was disturbed."),
+            + (f"{n} process-phase(s) disturbed." if n else "No process was disturbed.")
+            + (" Minor page faults: the worker's own (getrusage), over the phase's call divided by its rounds "
+               "(warm-up rounds included), the median over processes; pages the kernel mapped in afresh, as when a "
+               "framework frees a large temporary to the OS and allocates it again each call." if with_faults else ""),
             md_table(["phase", "case", "device", "processes", "largest steal", "largest other CPU (cores)",
-                      "disturbed processes"], table)]
+                      "disturbed processes"] + (["minor page faults per round"] if with_faults else []), table)]
 
 
 def sizing_section(run: Run) -> list[str]:
