@@ -360,7 +360,9 @@ def test_step_breakdown_adds_up_on_the_tutorial_model(runtimes, tutorial_data, c
     """The parts, each measured alone, against the whole step measured in the same pass. Not a
     time assertion but a ratio: the decomposition misses nothing and counts nothing twice. On the
     shared, loaded 2-core machine, three runs of all 8 cases gave 0.97-1.06, once 1.42 (torch:compile,
-    a load spike during its parts): a 10% band would be flaky there, hence 0.5-1.5."""
+    a load spike during its parts): a 10% band would be flaky there, hence 0.5-1.5. The band caught
+    a real double count: jax:jit's forward copied the input into the pullback's residuals (1.52 here,
+    1.58 on CI) until forward_loss took a donated copy (1.04)."""
     fw, v = case
     cfg = ExperimentConfig(optimizer="native")
     twin = build(fw, v, cfg, tutorial_data)
