@@ -62,10 +62,12 @@ class Transformer(Workload):
              "jax": "benchmarks.plain.workloads.transformer.jax_script"}
     # Strict mode (the same Adam formula in every twin, the same written-out network): only rounding
     # separates the twins. First epoch at the default settings and recipe, 3 groups, seeds 0-4,
-    # threads=1 (results/accuracy-transformer/strict-first-epoch-3-groups.json): the worst step-loss
-    # gap per seed against torch was 1.2e-7 to 1.3e-6 for tensorflow (median 9.6e-7) and 7.0e-7 to
-    # 4.7e-6 for jax (median 1.6e-6). Hence 1e-5 at the median (6x the worst median) and 1e-4 on any
-    # seed (20x the worst seed); a formula difference shows far above (native mode, seed 0: the first
+    # threads=1, `fwbench check --workload transformer --optimizer strict --epochs 1 --seeds 5
+    # --threads 1 --cases torch:eager,X` (results/accuracy-transformer/strict-first-epoch-3-groups-
+    # {tensorflow,jax}.json, AMD EPYC, after the torch twin's dense layers became F.linear): the worst
+    # step-loss gap per seed against torch was 1.2e-7 to 1.2e-6 for tensorflow (median 4.9e-7) and
+    # 1.2e-7 to 4.3e-6 for jax (median 2.8e-6). Hence 1e-5 at the median (3.6x the worst median) and
+    # 1e-4 on any seed (23x the worst seed); a formula difference shows far above (native mode, seed 0: the first
     # epoch's mean loss of tensorflow is 6e-3 below torch's, results/accuracy-transformer/3-groups.json). One SGD
     # step (tests, cut sizes): worst relative L2 per array 2.1e-7 (tensorflow), 3.1e-7 (jax): 1e-5.
     # End of training (10 epochs), strict, measured on seed 0 only (results/accuracy-transformer/
