@@ -19,6 +19,14 @@ SHARED_PACKAGES = ("numpy", "scipy", "scikit-learn", "pandas", "pytest", "pytest
 SHARED_THREAD_ENV = ("OPENBLAS_NUM_THREADS",)
 # Recorded as found, never set: settings of this machine that change how libraries run.
 MACHINE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "TF_ENABLE_ONEDNN_OPTS", "CUDA_VISIBLE_DEVICES")
+# Also recorded as found, never set: how memory is allocated. A framework that frees its large
+# temporaries to the kernel and maps them in afresh each call pays page faults (PyTorch on CPU:
+# 300k-640k a Transformer epoch or predict-all here); glibc's thresholds, a preloaded jemalloc or
+# tcmalloc, or PyTorch's huge-page switch change that, and with it PyTorch's times by 10-50% on
+# this machine. Workers inherit them from the caller's shell, so two runs that differ in them
+# must be told apart.
+ALLOCATOR_VARS = ("LD_PRELOAD", "GLIBC_TUNABLES", "THP_MEM_ALLOC_ENABLE")
+ALLOCATOR_PREFIXES = ("MALLOC_", "TCMALLOC_", "JEMALLOC_", "_RJEM_MALLOC_CONF")
 
 
 def packages() -> tuple[str, ...]:
@@ -30,6 +38,13 @@ def thread_vars() -> tuple[str, ...]:
     from shared import registry
     return (*SHARED_THREAD_ENV, *(k for fw in registry.usable() for k in registry.facts(fw).THREAD_ENV),
             *MACHINE_VARS)
+
+
+def allocator_env(environ=None) -> dict[str, str]:
+    """The allocator settings among the variables (default: this process's, which every worker
+    inherits), sorted by name; empty: glibc malloc's defaults and PyTorch's own."""
+    environ = os.environ if environ is None else environ
+    return {k: environ[k] for k in sorted(environ) if k in ALLOCATOR_VARS or k.startswith(ALLOCATOR_PREFIXES)}
 
 
 def cpu_model() -> str:
@@ -137,4 +152,5 @@ def capture() -> dict:
         "gpus": gpus(),
         "cuda_driver_version": cuda_version(),
         "thread_env": {k: os.environ[k] for k in thread_vars() if k in os.environ},
+        "allocator_env": allocator_env(),
     }

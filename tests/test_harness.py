@@ -317,13 +317,26 @@ def test_memory_fit_looks_at_the_case_representation():
     assert Bench.too_big(huge_dense, "pipeline_epoch") is None  # streams one batch at a time
 
 
-def test_the_machine_marker_never_warns_about_its_own_process():
+def test_the_machine_marker_never_warns_about_its_own_process(tmp_path, monkeypatch):
     """A sweep runs one plan per point in one process: its second point must not warn that
-    "another" run is timing (that was the sweep's own marker)."""
+    "another" run is timing (that was the sweep's own marker); another process must be warned.
+    A private marker file, so a real run on this machine (or another test worker) changes nothing."""
     from benchmarks.harness import runner
-    if runner.other_timing_run() is not None:
-        pytest.skip("another fwbench run on this machine holds the marker right now")
-    assert runner.other_timing_run() is None
+    marker = tmp_path / "machine.lock"
+    monkeypatch.setattr(runner, "MACHINE_LOCK", str(marker))
+    monkeypatch.setattr(runner.other_timing_run, "fd", None, raising=False)
+    try:
+        assert runner.other_timing_run() is None  # takes the marker
+        assert runner.other_timing_run() is None  # holds it: no warning about itself
+        other = subprocess.run(
+            [sys.executable, "-c", "from benchmarks.harness import runner; "
+             f"runner.MACHINE_LOCK = {str(marker)!r}; print(runner.other_timing_run())"],
+            capture_output=True, text=True, cwd=REPO, timeout=120)
+        assert other.returncode == 0, other.stderr[-2000:]
+        assert "another fwbench run is timing on this machine" in other.stdout
+    finally:
+        if runner.other_timing_run.fd is not None:
+            os.close(runner.other_timing_run.fd)
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="a duet needs two usable cores")

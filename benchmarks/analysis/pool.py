@@ -8,7 +8,8 @@ same conditions, so runs are pooled only when their fingerprints agree:
 
 - the experiment configuration (manifest["config"]) and the data it produced (the data key),
 - the cases (id, overrides, input), the phases and their rounds,
-- the package versions, the CPU model and the thread budget (intra-op, inter-op threads).
+- the package versions, the CPU model and the thread budget (intra-op, inter-op threads),
+- the memory allocator variables the workers inherited (where both runs recorded them).
 
 Anything else (start time, host name, duration) may differ. A mismatch is refused with one line
 naming the first field that differs, as bad input (UserError: exit 2).
@@ -47,7 +48,13 @@ def fingerprint(run: Run) -> dict:
         "CPU model": env.get("cpu"),
         "thread budget": {"intra_op": th.get("intra_op"), "inter_op": th.get("inter_op")},
         "minimum effect": m.get("min_effect"),
+        "memory allocator environment": env.get("allocator_env"),
     }
+
+
+# Fields older runs did not record (None): compared only when both runs recorded them, so runs
+# from before a field existed still pool with each other and with newer ones.
+RECORDED_LATER = ("memory allocator environment",)
 
 
 def _first_difference(a, b, where: str) -> str:
@@ -74,6 +81,8 @@ def check_poolable(runs: list[Run]) -> None:
     for r in runs[1:]:
         fp = fingerprint(r)
         for key in first:
+            if key in RECORDED_LATER and None in (fp[key], first[key]):
+                continue
             if fp[key] != first[key]:
                 raise UserError(f"cannot pool {r.path} with {runs[0].path}: they differ in "
                                 + _first_difference(first[key], fp[key], key))

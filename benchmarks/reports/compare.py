@@ -39,6 +39,10 @@ def _get(d, dotted: str):
     return d
 
 
+def _allocator(given: dict | None) -> str | None:
+    return None if given is None else ", ".join(f"{k}={v}" for k, v in given.items()) or "none set"
+
+
 def env_differences(runs: list[Run]) -> list[str]:
     """The differences that change timings: threads, versions, devices, CPU, configuration.
     A value a run does not have (a framework it did not run) is not a difference."""
@@ -47,6 +51,8 @@ def env_differences(runs: list[Run]) -> list[str]:
               "intra-op threads": [_get(r.manifest, "threads.intra_op") for r in runs],
               "inter-op threads": [_get(r.manifest, "threads.inter_op") for r in runs],
               "Python": [_get(r.manifest, "environment.python") for r in runs],
+              # recorded since 2026-12-07; an older run has None, never counted as a difference
+              "memory allocator environment": [_allocator(_get(r.manifest, "environment.allocator_env")) for r in runs],
               "GPUs": [[g.get("name") for g in (_get(r.manifest, "environment.gpus") or [])] for r in runs]}
     from shared import registry
     owner = {p: fw for fw in registry.usable() for p in registry.facts(fw).PACKAGES}

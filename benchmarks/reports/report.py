@@ -330,6 +330,7 @@ def environment_section(run: Run) -> list[str]:
             ["threads per case", f"{th.get('intra_op')} intra-op, {th.get('inter_op')} inter-op, set through each "
                                  f"framework's API and read back equal in every worker"],
             ["thread environment given to the workers", ", ".join(f"{k}={v}" for k, v in (th.get("env") or {}).items())],
+            ["memory allocator environment given to the workers", allocator_text(env)],
             *execution_rows(m),
             ["GPUs", ", ".join(g.get("name", "?") for g in env.get("gpus") or []) or "none"]]
     rows += [[f"package {k}", v] for k, v in (env.get("packages") or {}).items() if v]
@@ -361,6 +362,16 @@ def environment_section(run: Run) -> list[str]:
                         "TensorFlow flushes them by default, PyTorch does not (the tutorial's workload as it is; "
                         "`torch:ftz` is PyTorch with flushing switched on)."]
     return out
+
+
+def allocator_text(env: dict) -> str:
+    """The allocator variables the workers inherited (shared/environment.ALLOCATOR_VARS): they move
+    PyTorch's CPU times by 10-50% here, so a reader must see whether any was set."""
+    if "allocator_env" not in env:
+        return "not recorded (a run from before fwbench recorded it)"
+    given = env["allocator_env"] or {}
+    return (", ".join(f"{k}={v}" for k, v in given.items()) if given
+            else "none set: glibc malloc's and each framework's own defaults")
 
 
 def execution_rows(manifest: dict) -> list[list]:
