@@ -8,8 +8,10 @@ import sys
 import pytest
 
 from benchmarks.analysis import stats
+from benchmarks.analysis.rundata import fmt_interval
 from benchmarks.reports import across_workloads as aw
 from shared import workloads
+from shared.errors import UserError
 from tests.runfolders import write_run
 from tests.test_workloads import PROBE_WORKLOAD
 
@@ -102,3 +104,77 @@ def test_page_faults_per_round_are_said_where_the_defaults_differ(tmp_path):
     from benchmarks.reports import answer
     line = answer.workloads_findings(results)[0].line
     assert "Minor page faults per round" in line and "PyTorch (eager) 4,000, TensorFlow (graph) 0." in line
+
+
+def _allocator(folder, given):
+    m = json.loads((folder / "manifest.json").read_text())
+    if given is None:
+        m["environment"].pop("allocator_env", None)
+    else:
+        m["environment"]["allocator_env"] = given
+    (folder / "manifest.json").write_text(json.dumps(m))
+
+
+RAISED = {"MALLOC_MMAP_THRESHOLD_": "134217728", "MALLOC_TRIM_THRESHOLD_": "268435456"}
+
+
+def test_the_allocator_pairs_name_each_verdict_they_change(tmp_path, probe_workload):
+    """Known inputs: the MLP as given, TF 2x faster; with the variables, TF 1.0x (equal times):
+    the verdict moves and the sentence says so; the probe's verdict does not move."""
+    results = tmp_path / "results"
+    _run(results / aw.WORKLOADS / "mlp", "mlp", 1.0, 0.5, "2026-12-01T09:00:00Z")
+    _run(results / aw.WORKLOADS / "probe", "probe", 1.0, 2.0, "2026-12-01T10:00:00Z")
+    _run(results / aw.ALLOCATOR / "mlp", "mlp", 0.5, 0.5, "2026-12-01T11:00:00Z")
+    _run(results / aw.ALLOCATOR / "probe", "probe", 1.0, 2.0, "2026-12-01T12:00:00Z")
+    for folder, given in (("mlp", {}), ("probe", {})):
+        _allocator(results / aw.WORKLOADS / folder, given)
+    for folder in ("mlp", "probe"):
+        _allocator(results / aw.ALLOCATOR / folder, RAISED)
+    pairs = aw.allocator_rows(results)
+    assert [(a.workload, a.phase) for a, _ in pairs] == [
+        ("MLP (bag of words)", "train_epoch"), ("MLP (bag of words)", "predict_one"),
+        ("logistic regression (probe)", "train_epoch"), ("logistic regression (probe)", "predict_one")]
+    a, b = pairs[0]
+    assert a.speedup == pytest.approx(2.0) and b.speedup == pytest.approx(1.0)
+    said = aw.allocator_lines(pairs)
+    assert said[0] == ("MLP (bag of words), TensorFlow (graph) against PyTorch (eager), train epoch (warm): faster "
+                       f"(2.00x, {fmt_interval(a.low, a.high)}) as given, {b.verdict} (1.00x, "
+                       f"{fmt_interval(b.low, b.high)}) with them.")
+    assert len(said) == 2 and not any("probe" in s for s in said)  # train epoch and predict one of the MLP
+    head, cells = aw.allocator_table_cells(pairs, results)
+    assert head[3:] == ["allocator as given",
+                        "allocator variables set (MALLOC_MMAP_THRESHOLD_=134217728, MALLOC_TRIM_THRESHOLD_=268435456)"]
+    assert cells[0][:3] == ["MLP (bag of words)", "train epoch (warm)", "TensorFlow (graph)"]
+    assert cells[0][3].startswith("2.00x (") and cells[0][4].startswith("1.00x (")
+    from benchmarks.reports import answer
+    (f,) = answer.allocator_findings(results)
+    assert said[0] in f.text and len(f.evidence) == 4
+
+
+@pytest.mark.parametrize("mine, theirs, cpu, needle", [
+    ({}, {}, None, "records no allocator variables"),
+    (None, {}, None, "records no allocator variables"),
+    (RAISED, RAISED, None, "has the same allocator variables"),
+    (RAISED, {}, "Other CPU", "has another machine or thread budget"),
+])
+def test_a_pair_that_does_not_isolate_the_allocator_is_refused(tmp_path, mine, theirs, cpu, needle):
+    results = tmp_path / "results"
+    _run(results / aw.WORKLOADS / "mlp", "mlp", 1.0, 0.5, "2026-12-01T09:00:00Z")
+    _run(results / aw.ALLOCATOR / "mlp", "mlp", 0.5, 0.5, "2026-12-01T11:00:00Z", **({"cpu": cpu} if cpu else {}))
+    _allocator(results / aw.WORKLOADS / "mlp", theirs)
+    _allocator(results / aw.ALLOCATOR / "mlp", mine)
+    with pytest.raises(UserError, match=needle):
+        aw.allocator_rows(results)
+
+
+def test_a_ratio_that_moves_beyond_its_interval_is_named_with_the_same_verdict():
+    from pathlib import Path
+    row = lambda s, lo, hi: aw.Row("W", "train_epoch", "TF", "PT", s, lo, hi, stats.FASTER, "m", "d", Path("r"))  # noqa: E731
+    assert aw.allocator_lines([(row(1.83, 1.70, 1.97), row(1.23, 1.14, 1.32))]) == [
+        "W, TF against PT, train epoch (warm): faster (1.83x, 1.70-1.97) as given, faster (1.23x, 1.14-1.32) with them."]
+    assert aw.allocator_lines([(row(1.13, 1.10, 1.17), row(1.14, 1.10, 1.18))]) == []
+
+
+def test_no_allocator_runs_no_finding(tmp_path):
+    from benchmarks.reports import answer
+    assert aw.allocator_rows(tmp_path) == [] and answer.allocator_findings(tmp_path) == []

@@ -22,6 +22,9 @@ from benchmarks.model.phases import PHASES
 from shared.errors import UserError
 
 WORKLOADS = Path("workloads-cpu")  # relative to the results folder
+# The same workloads run with allocator variables given to every case (their manifests record
+# which): how much of each verdict the memory allocator carries. Relative to the results folder.
+ALLOCATOR = Path("allocator-cpu")
 # The first-screen phases: a warm epoch, the whole training, the test set, one post.
 PHASES_SHOWN = ("train_epoch", "train_to_accuracy", "predict_all", "predict_one")
 DEVICE = "cpu"
@@ -50,9 +53,10 @@ class Row:
         return "none"
 
 
-def runs_by_workload(results: Path) -> dict[str, Run]:
-    """The newest run per workload (by its manifest's start time), read and verified by rundata."""
-    folder = results / WORKLOADS
+def runs_by_workload(results: Path, where: Path = WORKLOADS) -> dict[str, Run]:
+    """The newest run per workload (by its manifest's start time) under results/where, read and
+    verified by rundata."""
+    folder = results / where
     if not folder.is_dir():
         return {}
     newest: dict[str, Run] = {}
@@ -70,9 +74,9 @@ def machine_of(run: Run) -> str:
     return f"{env.get('cpu') or 'unknown CPU'}, {threads} threads a case"
 
 
-def rows(results: Path) -> list[Row]:
+def rows(results: Path, where: Path = WORKLOADS) -> list[Row]:
     out = []
-    for _, run in sorted(runs_by_workload(results).items()):
+    for _, run in sorted(runs_by_workload(results, where).items()):
         frame = summary(run)
         base = run.baseline(DEVICE)
         if base is None:
@@ -172,13 +176,13 @@ def breakdown_lines(results: Path) -> list[str]:
     return out
 
 
-def fault_lines(results: Path) -> list[str]:
+def fault_lines(results: Path, where: Path = WORKLOADS) -> list[str]:
     """Per workload, the first-screen phases' minor page faults per round of PyTorch's default
     and each framework's default (benchmarks/reports/disturbance.py's figures), for phases where
     the cases differ by more than FAULTS_SHOWN a round; [] for runs that did not record them."""
     from benchmarks.reports.disturbance import disturbance_rows
     out = []
-    for _, run in sorted(runs_by_workload(results).items()):
+    for _, run in sorted(runs_by_workload(results, where).items()):
         parts = []
         for phase in PHASES_SHOWN:
             got = [r for r in disturbance_rows(run) if r["phase"] == phase and r["faults"] is not None
@@ -192,3 +196,84 @@ def fault_lines(results: Path) -> list[str]:
 
 # A difference below this many faults a round (400 KB of 4 KB pages) is not worth a reader's line.
 FAULTS_SHOWN = 100
+
+
+def allocator_of(run: Run) -> dict | None:
+    """The allocator variables the run's workers inherited (None: not recorded)."""
+    return (run.manifest.get("environment") or {}).get("allocator_env")
+
+
+def _env_words(given: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in given.items()) or "none set"
+
+
+def allocator_rows(results: Path) -> list[tuple[Row, Row]]:
+    """(as given, with the allocator variables) per workload, phase and challenger, for each
+    workload that has a run in both folders. Refused (UserError) where the pair does not isolate the
+    allocator: a run under ALLOCATOR that records no variables or the same as its partner, or a pair
+    from two CPU models or thread budgets."""
+    alt = runs_by_workload(results, ALLOCATOR)
+    if not alt:
+        return []
+    plain = runs_by_workload(results, WORKLOADS)
+    for w, run in alt.items():
+        mine, theirs = allocator_of(run), allocator_of(plain[w]) if w in plain else None
+        if not mine:
+            raise UserError(f"{run.path}: records no allocator variables, so it cannot show what they change; "
+                            f"rerun it with them set (an older run: rerun it) or move it out of {ALLOCATOR}")
+        if w in plain and (theirs == mine or machine_of(plain[w]) != machine_of(run)):
+            why = "the same allocator variables" if theirs == mine else "another machine or thread budget"
+            raise UserError(f"{run.path}: its partner {plain[w].path} has {why}: the pair does not isolate the "
+                            f"allocator; rerun one of them")
+    given = {(r.workload, r.phase, r.challenger): r for r in rows(results, WORKLOADS)}
+    return [(given[(r.workload, r.phase, r.challenger)], r) for r in rows(results, ALLOCATOR)
+            if (r.workload, r.phase, r.challenger) in given]
+
+
+def _cell(r: Row) -> str:
+    if r.speedup is None:
+        return r.verdict or "no interval"
+    ci = f" ({fmt_interval(r.low, r.high)})" if r.low is not None else ""
+    return f"{fmt_ratio(r.speedup)}x{ci} {r.verdict}"
+
+
+def allocator_table_cells(pairs: list[tuple[Row, Row]], results: Path) -> tuple[list[str], list[list[str]]]:
+    """(header, rows): per workload, phase and challenger, the speedup over the baseline in the
+    environment as given and with the allocator variables, each with its interval and verdict."""
+    alt = runs_by_workload(results, ALLOCATOR)
+    words = {alt_run.workload_label: _env_words(allocator_of(alt_run)) for alt_run in alt.values()}
+    same = len(set(words.values())) == 1
+    head = ["workload", "phase", "challenger (speedup over " + (pairs[0][0].baseline if pairs else "the baseline") + ")",
+            "allocator as given", "allocator variables set" + (f" ({next(iter(words.values()))})" if same else "")]
+    return head, [[a.workload, PHASES[a.phase].label, a.challenger, _cell(a),
+                   _cell(b) + ("" if same else f" ({words[b.workload]})")] for a, b in pairs]
+
+
+def _moved(a: Row, b: Row) -> bool:
+    """The verdict differs, or the two runs' intervals do not overlap (a conservative test of two
+    independent runs' ratios: each interval covers what a rerun of its run would show)."""
+    if a.verdict != b.verdict:
+        return True
+    if None in (a.low, a.high, b.low, b.high):
+        return False
+    return a.high < b.low or b.high < a.low
+
+
+def _said(r: Row) -> str:
+    if r.speedup is None:
+        return r.verdict or "not measured"
+    ci = f", {fmt_interval(r.low, r.high)}" if r.low is not None else ""
+    return f"{r.verdict} ({fmt_ratio(r.speedup)}x{ci})"
+
+
+def allocator_lines(pairs: list[tuple[Row, Row]]) -> list[str]:
+    """Sentences naming each (workload, challenger, phase) the allocator variables move: its
+    verdict changes, or its interval no longer overlaps; [] when none moves."""
+    return [f"{a.workload}, {a.challenger} against {a.baseline}, {PHASES[a.phase].label}: {_said(a)} as given, "
+            f"{_said(b)} with them." for a, b in pairs if _moved(a, b)]
+
+
+def allocator_evidence(pairs: list[tuple[Row, Row]]) -> list[tuple[str, Path]]:
+    runs = dict.fromkeys((b.workload, a.run, b.run) for a, b in pairs)
+    return [x for w, ra, rb in runs for x in ((f"{w} run, allocator as given", ra / "report.md"),
+                                              (f"{w} run, allocator variables set", rb / "report.md"))]

@@ -697,9 +697,28 @@ def workloads_findings(results: Path) -> list[Finding]:
                     first_screen_table=True)]
 
 
+def allocator_findings(results: Path) -> list[Finding]:
+    """The same workloads with allocator variables given to every case (results/allocator-cpu):
+    how much of each verdict the memory allocator carries (benchmarks/reports/across_workloads.py)."""
+    from benchmarks.reports import across_workloads as aw
+    from benchmarks.reports.model import Table
+    pairs = aw.allocator_rows(results)
+    if not pairs:
+        return []
+    moved = aw.allocator_lines(pairs)
+    text = ("The memory allocator's share: the same workloads run again with allocator variables given to every "
+            "case (each run's report names them), one run each, beside the runs above: "
+            + (" ".join(moved) if moved else "no verdict or interval moves with them.")
+            + (" Minor page faults per round with them: " + " ".join(aw.fault_lines(results, aw.ALLOCATOR))
+               if aw.fault_lines(results, aw.ALLOCATOR) else ""))
+    rs = [b for _, b in pairs]
+    return [Finding("allocator", text, aw.allocator_evidence(pairs), table=Table(*aw.allocator_table_cells(pairs, results)),
+                    where=aw.machines(rs))]
+
+
 def findings(results: Path) -> list[Finding]:
     fig = results / "fig-accuracy-seeds.png"
-    out = [*workloads_findings(results), *default_findings(results), *best_findings(results), *why_findings(results),
+    out = [*workloads_findings(results), *allocator_findings(results), *default_findings(results), *best_findings(results), *why_findings(results),
            *accuracy_findings(results, fig if fig.is_file() else None), *crossover_findings(results),
            *gpu_findings(results), *noise_findings(results), *machine_findings(results)]
     return out
