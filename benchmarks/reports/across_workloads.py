@@ -10,6 +10,10 @@ same for every workload, a sentence says so and the step breakdown of each workl
 runs measured it, --anatomy) says which part of the training step moved, and the minor page
 faults per round of each default case (where its workers recorded them) say where one framework
 asks the kernel for fresh memory every call and another does not.
+
+Beside them, results/<ALLOCATOR>/ holds the same workloads run with allocator variables given to
+every case (each manifest records which): the pairs (allocator_rows) say how much of a verdict the
+memory allocator carries, refused where a pair does not isolate it.
 """
 from __future__ import annotations
 
@@ -111,15 +115,8 @@ def table_cells(rs: list[Row]) -> tuple[list[str], list[list[str]]]:
     keys = list(dict.fromkeys((r.phase, r.challenger) for r in rs))
     cell = {(r.phase, r.challenger, r.workload): r for r in rs}
 
-    def text(r: Row | None) -> str:
-        if r is None:
-            return "not measured"
-        if r.speedup is None:
-            return r.verdict or "no interval"
-        ci = f" ({fmt_interval(r.low, r.high)})" if r.low is not None else ""
-        return f"{fmt_ratio(r.speedup)}x{ci} {r.verdict}"
     head = ["phase", "challenger (speedup over " + (rs[0].baseline if rs else "the baseline") + ", 95% CI)", *workloads]
-    return head, [[PHASES[p].label, c, *[text(cell.get((p, c, w))) for w in workloads]] for p, c in keys]
+    return head, [[PHASES[p].label, c, *[_cell(cell.get((p, c, w))) for w in workloads]] for p, c in keys]
 
 
 def machines(rs: list[Row]) -> str:
@@ -230,7 +227,10 @@ def allocator_rows(results: Path) -> list[tuple[Row, Row]]:
             if (r.workload, r.phase, r.challenger) in given]
 
 
-def _cell(r: Row) -> str:
+def _cell(r: Row | None) -> str:
+    """A table cell: the speedup with its interval and verdict."""
+    if r is None:
+        return "not measured"
     if r.speedup is None:
         return r.verdict or "no interval"
     ci = f" ({fmt_interval(r.low, r.high)})" if r.low is not None else ""
