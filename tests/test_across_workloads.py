@@ -155,6 +155,7 @@ def test_the_allocator_pairs_name_each_verdict_they_change(tmp_path, probe_workl
     ({}, {}, None, "records no allocator variables"),
     (None, {}, None, "records no allocator variables"),
     (RAISED, RAISED, None, "has the same allocator variables"),
+    (RAISED, None, None, "records no allocator environment"),
     (RAISED, {}, "Other CPU", "has another machine or thread budget"),
 ])
 def test_a_pair_that_does_not_isolate_the_allocator_is_refused(tmp_path, mine, theirs, cpu, needle):

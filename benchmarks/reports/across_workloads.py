@@ -207,8 +207,9 @@ def _env_words(given: dict) -> str:
 def allocator_rows(results: Path) -> list[tuple[Row, Row]]:
     """(as given, with the allocator variables) per workload, phase and challenger, for each
     workload that has a run in both folders. Refused (UserError) where the pair does not isolate the
-    allocator: a run under ALLOCATOR that records no variables or the same as its partner, or a pair
-    from two CPU models or thread budgets."""
+    allocator: a run under ALLOCATOR that records no variables or the same as its partner, a partner
+    that did not record its own (a run from before they were recorded: what it had is unknown), or
+    a pair from two CPU models or thread budgets."""
     alt = runs_by_workload(results, ALLOCATOR)
     if not alt:
         return []
@@ -218,6 +219,9 @@ def allocator_rows(results: Path) -> list[tuple[Row, Row]]:
         if not mine:
             raise UserError(f"{run.path}: records no allocator variables, so it cannot show what they change; "
                             f"rerun it with them set (an older run: rerun it) or move it out of {ALLOCATOR}")
+        if w in plain and theirs is None:
+            raise UserError(f"{plain[w].path}: records no allocator environment (a run from before fwbench recorded "
+                            f"it), so the pair with {run.path} does not isolate the allocator; rerun it")
         if w in plain and (theirs == mine or machine_of(plain[w]) != machine_of(run)):
             why = "the same allocator variables" if theirs == mine else "another machine or thread budget"
             raise UserError(f"{run.path}: its partner {plain[w].path} has {why}: the pair does not isolate the "
