@@ -139,13 +139,14 @@ class BaseTwin(FrameworkTwin):
         return self._parts
 
     def step_breakdown(self, batch: DeviceBatch, repeats: int) -> dict[str, float]:
-        """forward = forward_loss(params, x, y) (jax.vjp, on a fresh copy of x that it consumes), backward = pullback(1.0), optimizer =
-        apply(params, state, grads), each waited for with jax.block_until_ready before its clock
-        stops; readback = losses_to_numpy([loss]); then one whole train_step + losses_to_numpy.
+        """forward = forward_loss(params, x, y) (jax.vjp, on a fresh copy of x that it consumes),
+        backward = pullback(1.0), optimizer = apply(params, state, grads), each waited for with
+        jax.block_until_ready before its clock stops; readback = losses_to_numpy([loss]); then one whole train_step + losses_to_numpy.
         Trains: see FrameworkTwin.step_breakdown."""
         clock, sync = time.perf_counter, jax.block_until_ready
         forward_loss, backward, apply = self._breakdown_functions()
         self.losses_to_numpy([self.train_step(batch)])  # warm-up: the optimizer state, the step's compilation
+
         def fresh_x():  # forward_loss consumes (donates) its input: a copy a call, made off the clock
             return sync(jax.tree_util.tree_map(jnp.copy, batch.x))
 

@@ -47,6 +47,11 @@ def allocator_env(environ=None) -> dict[str, str]:
     return {k: environ[k] for k in sorted(environ) if k in ALLOCATOR_VARS or k.startswith(ALLOCATOR_PREFIXES)}
 
 
+def allocator_words(given: dict[str, str]) -> str:
+    """The recorded allocator variables as a reader sees them: NAME=value, comma-separated; "" for none."""
+    return ", ".join(f"{k}={v}" for k, v in given.items())
+
+
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:

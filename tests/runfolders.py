@@ -32,6 +32,18 @@ DATA = {"categories": ["comp.graphics", "rec.sport.baseball", "sci.space"], "n_t
         "source": "synthetic", "key": "test"}
 
 
+def set_allocator_env(folder: Path, given: dict | None) -> Path:
+    """Make the run folder's manifest record `given` as its workers' allocator variables (None:
+    remove the key, as in a run from before they were recorded); returns the folder."""
+    m = json.loads((folder / "manifest.json").read_text())
+    if given is None:
+        m["environment"].pop("allocator_env", None)
+    else:
+        m["environment"]["allocator_env"] = given
+    (folder / "manifest.json").write_text(json.dumps(m))
+    return folder
+
+
 def rounds(median: float, n: int, spread: float, rng: np.random.Generator) -> list[float]:
     """n round times around `median`, multiplicative noise of sd `spread`; the median is exact."""
     x = median * np.exp(rng.normal(0.0, spread, n))

@@ -12,7 +12,7 @@ from benchmarks.analysis.rundata import fmt_interval
 from benchmarks.reports import across_workloads as aw
 from shared import workloads
 from shared.errors import UserError
-from tests.runfolders import write_run
+from tests.runfolders import set_allocator_env, write_run
 from tests.test_workloads import PROBE_WORKLOAD
 
 
@@ -106,15 +106,6 @@ def test_page_faults_per_round_are_said_where_the_defaults_differ(tmp_path):
     assert "Minor page faults per round" in line and "PyTorch (eager) 4,000, TensorFlow (graph) 0." in line
 
 
-def _allocator(folder, given):
-    m = json.loads((folder / "manifest.json").read_text())
-    if given is None:
-        m["environment"].pop("allocator_env", None)
-    else:
-        m["environment"]["allocator_env"] = given
-    (folder / "manifest.json").write_text(json.dumps(m))
-
-
 RAISED = {"MALLOC_MMAP_THRESHOLD_": "134217728", "MALLOC_TRIM_THRESHOLD_": "268435456"}
 
 
@@ -127,9 +118,9 @@ def test_the_allocator_pairs_name_each_verdict_they_change(tmp_path, probe_workl
     _run(results / aw.ALLOCATOR / "mlp", "mlp", 0.5, 0.5, "2026-12-01T11:00:00Z")
     _run(results / aw.ALLOCATOR / "probe", "probe", 1.0, 2.0, "2026-12-01T12:00:00Z")
     for folder, given in (("mlp", {}), ("probe", {})):
-        _allocator(results / aw.WORKLOADS / folder, given)
+        set_allocator_env(results / aw.WORKLOADS / folder, given)
     for folder in ("mlp", "probe"):
-        _allocator(results / aw.ALLOCATOR / folder, RAISED)
+        set_allocator_env(results / aw.ALLOCATOR / folder, RAISED)
     pairs = aw.allocator_rows(results)
     assert [(a.workload, a.phase) for a, _ in pairs] == [
         ("MLP (bag of words)", "train_epoch"), ("MLP (bag of words)", "predict_one"),
@@ -141,7 +132,7 @@ def test_the_allocator_pairs_name_each_verdict_they_change(tmp_path, probe_workl
                        f"(2.00x, {fmt_interval(a.low, a.high)}) as given, {b.verdict} (1.00x, "
                        f"{fmt_interval(b.low, b.high)}) with them.")
     assert len(said) == 2 and not any("probe" in s for s in said)  # train epoch and predict one of the MLP
-    head, cells = aw.allocator_table_cells(pairs, results)
+    head, cells = aw.allocator_table_cells(pairs)
     assert head[3:] == ["allocator as given",
                         "allocator variables set (MALLOC_MMAP_THRESHOLD_=134217728, MALLOC_TRIM_THRESHOLD_=268435456)"]
     assert cells[0][:3] == ["MLP (bag of words)", "train epoch (warm)", "TensorFlow (graph)"]
@@ -162,8 +153,8 @@ def test_a_pair_that_does_not_isolate_the_allocator_is_refused(tmp_path, mine, t
     results = tmp_path / "results"
     _run(results / aw.WORKLOADS / "mlp", "mlp", 1.0, 0.5, "2026-12-01T09:00:00Z")
     _run(results / aw.ALLOCATOR / "mlp", "mlp", 0.5, 0.5, "2026-12-01T11:00:00Z", **({"cpu": cpu} if cpu else {}))
-    _allocator(results / aw.WORKLOADS / "mlp", theirs)
-    _allocator(results / aw.ALLOCATOR / "mlp", mine)
+    set_allocator_env(results / aw.WORKLOADS / "mlp", theirs)
+    set_allocator_env(results / aw.ALLOCATOR / "mlp", mine)
     with pytest.raises(UserError, match=needle):
         aw.allocator_rows(results)
 

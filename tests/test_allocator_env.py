@@ -11,7 +11,7 @@ from benchmarks.analysis import pool, rundata
 from benchmarks.cli import main_entry
 from benchmarks.reports import compare, report
 from shared import environment
-from tests.runfolders import write_run
+from tests.runfolders import set_allocator_env, write_run
 
 TORCH, TF = "torch:eager@cpu", "tensorflow:graph@cpu"
 RUN = {TORCH: {"train_epoch": [[2.0, 2.2, 2.1], [2.4, 2.3, 2.5]]},
@@ -40,17 +40,6 @@ def test_capture_records_what_this_process_would_pass_on(monkeypatch):
     assert environment.capture()["allocator_env"] == {"MALLOC_TRIM_THRESHOLD_": "268435456"}
 
 
-def _with_allocator(folder, given):
-    """A run folder whose manifest records `given` (absent: the key is removed, as in older runs)."""
-    m = json.loads((folder / "manifest.json").read_text())
-    if given is None:
-        m["environment"].pop("allocator_env", None)
-    else:
-        m["environment"]["allocator_env"] = given
-    (folder / "manifest.json").write_text(json.dumps(m))
-    return folder
-
-
 @pytest.mark.parametrize("given, shown", [
     ({"MALLOC_MMAP_THRESHOLD_": "134217728", "MALLOC_TRIM_THRESHOLD_": "268435456"},
      "MALLOC_MMAP_THRESHOLD_=134217728, MALLOC_TRIM_THRESHOLD_=268435456"),
@@ -58,15 +47,15 @@ def _with_allocator(folder, given):
     (None, "not recorded (a run from before fwbench recorded it)"),
 ])
 def test_the_report_names_the_allocator_environment(tmp_path, given, shown):
-    folder = _with_allocator(write_run(tmp_path / "run", RUN), given)
+    folder = set_allocator_env(write_run(tmp_path / "run", RUN), given)
     text = report.write_report(folder).read_text()
     assert f"{ROW} {shown} |" in text
 
 
 def test_compare_names_runs_that_differ_in_it(tmp_path):
-    a = _with_allocator(write_run(tmp_path / "a", RUN), {})
-    b = _with_allocator(write_run(tmp_path / "b", RUN), {"LD_PRELOAD": "/usr/lib/libjemalloc.so.2"})
-    old = _with_allocator(write_run(tmp_path / "old", RUN), None)
+    a = set_allocator_env(write_run(tmp_path / "a", RUN), {})
+    b = set_allocator_env(write_run(tmp_path / "b", RUN), {"LD_PRELOAD": "/usr/lib/libjemalloc.so.2"})
+    old = set_allocator_env(write_run(tmp_path / "old", RUN), None)
     runs = [rundata.load_run(p) for p in (a, b)]
     (line,) = [w for w in compare.env_differences(runs) if w.startswith("memory allocator environment")]
     assert line.startswith("memory allocator environment differs: ")
@@ -78,12 +67,12 @@ def test_compare_names_runs_that_differ_in_it(tmp_path):
 
 
 def test_pool_refuses_runs_that_differ_in_it_and_pools_an_older_run(tmp_path, capfd):
-    a = _with_allocator(write_run(tmp_path / "a", RUN), {})
-    b = _with_allocator(write_run(tmp_path / "b", RUN), {"MALLOC_ARENA_MAX": "1"})
+    a = set_allocator_env(write_run(tmp_path / "a", RUN), {})
+    b = set_allocator_env(write_run(tmp_path / "b", RUN), {"MALLOC_ARENA_MAX": "1"})
     out = tmp_path / "pooled"
     assert main_entry(["report", "--pool", str(a), str(b), "--output", str(out)]) == 2
     err = capfd.readouterr().err
     assert "cannot pool" in err and "memory allocator environment MALLOC_ARENA_MAX: None against '1'" in err
     assert len(err.strip().splitlines()) == 1 and not out.exists()
-    old = _with_allocator(write_run(tmp_path / "old", OTHER), None)
+    old = set_allocator_env(write_run(tmp_path / "old", OTHER), None)
     pool.check_poolable([rundata.load_run(a), rundata.load_run(old)])  # no refusal: old did not record it

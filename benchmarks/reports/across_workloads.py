@@ -47,6 +47,7 @@ class Row:
     machine: str
     date: str
     run: Path
+    allocator: str | None = None  # the run's allocator variables in words ("none set"); None: not recorded
 
     @property
     def winner(self) -> str:
@@ -79,8 +80,13 @@ def machine_of(run: Run) -> str:
 
 
 def rows(results: Path, where: Path = WORKLOADS) -> list[Row]:
+    return rows_of(runs_by_workload(results, where))
+
+
+def rows_of(runs: dict[str, Run]) -> list[Row]:
+    """The table's rows from runs already read (runs_by_workload)."""
     out = []
-    for _, run in sorted(runs_by_workload(results, where).items()):
+    for _, run in sorted(runs.items()):
         frame = summary(run)
         base = run.baseline(DEVICE)
         if base is None:
@@ -98,7 +104,7 @@ def rows(results: Path, where: Path = WORKLOADS) -> list[Row]:
                                float(r["speedup_low"]) if ok and r["speedup_low"] == r["speedup_low"] else None,
                                float(r["speedup_high"]) if ok and r["speedup_high"] == r["speedup_high"] else None,
                                r["verdict"] if ok else None, machine_of(run),
-                               (run.manifest.get("started_utc") or "")[:10], run.path))
+                               (run.manifest.get("started_utc") or "")[:10], run.path, _env_words(allocator_of(run))))
     return out
 
 
@@ -200,8 +206,9 @@ def allocator_of(run: Run) -> dict | None:
     return (run.manifest.get("environment") or {}).get("allocator_env")
 
 
-def _env_words(given: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in given.items()) or "none set"
+def _env_words(given: dict | None) -> str | None:
+    from shared.environment import allocator_words
+    return None if given is None else allocator_words(given) or "none set"
 
 
 def allocator_rows(results: Path) -> list[tuple[Row, Row]]:
@@ -226,8 +233,8 @@ def allocator_rows(results: Path) -> list[tuple[Row, Row]]:
             why = "the same allocator variables" if theirs == mine else "another machine or thread budget"
             raise UserError(f"{run.path}: its partner {plain[w].path} has {why}: the pair does not isolate the "
                             f"allocator; rerun one of them")
-    given = {(r.workload, r.phase, r.challenger): r for r in rows(results, WORKLOADS)}
-    return [(given[(r.workload, r.phase, r.challenger)], r) for r in rows(results, ALLOCATOR)
+    given = {(r.workload, r.phase, r.challenger): r for r in rows_of(plain)}
+    return [(given[(r.workload, r.phase, r.challenger)], r) for r in rows_of(alt)
             if (r.workload, r.phase, r.challenger) in given]
 
 
@@ -241,16 +248,16 @@ def _cell(r: Row | None) -> str:
     return f"{fmt_ratio(r.speedup)}x{ci} {r.verdict}"
 
 
-def allocator_table_cells(pairs: list[tuple[Row, Row]], results: Path) -> tuple[list[str], list[list[str]]]:
+def allocator_table_cells(pairs: list[tuple[Row, Row]]) -> tuple[list[str], list[list[str]]]:
     """(header, rows): per workload, phase and challenger, the speedup over the baseline in the
-    environment as given and with the allocator variables, each with its interval and verdict."""
-    alt = runs_by_workload(results, ALLOCATOR)
-    words = {alt_run.workload_label: _env_words(allocator_of(alt_run)) for alt_run in alt.values()}
-    same = len(set(words.values())) == 1
+    environment as given and with the allocator variables, each with its interval and verdict;
+    the variables in the header when every run set the same, else in each cell."""
+    words = {b.allocator for _, b in pairs}
+    same = len(words) == 1
     head = ["workload", "phase", "challenger (speedup over " + (pairs[0][0].baseline if pairs else "the baseline") + ")",
-            "allocator as given", "allocator variables set" + (f" ({next(iter(words.values()))})" if same else "")]
+            "allocator as given", "allocator variables set" + (f" ({next(iter(words))})" if same else "")]
     return head, [[a.workload, PHASES[a.phase].label, a.challenger, _cell(a),
-                   _cell(b) + ("" if same else f" ({words[b.workload]})")] for a, b in pairs]
+                   _cell(b) + ("" if same else f" ({b.allocator})")] for a, b in pairs]
 
 
 def _moved(a: Row, b: Row) -> bool:

@@ -705,20 +705,19 @@ def allocator_findings(results: Path) -> list[Finding]:
     pairs = aw.allocator_rows(results)
     if not pairs:
         return []
-    moved = aw.allocator_lines(pairs)
+    moved, faults = aw.allocator_lines(pairs), aw.fault_lines(results, aw.ALLOCATOR)
     text = ("The memory allocator's share: the same workloads run again with allocator variables given to every "
             "case (each run's report names them), one run each, beside the runs above: "
             + (" ".join(moved) if moved else "no verdict or interval moves with them.")
-            + (" Minor page faults per round with them: " + " ".join(aw.fault_lines(results, aw.ALLOCATOR))
-               if aw.fault_lines(results, aw.ALLOCATOR) else ""))
-    rs = [b for _, b in pairs]
-    return [Finding("allocator", text, aw.allocator_evidence(pairs), table=Table(*aw.allocator_table_cells(pairs, results)),
-                    where=aw.machines(rs))]
+            + (" Minor page faults per round with them: " + " ".join(faults) if faults else ""))
+    return [Finding("allocator", text, aw.allocator_evidence(pairs), table=Table(*aw.allocator_table_cells(pairs)),
+                    where=aw.machines([b for _, b in pairs]))]
 
 
 def findings(results: Path) -> list[Finding]:
     fig = results / "fig-accuracy-seeds.png"
-    out = [*workloads_findings(results), *allocator_findings(results), *default_findings(results), *best_findings(results), *why_findings(results),
+    out = [*workloads_findings(results), *allocator_findings(results), *default_findings(results),
+           *best_findings(results), *why_findings(results),
            *accuracy_findings(results, fig if fig.is_file() else None), *crossover_findings(results),
            *gpu_findings(results), *noise_findings(results), *machine_findings(results)]
     return out

@@ -40,7 +40,8 @@ def _get(d, dotted: str):
 
 
 def _allocator(given: dict | None) -> str | None:
-    return None if given is None else ", ".join(f"{k}={v}" for k, v in given.items()) or "none set"
+    from shared.environment import allocator_words
+    return None if given is None else allocator_words(given) or "none set"
 
 
 def env_differences(runs: list[Run]) -> list[str]:

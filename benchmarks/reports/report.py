@@ -369,9 +369,8 @@ def allocator_text(env: dict) -> str:
     PyTorch's CPU times by 10-50% here, so a reader must see whether any was set."""
     if "allocator_env" not in env:
         return "not recorded (a run from before fwbench recorded it)"
-    given = env["allocator_env"] or {}
-    return (", ".join(f"{k}={v}" for k, v in given.items()) if given
-            else "none set: glibc malloc's and each framework's own defaults")
+    from shared.environment import allocator_words
+    return allocator_words(env["allocator_env"] or {}) or "none set: glibc malloc's and each framework's own defaults"
 
 
 def execution_rows(manifest: dict) -> list[list]:
